@@ -1,0 +1,5 @@
+"""Run genctl as ``python -m genctl``."""
+
+from genctl.cli import main
+
+main()

@@ -1,0 +1,93 @@
+"""The genctl app: composes the command groups and holds the one error handler (`main`).
+
+Only Typer and the command modules are imported here; each command imports the core (httpx, the SDKs)
+inside its function, so `genctl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from genctl import __version__
+from genctl.cli import common
+from genctl.cli.config import config_app
+from genctl.cli.generate import generate
+from genctl.cli.output import out
+from genctl.cli.sandbox import sandbox_app
+from genctl.errors import GenctlError, error
+
+
+class _Group(TyperGroup):
+    """The root group: the one place a GenctlError becomes `Error: …` / `Fix: …` and its exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GenctlError as err:
+            _report(err)
+        except KeyboardInterrupt:
+            _report(error("interrupted", "Interrupted."))
+        except BrokenPipeError:
+            # `genctl … | head`: the reader left; nothing more to say.
+            raise typer.Exit(0) from None
+
+
+def _report(err: GenctlError) -> NoReturn:
+    if out.debug:
+        traceback.print_exc(file=sys.stderr)
+    out.error(err)
+    raise typer.Exit(err.exit_code) from err
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="genctl",
+    help="Generate images, video and audio on fal.ai and Replicate, and diagnose why a call failed.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.result(f"genctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Config file (default: $GENCTL_CONFIG, else config.toml in the config dir)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and HTTP details (keys stay masked).")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Generate media on fal.ai and Replicate; find out why a call failed."""
+    out.reset()
+    out.debug = out.debug or debug
+    common.options.config_path = config
+
+
+app.command(
+    "generate",
+    help="Generate an image, video or audio file from a prompt.",
+    no_args_is_help=True,
+)(generate)
+app.add_typer(config_app, name="config")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,162 @@
+"""The one output sink: results to stdout (text or --json), everything else to stderr.
+
+Commands never print. They call `out.result(...)`, `out.json(...)`, `out.table(...)` for data and
+`out.info/warn/error` for people; progress displays come from `out.progress()` and switch themselves
+off when stderr is not a TTY, with NO_COLOR, or with --quiet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from genctl.errors import GenctlError
+
+
+class Sink:
+    """Where every byte genctl writes goes through."""
+
+    def __init__(self) -> None:
+        self.json_mode = False
+        self.quiet = False
+        self.debug = os.environ.get("GENCTL_DEBUG", "") not in ("", "0", "false")
+        self._err_console: Console | None = None
+        self._out_console: Console | None = None
+
+    def reset(self) -> None:
+        """Back to defaults: called once per invocation by the app callback."""
+        self.__init__()  # type: ignore[misc]
+
+    def configure(self, *, json_mode: bool | None = None, quiet: bool | None = None) -> None:
+        if json_mode is not None:
+            self.json_mode = json_mode
+        if quiet is not None:
+            self.quiet = quiet
+
+    # -- decisions --------------------------------------------------------------------------------
+
+    @property
+    def color(self) -> bool:
+        return "NO_COLOR" not in os.environ and _isatty(sys.stderr)
+
+    @property
+    def live(self) -> bool:
+        """Whether spinners and progress bars may draw (stderr is a TTY, no NO_COLOR, not --quiet)."""
+        return self.color and not self.quiet
+
+    def stderr(self) -> Console:
+        # Rebuilt when the stream changes (the test runner swaps sys.stderr per invocation).
+        if self._err_console is None or self._err_console.file is not sys.stderr:
+            from rich.console import Console
+
+            self._err_console = Console(
+                file=sys.stderr,
+                no_color=not self.color,
+                highlight=False,
+                soft_wrap=True,
+                force_terminal=None if self.color else False,
+            )
+        return self._err_console
+
+    def _stdout(self) -> Console:
+        if self._out_console is None or self._out_console.file is not sys.stdout:
+            from rich.console import Console
+
+            self._out_console = Console(
+                file=sys.stdout,
+                no_color="NO_COLOR" in os.environ or not _isatty(sys.stdout),
+                highlight=False,
+                soft_wrap=True,
+            )
+        return self._out_console
+
+    # -- results (stdout) -------------------------------------------------------------------------
+
+    def result(self, line: str) -> None:
+        """One line of plain result text (a path, an id)."""
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def json(self, data: Any) -> None:
+        """One JSON document on stdout."""
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.flush()
+
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
+        from rich.table import Table
+
+        table = Table(title=title, show_edge=False, header_style="bold" if self.color else "")
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*("" if cell is None else str(cell) for cell in row))
+        self._stdout().print(table)
+
+    # -- people (stderr) --------------------------------------------------------------------------
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self.stderr().print(message, markup=False)
+
+    def warn(self, message: str) -> None:
+        """Warnings show even with --quiet: they say something is off."""
+        console = self.stderr()
+        if self.color:
+            console.print(f"[yellow]Warning:[/] {_escape(message)}")
+        else:
+            console.print(f"Warning: {message}", markup=False)
+
+    def error(self, err: GenctlError) -> None:
+        """Render a failure: JSON on stdout with --json (the contract), and always text on stderr."""
+        if self.json_mode:
+            self.json({"ok": False, "error": err.to_json()})
+        console = self.stderr()
+        head = f"Error [{err.code}]: {err.message}"
+        if self.color:
+            console.print(f"[bold red]Error[/] [{_escape(err.code)}]: {_escape(err.message)}")
+        else:
+            console.print(head, markup=False)
+        if err.request_id:
+            console.print(f"Request id: {err.request_id}", markup=False)
+        if err.fix:
+            if self.color:
+                console.print(f"[bold]Fix:[/] {_escape(err.fix)}")
+            else:
+                console.print(f"Fix: {err.fix}", markup=False)
+
+    @contextmanager
+    def status(self, text: str) -> Iterator[Any]:
+        """A spinner on a TTY; nothing otherwise. Yields an object with `.update(text)`."""
+        if not self.live:
+            yield _NullStatus()
+            return
+        with self.stderr().status(text) as status:
+            yield status
+
+
+class _NullStatus:
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+out = Sink()

@@ -1,0 +1,118 @@
+"""The Provider protocol and the value types every provider speaks in.
+
+A provider only *builds* requests and *parses* responses (pure functions over `HttpRequest` and
+`httpx.Response`); sending, polling and retrying live in `genctl.runner`. That split is what lets the
+tests call a provider with hand-made responses and no network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    import httpx
+
+    from genctl.errors import GenctlError
+    from genctl.keys import Key
+
+ProviderName = Literal["fal", "replicate"]
+State = Literal["queued", "running", "succeeded", "failed", "canceled", "aborted"]
+TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "canceled", "aborted"})
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP call, described. `idempotent` decides whether the runner may retry it."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    params: dict[str, str] | None = None
+    idempotent: bool = False
+
+
+@dataclass(frozen=True)
+class Output:
+    """One produced file: an https URL or a data: URI, or a plain JSON value (`value`) with no file."""
+
+    url: str | None
+    content_type: str | None = None
+    file_name: str | None = None
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A submitted generation: enough to poll, fetch, cancel, and later recover it."""
+
+    provider: str
+    model: str
+    request_id: str
+    status_url: str
+    result_url: str | None = None
+    cancel_url: str | None = None
+    key_label: str | None = None
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """Where a job stands. `outputs` is set when the status itself carries them (Replicate)."""
+
+    state: State
+    queue_position: int | None = None
+    logs: tuple[str, ...] = ()
+    outputs: tuple[Output, ...] | None = None
+    error: str | None = None
+    error_type: str | None = None
+    data_removed: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a finished job produced: its outputs and the provider's raw result body."""
+
+    outputs: tuple[Output, ...]
+    raw: Any = None
+
+
+class Provider(Protocol):
+    """What the runner needs from a provider. Every method is pure: no I/O, no clock."""
+
+    name: str
+
+    def submit_request(self, *, model: str, params: dict[str, Any], key: Key) -> HttpRequest:
+        """The POST that starts a (paid) generation."""
+        ...
+
+    def parse_submit(self, response: httpx.Response, *, model: str, key: Key) -> tuple[Job, JobStatus]:
+        """The job and its first status from a 2xx submit response."""
+        ...
+
+    def status_request(self, job: Job, *, key: Key, logs: bool = True) -> HttpRequest: ...
+
+    def parse_status(self, response: httpx.Response) -> JobStatus: ...
+
+    def result_request(self, job: Job, *, key: Key) -> HttpRequest | None:
+        """The GET for the result, or None when the terminal status already carries the outputs."""
+        ...
+
+    def parse_result(self, response: httpx.Response) -> Result: ...
+
+    def cancel_request(self, job: Job, *, key: Key) -> HttpRequest | None: ...
+
+    def error_from_response(
+        self, response: httpx.Response, *, model: str | None = None, key: Key | None = None
+    ) -> GenctlError:
+        """Map a non-2xx response to the GenctlError with its diagnosis code and fix."""
+        ...
+
+    def error_from_status(self, job: Job, status: JobStatus) -> GenctlError:
+        """Map a terminal non-success status (failed / canceled / aborted) to its GenctlError."""
+        ...
