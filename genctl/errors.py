@@ -58,7 +58,7 @@ CODES: dict[str, tuple[int, str]] = {
 }
 
 
-@dataclass
+@dataclass(eq=False)
 class GenctlError(Exception):
     """A failure with its diagnosis code, the provider's own words, and what to do about it."""
 

@@ -107,6 +107,10 @@ class Provider(Protocol):
 
     def cancel_request(self, job: Job, *, key: Key) -> HttpRequest | None: ...
 
+    def download_headers(self, url: str, *, key: Key) -> dict[str, str]:
+        """Headers for fetching an output file: auth only to the provider's own hosts, never elsewhere."""
+        ...
+
     def error_from_response(
         self, response: httpx.Response, *, model: str | None = None, key: Key | None = None
     ) -> GenctlError:

@@ -1,0 +1,166 @@
+"""`genctl generate`: parse options, run one generation, print saved paths (or --json)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from genctl.cli.common import JsonOpt, QuietOpt
+from genctl.cli.output import out
+from genctl.errors import usage
+
+if TYPE_CHECKING:
+    from genctl.config import Settings
+    from genctl.generation import GenerationReport
+    from genctl.runner import Event
+
+
+def generate(
+    prompt: Annotated[
+        str | None, typer.Argument(help="The prompt; `-` reads it from stdin.", show_default=False)
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model id, e.g. fal-ai/flux/dev or owner/name[:version].")
+    ] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="fal or replicate (default: from the model id, else config).")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Model input KEY=VALUE (repeatable); KEY:=JSON forces JSON."),
+    ] = None,
+    input_: Annotated[
+        list[str] | None,
+        typer.Option("--input", "-i", help="File input KEY=PATH_OR_URL (repeatable); local files are uploaded."),
+    ] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", "-o", help="Where to save outputs (default: config, else .).")
+    ] = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+    no_download: Annotated[bool, typer.Option("--no-download", help="Print output URLs; save nothing.")] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Give up (and cancel the job) after this many seconds.", min=0.1),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the request as a curl line (key masked); send nothing.")
+    ] = False,
+    sandbox: Annotated[
+        bool, typer.Option("--sandbox", help="Run against the built-in local emulator: no key, no cost.")
+    ] = False,
+) -> None:
+    """Generate an image, video or audio file from a prompt."""
+    from genctl.cli.config import settings_for_cli
+    from genctl.generation import GenerationRequest, dry_run as build_curl, generate as run
+
+    out.configure(json_mode=json_, quiet=quiet)
+    request = GenerationRequest(
+        prompt=_read_prompt(prompt),
+        model=model,
+        provider=provider,
+        params=list(param or []),
+        inputs=list(input_ or []),
+        output_dir=output_dir,
+        download=not no_download,
+        timeout=timeout,
+    )
+    with ExitStack() as stack:
+        settings = settings_for_cli()
+        if sandbox:
+            settings = _start_sandbox(stack, settings)
+        if dry_run:
+            out.result(build_curl(settings, request))
+            return
+        progress = stack.enter_context(_Progress())
+        report = run(settings, request, on_event=progress.event, on_bytes=progress.downloaded)
+    _print_report(report, json_mode=json_)
+
+
+def _read_prompt(prompt: str | None) -> str | None:
+    if prompt != "-":
+        return prompt
+    if sys.stdin.isatty():
+        raise usage("The prompt is `-` but nothing is piped to stdin.", fix='echo "a fox" | genctl generate -')
+    text = sys.stdin.read().strip()
+    if not text:
+        raise usage("The prompt read from stdin is empty.", fix='echo "a fox" | genctl generate -')
+    return text
+
+
+def _start_sandbox(stack: ExitStack, settings: Settings) -> Settings:
+    """Start the emulator on a free loopback port and point both providers at it with its demo keys."""
+    from genctl.config import for_sandbox
+    from genctl.sandbox import Sandbox
+
+    box = stack.enter_context(Sandbox())
+    out.info(f"Sandbox running at {box.url} (local emulator: no key used, nothing is charged).")
+    return for_sandbox(settings, box.env())
+
+
+def _print_report(report: GenerationReport, *, json_mode: bool) -> None:
+    if json_mode:
+        out.json(report.to_json())
+        return
+    for saved, produced in zip(report.outputs, report.result.outputs, strict=False):
+        if saved.path is not None:
+            out.result(str(saved.path))
+        elif produced.url is not None:
+            out.result(produced.url)
+        elif produced.value is not None:
+            out.result(produced.value if isinstance(produced.value, str) else _compact(produced.value))
+
+
+def _compact(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+class _Progress:
+    """Renders runner events as one live status line on a TTY (queue position, logs, elapsed time)."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+        self._state = "Submitting"
+        self._bytes = 0
+        self._status: Any = None
+        self._stack = ExitStack()
+
+    def __enter__(self) -> _Progress:
+        self._status = self._stack.enter_context(out.status(self._line()))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _line(self) -> str:
+        elapsed = time.monotonic() - self._started
+        extra = f" · {self._bytes / 1e6:.1f} MB" if self._bytes else ""
+        return f"{self._state} · {elapsed:.1f}s{extra}"
+
+    def event(self, event: Event) -> None:
+        kind = event.kind
+        if kind == "submitted":
+            self._state = f"Submitted {event.job.request_id if event.job else ''}".rstrip()
+        elif kind == "queued":
+            position = event.queue_position
+            self._state = "In queue" + (f" (position {position})" if position is not None else "")
+        elif kind == "running":
+            self._state = "Running"
+        elif kind == "log" and event.message and out.live:
+            out.stderr().print(f"  {event.message}", markup=False, style="dim")
+        elif kind == "retry" and event.message:
+            out.info(event.message)
+        elif kind == "completed":
+            self._state = "Downloading"
+        self._status.update(self._line())
+
+    def downloaded(self, n: int) -> None:
+        self._bytes += n
+        self._status.update(self._line())

@@ -1,0 +1,63 @@
+"""Where config, state and cache live: platformdirs, or all three in one folder under GENCTL_HOME."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "genctl"
+CONFIG_FILE_NAME = "config.toml"
+
+
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def genctl_home(env: Mapping[str, str] | None = None) -> Path | None:
+    """The folder named by GENCTL_HOME, or None when it is unset or empty."""
+    value = _env(env).get("GENCTL_HOME", "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def config_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The folder of the default config file. Nothing is created: reading must not touch the disk."""
+    home = genctl_home(env)
+    if home is not None:
+        return home
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Key-pool state and history: data the user would miss if it were deleted."""
+    home = genctl_home(env)
+    if home is not None:
+        return home / "state"
+    return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Model catalogues and other things that can be fetched again."""
+    home = genctl_home(env)
+    if home is not None:
+        return home / "cache"
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def default_config_file(env: Mapping[str, str] | None = None) -> Path:
+    """`config.toml` in the config dir: used when neither --config nor GENCTL_CONFIG names a file."""
+    return config_dir(env) / CONFIG_FILE_NAME
+
+
+def resolve_config_file(
+    *, config_path: Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[Path, str]:
+    """The config file to read and who chose it: "flag" (--config), "env" (GENCTL_CONFIG) or "default"."""
+    if config_path is not None:
+        return Path(config_path).expanduser(), "flag"
+    named = _env(env).get("GENCTL_CONFIG", "").strip()
+    if named:
+        return Path(named).expanduser(), "env"
+    return default_config_file(env), "default"
