@@ -2,12 +2,78 @@
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import math
+import os
+import re
+import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from genctl.keys import Key
+from genctl import paths
+from genctl.errors import GenctlError, error
+from genctl.keys import Key, clean_key, mask
+
+PROVIDERS = ("fal", "replicate")
+MODEL_KINDS = ("image", "video", "audio")
+
+DEFAULT_URLS: dict[str, dict[str, str]] = {
+    "fal": {
+        "queue_url": "https://queue.fal.run",
+        "run_url": "https://fal.run",
+        "api_url": "https://api.fal.ai/v1",
+        "rest_url": "https://rest.fal.ai",
+    },
+    "replicate": {"api_url": "https://api.replicate.com/v1"},
+}
+
+# Setting (dotted, as in the file) -> the environment variable that overrides it.
+ENV_VARS: dict[str, str] = {
+    "defaults.provider": "GENCTL_PROVIDER",
+    "defaults.output_dir": "GENCTL_OUTPUT_DIR",
+    "defaults.timeout": "GENCTL_TIMEOUT",
+    **{
+        f"providers.{p}.{name}": f"GENCTL_{p.upper()}_{name.upper()}"
+        for p, urls in DEFAULT_URLS.items()
+        for name in urls
+    },
+}
+
+# Env vars holding keys, in the order their keys come in the pool (fal-client reads FAL_KEY first too).
+KEY_ENV_VARS: dict[str, tuple[str, ...]] = {
+    "fal": ("FAL_KEY", "FAL_API_KEY"),
+    "replicate": ("REPLICATE_API_TOKEN",),
+}
+
+SECTIONS = ("defaults", "providers", "models")
+DEFAULTS_SCHEMA: dict[str, str] = {
+    "provider": "provider",
+    **{f"{kind}_model": "text" for kind in MODEL_KINDS},
+    "output_dir": "path",
+    "timeout": "seconds",
+    "upload_threshold": "bytes",
+}
+PROVIDER_SCHEMA: dict[str, dict[str, str]] = {
+    p: {"keys": "keys", **dict.fromkeys(urls, "url"), "timeout": "seconds", "connect_timeout": "seconds"}
+    for p, urls in DEFAULT_URLS.items()
+}
+KEY_FIELDS = ("key", "label", "account")
+
+# kind -> (what a value must be, an example value) for error messages and their fixes.
+_KINDS: dict[str, tuple[str, str]] = {
+    "provider": ('"fal" or "replicate"', '"fal"'),
+    "text": ("a non-empty string", '"fal-ai/flux/dev"'),
+    "path": ("a path string", '"~/Pictures/genctl"'),
+    "seconds": ("a number of seconds greater than 0", "600"),
+    "bytes": ("a whole number of bytes, 0 or more", "1000000"),
+    "url": ("an http:// or https:// URL", '"https://gateway.example.com"'),
+}
+_KEYS_FIX = (
+    'Write keys = ["…"] or keys = [{key = "…", label = "ci-1", account = "acme"}] (see config.example.toml).'
+)
 
 
 @dataclass(frozen=True)
@@ -16,7 +82,8 @@ class ProviderSettings:
 
     name: str  # "fal" | "replicate"
     keys: tuple[Key, ...] = ()
-    urls: dict[str, str] = field(default_factory=dict)  # fal: queue_url run_url api_url rest_url; replicate: api_url
+    # fal: queue_url run_url api_url rest_url; replicate: api_url
+    urls: dict[str, str] = field(default_factory=dict)
     timeout: float = 30.0  # read timeout of one HTTP call, seconds
     connect_timeout: float = 10.0
 
@@ -34,8 +101,361 @@ class Settings:
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # for the CLI to show on stderr (never containing a secret)
+    # Dotted setting ("defaults.timeout", "providers.fal.api_url", "config_file") -> where its value came
+    # from: "default", "env", "file" or "flag" (config_file: --config; provider URLs: --sandbox).
+    origins: dict[str, str] = field(default_factory=dict)
 
 
 def load_settings(*, config_path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read env and the config file into Settings. Flags are applied by the command afterwards."""
-    raise NotImplementedError
+    environ: Mapping[str, str] = os.environ if env is None else env
+    path, chosen_by = paths.resolve_config_file(config_path=config_path, env=environ)
+    data = _read(path)
+    if data is None and chosen_by != "default":
+        named_by = "--config" if chosen_by == "flag" else "GENCTL_CONFIG"
+        fix = f"Create it (see config.example.toml) or point {named_by} at an existing file."
+        raise _invalid(f"config file {path} (named by {named_by}) does not exist", fix)
+    loader = _Loader(path, environ, data or {})
+    return loader.settings(config_file=path if data is not None else None, chosen_by=chosen_by)
+
+
+def for_sandbox(settings: Settings, env: Mapping[str, str]) -> Settings:
+    """Settings pointed at a local emulator: its URLs (GENCTL_*_URL in `env`) and keys, never the user's."""
+    box = _Loader(Path("<sandbox>"), env, {}).settings(config_file=None, chosen_by="default")
+    providers: dict[str, ProviderSettings] = {}
+    for name, mine in settings.providers.items():
+        keys = box.providers[name].keys or _sandbox_keys(name)
+        providers[name] = replace(mine, urls=box.providers[name].urls, keys=keys)
+    origins = {
+        **settings.origins,
+        **{f"providers.{p}.{url}": "flag" for p in providers for url in DEFAULT_URLS[p]},
+    }
+    return replace(settings, providers=providers, origins=origins)
+
+
+def _sandbox_keys(provider: str) -> tuple[Key, ...]:
+    # The emulator's demo keys, when `env` brings none: the user's real keys must not leave for a test server.
+    from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
+
+    secret = FAL_KEY_OK if provider == "fal" else REPLICATE_TOKEN_OK
+    return (Key(provider=provider, label="sandbox", source="sandbox", _secret=secret),)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The raw TOML tables of a config file ({} when it does not exist), for editing and write_config."""
+    return _read(path) or {}
+
+
+def write_config(path: Path, data: Mapping[str, Any]) -> None:
+    """Write `data` as the whole config file (comments are not kept), mode 0600 from the first byte."""
+    import tomli_w
+
+    target = Path(path).expanduser()
+    if target.is_symlink():
+        # Replace the file a dotfiles symlink points at, not the link itself.
+        target = target.resolve()
+    try:
+        paths.write_private(target, tomli_w.dumps(dict(data)).encode("utf-8"))
+    except OSError as exc:
+        fix = f"Check that {target.parent} is a folder you can write to."
+        raise _invalid(f"cannot write config file {target}: {exc.strerror or exc}", fix) from exc
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        fix = f"Make {path} a readable file (chmod 600 {path}) or choose another with --config."
+        raise _invalid(f"cannot read config file {path}: {exc.strerror or exc}", fix) from exc
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise _invalid(f"config file {path} is not UTF-8 text", f"Save {path} as UTF-8.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        reason, line, column = _toml_position(str(exc), raw.decode("utf-8"))
+        fix = f"Fix the TOML at line {line}, column {column} of {path}. Model ids need quotes: "
+        fix += '[models."fal-ai/flux/dev"]; strings need "double quotes".'
+        raise _invalid(f"{path}:{line}:{column}: {reason}", fix) from exc
+
+
+def _invalid(message: str, fix: str) -> GenctlError:
+    return error("config.invalid", message, fix=fix)
+
+
+def _toml_position(message: str, text: str) -> tuple[str, int, int]:
+    """tomllib puts the position in the message text: split it out as (reason, line, column)."""
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if found:
+        return message[: found.start()], int(found.group(1)), int(found.group(2))
+    reason = re.sub(r"\s*\(at end of document\)$", "", message)
+    lines = text.splitlines() or [""]
+    return reason, len(lines), len(lines[-1]) + 1
+
+
+def _type_name(value: object) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list"}
+    return "a table" if isinstance(value, dict) else names.get(type(value), "a date or time")
+
+
+def _near(name: str, choices: Any, wrap: str = "{}") -> str:
+    found = difflib.get_close_matches(name, list(choices), n=1)
+    return f" — did you mean {wrap.format(found[0])}?" if found else ""
+
+
+def _convert(kind: str, value: object, where: tuple[str, str, Path | None]) -> Any:
+    """A setting's value in its Python type; config.invalid naming the setting when it is wrong.
+
+    `where` is (how the user named it, the bare key, the config file or None for env and flags).
+    """
+    if isinstance(value, str) and kind in ("seconds", "bytes") and where[2] is None:
+        # Env and flags arrive as text; the file must use TOML numbers (a quoted "30" is a mistake there).
+        with contextlib.suppress(ValueError):
+            value = float(value) if kind == "seconds" else int(value)
+    checked = _check(kind, value)
+    if checked is not None:
+        return checked
+    label, key, file = where
+    what, example = _KINDS[kind]
+    if isinstance(value, str) and kind in ("provider", "seconds", "bytes"):
+        got = repr(value) + (_near(value, PROVIDERS) if kind == "provider" else "")
+    elif isinstance(value, str) and kind == "url":
+        # Not echoed: a URL may carry a token in its query string.
+        got = "a string without http:// or https://"
+    else:
+        got = _type_name(value)
+    if file is None:
+        message, fix = f"{label} must be {what}, not {got}", f"Set {label} to e.g. {example.strip(chr(34))}."
+    else:
+        message = f"{label} in {file} must be {what}, not {got}"
+        fix = f"Edit {file}: write it as {key} = {example} (see config.example.toml)."
+    raise _invalid(message, fix)
+
+
+def _check(kind: str, value: object) -> Any:
+    """The converted value, or None when it does not fit the kind."""
+    if kind in ("seconds", "bytes"):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return None
+        if kind == "seconds":
+            return float(value) if value > 0 else None
+        return value if isinstance(value, int) and value >= 0 else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if kind == "provider":
+        return text if text in PROVIDERS else None
+    if kind == "path":
+        return Path(text).expanduser()
+    if kind == "url":
+        return text.rstrip("/") if re.match(r"https?://[^/]", text) else None
+    return text
+
+
+class _Loader:
+    """One pass over env and the parsed file, collecting warnings and where each value came from."""
+
+    def __init__(self, path: Path, env: Mapping[str, str], data: dict[str, Any]) -> None:
+        self.path = path
+        self.env = env
+        self.data = data
+        self.warnings: list[str] = []
+        self.origins: dict[str, str] = {}
+        self.file_has_keys = False
+
+    def settings(self, *, config_file: Path | None, chosen_by: str) -> Settings:
+        self._warn_unknown()
+        self.origins["config_file"] = chosen_by
+        defaults = self._table(self.data, "defaults", "[defaults]")
+        models = {kind: self._value(f"defaults.{kind}_model", defaults) for kind in MODEL_KINDS}
+        provider_tables = self._table(self.data, "providers", "[providers]")
+        providers = {
+            p: self._provider(p, self._table(provider_tables, p, f"[providers.{p}]")) for p in PROVIDERS
+        }
+        if config_file is not None and self.file_has_keys:
+            self._check_permissions(config_file)
+        return Settings(
+            config_file=config_file,
+            provider=self._value("defaults.provider", defaults),
+            models={kind: model for kind, model in models.items() if model is not None},
+            output_dir=self._value("defaults.output_dir", defaults, Path(".")),
+            timeout=self._value("defaults.timeout", defaults),
+            upload_threshold=self._value("defaults.upload_threshold", defaults, 1_000_000),
+            providers=providers,
+            model_params=self._model_params(),
+            warnings=tuple(self.warnings),
+            origins=self.origins,
+        )
+
+    def _table(self, parent: Mapping[str, Any], name: str, label: str) -> dict[str, Any]:
+        value = parent.get(name, {})
+        if not isinstance(value, dict):
+            fix = f"Edit {self.path}: start the section with a {label} line (see config.example.toml)."
+            raise _invalid(f"{label} in {self.path} must be a table, not {_type_name(value)}", fix)
+        return value
+
+    def _value(self, name: str, table: Mapping[str, Any], default: Any = None) -> Any:
+        """One setting: its env variable if set, else the file, else the default."""
+        section, _, key = name.rpartition(".")
+        kind = DEFAULTS_SCHEMA[key] if section == "defaults" else PROVIDER_SCHEMA[section.split(".")[1]][key]
+        var = ENV_VARS.get(name)
+        if var and self.env.get(var, "").strip():
+            self.origins[name] = "env"
+            return _convert(kind, self.env[var], (var, key, None))
+        if key in table:
+            self.origins[name] = "file"
+            return _convert(kind, table[key], (f"[{section}] {key}", key, self.path))
+        self.origins[name] = "default"
+        return default
+
+    def _provider(self, name: str, table: Mapping[str, Any]) -> ProviderSettings:
+        prefix = f"providers.{name}"
+        urls = {
+            url: self._value(f"{prefix}.{url}", table, default) for url, default in DEFAULT_URLS[name].items()
+        }
+        keys = _merge([*self._env_keys(name), *self._file_keys(name, table.get("keys", []))])
+        return ProviderSettings(
+            name=name,
+            keys=tuple(keys),
+            urls=urls,
+            timeout=self._value(f"{prefix}.timeout", table, 30.0),
+            connect_timeout=self._value(f"{prefix}.connect_timeout", table, 10.0),
+        )
+
+    def _clean(self, raw: str, provider: str, where: str) -> str:
+        secret, notes = clean_key(raw)
+        if notes and secret:
+            self._cleaned(where, mask(secret, provider), notes)
+        return secret
+
+    def _cleaned(self, where: str, masked: str, notes: list[str]) -> None:
+        # Name the variable and entry, and show the key only masked: warnings are printed.
+        removed = " and ".join(notes)
+        self.warnings.append(
+            f"{where} ({masked}): removed {removed} from the key — providers reject it (401)"
+        )
+
+    def _env_keys(self, provider: str) -> list[Key]:
+        keys: list[Key] = []
+        for var in KEY_ENV_VARS[provider]:
+            value = self.env.get(var, "")
+            if "," in value:
+                # Quotes around a whole list would otherwise stick to its first and last keys.
+                value, notes = clean_key(value)
+                if notes:
+                    self._cleaned(var, "the whole list", notes)
+            entries = value.split(",")
+            for number, entry in enumerate(entries, start=1):
+                where = var if len(entries) == 1 else f"{var} entry {number}"
+                # A space after a comma is list formatting, not a pasting accident: no warning for it.
+                secret = self._clean(entry.strip(" ") if len(entries) > 1 else entry, provider, where)
+                if secret:
+                    label = f"env:{var}" if number == 1 else f"env:{var}#{number}"
+                    keys.append(Key(provider=provider, label=label, source=var, _secret=secret))
+        if provider == "fal":
+            keys.extend(self._fal_key_pair())
+        return keys
+
+    def _fal_key_pair(self) -> list[Key]:
+        pair = {var: self.env.get(var, "") for var in ("FAL_KEY_ID", "FAL_KEY_SECRET")}
+        missing = [var for var, value in pair.items() if not value.strip()]
+        if len(missing) == 1:
+            [present] = set(pair) - set(missing)
+            self.warnings.append(
+                f"{present} is set but {missing[0]} is not: that key is ignored; "
+                f"set {missing[0]} too, or put id:secret in FAL_KEY"
+            )
+        if missing:
+            return []
+        cleaned = {var: clean_key(value) for var, value in pair.items()}
+        joined = ":".join(part for part, _ in cleaned.values())
+        for var, (_, notes) in cleaned.items():
+            if notes:
+                self._cleaned(var, mask(joined, "fal"), notes)
+        return [
+            Key(provider="fal", label="env:FAL_KEY_ID", source="FAL_KEY_ID+FAL_KEY_SECRET", _secret=joined)
+        ]
+
+    def _file_keys(self, provider: str, entries: object) -> list[Key]:
+        setting = f"[providers.{provider}] keys"
+        if not isinstance(entries, list):
+            raise _invalid(
+                f"{setting} in {self.path} must be a list of keys, not {_type_name(entries)}", _KEYS_FIX
+            )
+        keys: list[Key] = []
+        for number, entry in enumerate(entries, start=1):
+            where = f"{setting} #{number} in {self.path}"
+            fields = {"key": entry} if isinstance(entry, str) else entry
+            if not isinstance(fields, dict):
+                got = _type_name(entry)
+                raise _invalid(f'{where} must be a string or a table {{key = "…"}}, not {got}', _KEYS_FIX)
+            for name in fields:
+                if name not in KEY_FIELDS:
+                    self.warnings.append(f"unknown field {name} in {where}{_near(name, KEY_FIELDS)}")
+            for name in KEY_FIELDS:
+                # The value is never echoed: a misplaced field may hold the secret.
+                if (name == "key" or name in fields) and not isinstance(fields.get(name), str):
+                    raise _invalid(f'{where} needs {name} = "…" as a string', _KEYS_FIX)
+            secret = self._clean(fields["key"], provider, where)
+            if not secret:
+                self.warnings.append(f"{where} is empty: ignored")
+                continue
+            label = fields.get("label") or f"config#{number}"
+            account = fields.get("account") or None
+            self.file_has_keys = True
+            keys.append(
+                Key(provider=provider, label=label, source=str(self.path), _secret=secret, account=account)
+            )
+        return keys
+
+    def _model_params(self) -> dict[str, dict[str, Any]]:
+        models = self._table(self.data, "models", "[models]")
+        for model_id in models:
+            self._table(models, model_id, f'[models."{model_id}"]')
+        return {model_id: dict(params) for model_id, params in models.items()}
+
+    def _warn_unknown(self) -> None:
+        for name, value in self.data.items():
+            if name not in SECTIONS and isinstance(value, dict):
+                self._unknown(f"section [{name}]", name, SECTIONS, "[{}]")
+            elif name not in SECTIONS:
+                # Most often a [defaults] setting written above the first section header.
+                self._unknown(f"setting {name}", name, DEFAULTS_SCHEMA, "[defaults] {}")
+        defaults, providers = self.data.get("defaults"), self.data.get("providers")
+        for name in defaults if isinstance(defaults, dict) else ():
+            if name not in DEFAULTS_SCHEMA:
+                self._unknown(f"setting [defaults] {name}", name, DEFAULTS_SCHEMA)
+        for provider, table in providers.items() if isinstance(providers, dict) else ():
+            if provider not in PROVIDER_SCHEMA:
+                self._unknown(f"provider [providers.{provider}]", provider, PROVIDERS, "[providers.{}]")
+                continue
+            for name in table if isinstance(table, dict) else ():
+                if name not in PROVIDER_SCHEMA[provider]:
+                    self._unknown(f"setting [providers.{provider}] {name}", name, PROVIDER_SCHEMA[provider])
+
+    def _unknown(self, what: str, name: str, choices: Any, wrap: str = "{}") -> None:
+        self.warnings.append(f"unknown {what} in {self.path}{_near(name, choices, wrap)}")
+
+    def _check_permissions(self, config_file: Path) -> None:
+        if os.name == "nt":
+            return  # POSIX modes mean nothing there; ACLs are doctor's business
+        with contextlib.suppress(OSError):
+            mode = config_file.stat().st_mode & 0o777
+            if mode & 0o077:
+                self.warnings.append(
+                    f"{config_file} holds API keys and other users can access it (mode {mode:o}): "
+                    f"run chmod 600 {config_file}"
+                )
+
+
+def _merge(keys: list[Key]) -> list[Key]:
+    """The same secret once, in first-seen order: the first label wins, a later account fills a gap."""
+    merged: dict[str, Key] = {}
+    for key in keys:
+        first = merged.get(key.reveal())
+        if first is None:
+            merged[key.reveal()] = key
+        elif first.account is None and key.account is not None:
+            merged[key.reveal()] = replace(first, account=key.account)
+    return list(merged.values())

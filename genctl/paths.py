@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -61,3 +63,33 @@ def resolve_config_file(
     if named:
         return Path(named).expanduser(), "env"
     return default_config_file(env), "default"
+
+
+def ensure_private_dir(folder: Path) -> None:
+    """Create `folder` and any missing parents with mode 0700; existing folders are left as they are."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        # One by one: os.makedirs gives intermediate folders the default mode, not 0700.
+        new.mkdir(mode=0o700, exist_ok=True)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace `path` atomically with `data`, readable by the user only from the first byte (keys, state)."""
+    ensure_private_dir(path.parent)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        # The temp file is private before any byte lands in it, and os.replace swaps it in whole: a crash
+        # never leaves a half-written file, nor a moment where its content is readable by others.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

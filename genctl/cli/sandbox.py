@@ -1,0 +1,33 @@
+"""`genctl sandbox serve`: run the local fal.ai + Replicate emulator in the foreground for CI scripts."""
+
+from __future__ import annotations
+
+import shlex
+import threading
+from typing import Annotated
+
+import typer
+
+from genctl.cli.output import out
+
+sandbox_app = typer.Typer(help="Run the local emulator of the fal.ai and Replicate APIs.", no_args_is_help=True)
+
+
+@sandbox_app.command("serve")
+def serve(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).", min=0, max=65535)] = 0,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
+) -> None:
+    """Serve the emulator until Ctrl-C; print the `export` lines that point genctl at it."""
+    from genctl.sandbox import Sandbox
+    from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
+
+    with Sandbox(host=host, port=port) as box:
+        env = {**box.env(), "FAL_KEY": FAL_KEY_OK, "REPLICATE_API_TOKEN": REPLICATE_TOKEN_OK}
+        for name, value in env.items():
+            out.result(f"export {name}={shlex.quote(value)}")
+        out.info(f"Sandbox listening on {box.url} — the keys above are the emulator's demo keys. Ctrl-C stops it.")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            out.info("Sandbox stopped.")

@@ -1,0 +1,114 @@
+"""`genctl generate` end to end through the CLI, against the sandbox over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from genctl.sandbox import Sandbox
+from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
+from tests.conftest import run_subprocess
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def fal_env(box: Sandbox, key: str = FAL_KEY_OK) -> dict[str, str]:
+    return {**box.env(), "FAL_KEY": key}
+
+
+def replicate_env(box: Sandbox, token: str = REPLICATE_TOKEN_OK) -> dict[str, str]:
+    return {**box.env(), "REPLICATE_API_TOKEN": token}
+
+
+def test_sandbox_main_job_needs_no_key(tmp_path: Path) -> None:
+    run = run_subprocess("generate", "--sandbox", "a lighthouse at dusk")
+    assert run.exit_code == 0, run.stderr
+    [line] = run.lines
+    path = tmp_path / line
+    assert path.read_bytes().startswith(PNG)
+    assert re.fullmatch(r"fal-ai-flux-schnell-[0-9a-z]{8}-1\.png", path.name)
+
+
+def test_fal_two_images_into_output_dir(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
+    run = genctl(
+        "generate", "a fox", "-m", "fal-ai/flux/schnell", "-p", "image_size=square_hd", "-p", "num_images=2",
+        "-o", "out/", env=fal_env(sandbox),
+    )
+    assert run.exit_code == 0, run.stderr
+    assert len(run.lines) == 2
+    paths = [Path(line) for line in run.lines]
+    assert all(p.parent == Path("out") for p in paths)
+    data = [(tmp_path / p).read_bytes() for p in paths]
+    assert all(d.startswith(PNG) for d in data)
+    assert data[0] != data[1]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths)
+    submitted = [r for r in sandbox.requests if r.method == "POST" and "/fal/queue/" in r.path]
+    assert len(submitted) == 1
+
+
+def test_replicate_json(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
+    run = genctl("generate", "a fox", "-m", "black-forest-labs/flux-schnell", "--json", env=replicate_env(sandbox))
+    assert run.exit_code == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert doc["ok"] is True
+    assert doc["provider"] == "replicate"
+    assert doc["model"] == "black-forest-labs/flux-schnell"
+    assert doc["key"] == f"{REPLICATE_TOKEN_OK[:4]}…{REPLICATE_TOKEN_OK[-4:]}"
+    [output] = doc["outputs"]
+    assert output["content_type"] == "image/png"
+    assert (tmp_path / output["path"]).stat().st_size == output["bytes"] > 0
+    assert output["url"].startswith(sandbox.url)
+    assert isinstance(doc["seconds"], float)
+
+
+def test_prompt_from_stdin_quiet(genctl, sandbox: Sandbox) -> None:
+    run = genctl("generate", "-", "-m", "fal-ai/flux/dev", "--quiet", env=fal_env(sandbox), input="a prompt from a pipe\n")
+    assert run.exit_code == 0, run.stderr
+    assert run.stderr == ""
+    [submit] = [r for r in sandbox.requests if r.method == "POST"]
+    assert submit.json == {"prompt": "a prompt from a pipe"} or submit.json.get("prompt") == "a prompt from a pipe"
+
+
+def test_no_download_prints_urls_and_saves_nothing(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
+    run = genctl("generate", "a fox", "-m", "fal-ai/flux/schnell", "--no-download", env=fal_env(sandbox))
+    assert run.exit_code == 0, run.stderr
+    [url] = run.lines
+    assert url.startswith(sandbox.url)
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_dry_run_sends_nothing_and_masks_the_key(genctl, sandbox: Sandbox) -> None:
+    run = genctl("generate", "a fox", "-m", "fal-ai/flux/dev", "-p", "seed=7", "--dry-run", env=fal_env(sandbox))
+    assert run.exit_code == 0, run.stderr
+    [line] = run.lines
+    assert line.startswith("curl ")
+    assert f"{sandbox.url}/fal/queue/fal-ai/flux/dev" in line
+    assert "$FAL_KEY" in line
+    assert FAL_KEY_OK not in run.stdout + run.stderr
+    assert '"seed": 7' in line or '"seed":7' in line
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [("num_images", "KEY=VALUE"), ("tags:=[oops", "not JSON"), ("9x=1", "not a parameter name")],
+)
+def test_bad_param_is_a_usage_error(genctl, sandbox: Sandbox, item: str, message: str) -> None:
+    run = genctl("generate", "a fox", "-p", item, env=fal_env(sandbox))
+    assert run.exit_code == 2
+    assert message in run.stderr
+    assert "Fix:" in run.stderr
+    assert sandbox.requests == []
+
+
+def test_missing_key_names_the_env_var(genctl) -> None:
+    run = genctl("generate", "a fox", "-m", "fal-ai/flux/dev", "--json")
+    assert run.exit_code == 3
+    doc = json.loads(run.stdout)
+    assert doc["ok"] is False
+    assert doc["error"]["code"] == "key.missing"
+    assert "FAL_KEY" in doc["error"]["fix"]
+    assert "Traceback" not in run.stderr
