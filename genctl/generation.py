@@ -187,7 +187,7 @@ def generate(
                         model=resolved.model,
                         request_id=job.request_id,
                         index=index,
-                        headers=resolved.provider.download_headers(output, key=resolved.key),
+                        headers=resolved.provider.download_headers(output.url, key=resolved.key) if output.url else {},
                         on_bytes=on_bytes,
                     )
                 )

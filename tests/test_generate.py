@@ -65,11 +65,14 @@ def test_replicate_json(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
 
 
 def test_prompt_from_stdin_quiet(genctl, sandbox: Sandbox) -> None:
-    run = genctl("generate", "-", "-m", "fal-ai/flux/dev", "--quiet", env=fal_env(sandbox), input="a prompt from a pipe\n")
+    run = genctl(
+        "generate", "-", "-m", "fal-ai/flux/dev", "--quiet", "--json", env=fal_env(sandbox), input="a prompt from a pipe\n"
+    )
     assert run.exit_code == 0, run.stderr
     assert run.stderr == ""
-    [submit] = [r for r in sandbox.requests if r.method == "POST"]
-    assert submit.json == {"prompt": "a prompt from a pipe"} or submit.json.get("prompt") == "a prompt from a pipe"
+    job = sandbox.job(json.loads(run.stdout)["request_id"])
+    assert job is not None
+    assert job.input == {"prompt": "a prompt from a pipe"}
 
 
 def test_no_download_prints_urls_and_saves_nothing(genctl, sandbox: Sandbox, tmp_path: Path) -> None:

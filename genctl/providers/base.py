@@ -27,10 +27,13 @@ class HttpRequest:
 
     method: str
     url: str
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # holds the Authorization secret
     json: Any = None
     params: dict[str, str] | None = None
     idempotent: bool = False
+    # multipart parts, field -> (file name, data, mime type)
+    files: dict[str, tuple[str, bytes, str]] | None = field(default=None, repr=False)
+    timeout: float | None = None  # read timeout for this call when it must differ from the client's
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,10 @@ class Provider(Protocol):
 
     name: str
 
-    def submit_request(self, *, model: str, params: dict[str, Any], key: Key) -> HttpRequest:
-        """The POST that starts a (paid) generation."""
+    def submit_request(
+        self, *, model: str, params: dict[str, Any], key: Key, deadline: float | None = None
+    ) -> HttpRequest:
+        """The POST that starts a (paid) generation; `deadline` (seconds) lets the server stop it too."""
         ...
 
     def parse_submit(self, response: httpx.Response, *, model: str, key: Key) -> tuple[Job, JobStatus]:

@@ -1,0 +1,357 @@
+"""The one httpx client factory: timeouts, retries of idempotent calls, transport errors, curl, redaction."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import re
+import shlex
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from genctl import __version__
+from genctl.errors import GenctlError, error
+from genctl.keys import Key, mask
+from genctl.providers.base import HttpRequest
+
+log = logging.getLogger("genctl.http")
+
+RETRY_STATUSES: frozenset[int] = frozenset({429, 502, 503, 504})
+_DNS_HINTS = (
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "getaddrinfo failed",
+    "no address associated",
+)
+_TLS_HINTS = ("ssl", "certificate", "tls")
+_DETAIL_HINT = re.compile(r"~\s*(\d+(?:\.\d+)?)\s*s\b")  # Replicate: "Your rate limit resets in ~30s."
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry: `max_attempts` counts the first try; waits stop at `max_wait`."""
+
+    max_attempts: int = 4
+    base_delay: float = 0.5  # backoff start when the server gives no retry hint
+    max_wait: float = 30.0
+    jitter: float = 0.1  # waits grow by up to this fraction, so parallel clients spread out
+
+
+OnRetry = Callable[[int, float, str], None]  # (attempt that failed, wait in seconds, reason)
+
+
+def make_client(
+    *,
+    timeout: float,
+    connect_timeout: float,
+    user_agent: str = f"genctl/{__version__}",
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    """The shared client: explicit read/connect timeouts, redirects followed, our User-Agent."""
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=connect_timeout),
+        follow_redirects=True,
+        headers={"User-Agent": user_agent},
+        transport=transport,
+    )
+
+
+def retry_hint(response: httpx.Response) -> float | None:
+    """Seconds the server asks us to wait: `Retry-After` (seconds or HTTP date), body `retry_after`, `~Ns`."""
+    header = response.headers.get("retry-after", "").strip()
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(header)
+            except (TypeError, ValueError):
+                when = None
+            if when is not None:
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
+                return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    body = json_body(response)
+    if isinstance(body, dict):
+        value = body.get("retry_after")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return max(0.0, float(value))
+        detail = body.get("detail")
+        if isinstance(detail, str) and (match := _DETAIL_HINT.search(detail)):
+            return float(match.group(1))
+    return None
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The decoded JSON body, or None when the body is not JSON."""
+    try:
+        response.read()
+        return response.json()
+    except (ValueError, UnicodeDecodeError, httpx.StreamError):
+        return None
+
+
+def send(
+    client: httpx.Client,
+    request: HttpRequest,
+    *,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: OnRetry | None = None,
+    provider: str | None = None,
+    budget: float | Callable[[], float] | None = None,
+    timeout: float | None = None,
+) -> httpx.Response:
+    """Send `request`, retrying what is safe to retry; return the final response, even a non-2xx one.
+
+    Idempotent requests are retried on 429/502/503/504 and transport errors. A non-idempotent POST (a paid
+    submit) is retried only on ConnectError: the connection never opened, so the server never saw it.
+    `budget` caps the time spent waiting between attempts: seconds, or a function giving the seconds left
+    (the runner's deadline, so time lost in slow attempts counts too).
+    """
+    waited = 0.0
+    attempt = 0
+    while True:
+        attempt += 1
+        last = attempt >= policy.max_attempts
+        failure: httpx.Response | httpx.TransportError
+        try:
+            failure = _send_once(client, request, timeout=timeout)
+        except httpx.TransportError as exc:
+            if last or not _retryable_exception(exc, idempotent=request.idempotent):
+                raise _mapped(exc, provider, request) from exc
+            reason = redact(f"{type(exc).__name__}: {exc}", _secrets(request))
+            failure, wait = exc, _backoff(policy, attempt, None)
+        else:
+            if last or not request.idempotent or not _retryable_response(failure):
+                return failure
+            reason, wait = f"HTTP {failure.status_code}", _backoff(policy, attempt, retry_hint(failure))
+        left = budget() if callable(budget) else None if budget is None else budget - waited
+        if left is not None and wait > left:
+            if isinstance(failure, httpx.Response):
+                return failure
+            raise _mapped(failure, provider, request) from failure
+        if isinstance(failure, httpx.Response):
+            failure.close()
+        log.debug("retrying %s %s after %s in %.1f s", request.method, request.url, reason, wait)
+        if on_retry is not None:
+            on_retry(attempt, wait, reason)
+        sleep(wait)
+        waited += wait
+
+
+def _secrets(request: HttpRequest) -> list[str]:
+    return [v.partition(" ")[2] for k, v in request.headers.items() if k.lower() == "authorization"]
+
+
+def _mapped(exc: httpx.TransportError, provider: str | None, request: HttpRequest) -> GenctlError:
+    # Exception texts are quoted verbatim: mask the request's own secret should one ever show up in them.
+    return scrub_error(map_transport_error(exc, provider=provider, url=request.url), _secrets(request))
+
+
+def _send_once(client: httpx.Client, request: HttpRequest, *, timeout: float | None) -> httpx.Response:
+    read_timeout = timeout if timeout is not None else request.timeout
+    built = client.build_request(
+        request.method,
+        request.url,
+        headers=request.headers,
+        json=request.json,
+        params=request.params,
+        files=request.files,
+        timeout=_timeout(client, read_timeout) if read_timeout is not None else httpx.USE_CLIENT_DEFAULT,
+    )
+    log.debug("%s %s headers=%s", built.method, built.url, redacted_headers(request.headers))
+    response = client.send(built)
+    log.debug("%s %s -> %d", built.method, built.url, response.status_code)
+    return response
+
+
+def _timeout(client: httpx.Client, read: float) -> httpx.Timeout:
+    connect = client.timeout.connect
+    return httpx.Timeout(read, connect=connect if connect is not None else read)
+
+
+def _retryable_response(response: httpx.Response) -> bool:
+    if response.status_code not in RETRY_STATUSES:
+        return False
+    # fal: a 504 for the caller's own X-Fal-Request-Timeout is an answer, not a glitch (fal-api.md §1.7).
+    return not (response.status_code == 504 and response.headers.get("x-fal-request-timeout-type") == "user")
+
+
+def _retryable_exception(exc: httpx.TransportError, *, idempotent: bool) -> bool:
+    if isinstance(exc, httpx.ProxyError | httpx.UnsupportedProtocol) or _is_tls(exc):
+        return False  # configuration problems: the next attempt fails the same way
+    if isinstance(exc, httpx.ConnectError):
+        return True
+    return idempotent
+
+
+def _backoff(policy: RetryPolicy, attempt: int, hint: float | None) -> float:
+    wait = hint if hint is not None else policy.base_delay * 2 ** (attempt - 1)
+    wait = min(wait, policy.max_wait)
+    if policy.jitter > 0:
+        wait *= 1 + random.uniform(0, policy.jitter)
+    return min(wait, policy.max_wait)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _is_dns(exc: BaseException) -> bool:
+    return any(
+        isinstance(e, socket.gaierror) or any(h in str(e).lower() for h in _DNS_HINTS) for e in _causes(exc)
+    )
+
+
+def _is_tls(exc: BaseException) -> bool:
+    return any(
+        isinstance(e, ssl.SSLError) or any(h in str(e).lower() for h in _TLS_HINTS) for e in _causes(exc)
+    )
+
+
+def map_transport_error(exc: httpx.TransportError, *, provider: str | None, url: str) -> GenctlError:
+    """The GenctlError for an httpx transport failure (the mapping behind `transport_errors`)."""
+    host = httpx.URL(url).host or url
+    where = f"{provider} ({host})" if provider else host
+    said = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ProxyError):
+        return error(
+            "network.proxy",
+            f"The proxy failed on the way to {where}: {said}",
+            provider=provider,
+            fix="Check HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, or unset them to connect directly.",
+        )
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return error(
+            "config.invalid",
+            f"Cannot call {url!r}: {said}",
+            provider=provider,
+            fix="Provider URLs start with https:// or http:// (check GENCTL_*_URL and the config).",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        kind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "answer"
+        return error(
+            "network.timeout",
+            f"{where} did not {kind} in time ({type(exc).__name__}).",
+            provider=provider,
+            fix="Check your connection, or raise the HTTP timeout in the config.",
+        )
+    if _is_dns(exc):
+        return error(
+            "network.dns",
+            f"Cannot resolve {host}: {said}",
+            provider=provider,
+            fix=f"Check the host name {host!r} (GENCTL_*_URL, config) and your DNS or network.",
+        )
+    if _is_tls(exc):
+        return error(
+            "network.tls",
+            f"The TLS handshake with {where} failed: {said}",
+            provider=provider,
+            fix="Check the system clock, CA certificates (SSL_CERT_FILE), or an intercepting proxy.",
+        )
+    return error(
+        "network.connect",
+        f"Cannot connect to {where}: {said}",
+        provider=provider,
+        fix=f"Check that {host} is reachable (network, firewall, VPN) and the configured URL.",
+    )
+
+
+@contextmanager
+def transport_errors(provider: str | None, url: str, *, keys: Iterable[Key | str] = ()) -> Iterator[None]:
+    """Turn httpx transport exceptions raised inside the block into network.* GenctlErrors."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise scrub_error(map_transport_error(exc, provider=provider, url=url), keys) from exc
+
+
+def scrub_error(err: GenctlError, keys: Iterable[Key | str]) -> GenctlError:
+    """`err`, or a copy of it with every secret of `keys` masked in its message, fix and details."""
+    keys = list(keys)
+    message, fix = redact(err.message, keys), redact(err.fix, keys)
+    details = json.loads(redact(json.dumps(err.details), keys)) if err.details else err.details
+    if (message, fix, details) == (err.message, err.fix, err.details):
+        return err
+    return error(
+        err.code,
+        message,
+        fix=fix,
+        provider=err.provider,
+        http_status=err.http_status,
+        request_id=err.request_id,
+        details=details,
+    )
+
+
+def _curl_auth(value: str) -> str:
+    scheme = value.split(" ", 1)[0]
+    variable = "$FAL_KEY" if scheme.lower() == "key" else "$REPLICATE_API_TOKEN"
+    return f'"Authorization: {scheme} {variable}"'  # double quotes so the shell expands the variable
+
+
+def to_curl(request: HttpRequest) -> str:
+    """An exact, copy-pastable curl line for `--dry-run`; the key shows as $FAL_KEY / $REPLICATE_API_TOKEN."""
+    url = str(httpx.URL(request.url, params=request.params)) if request.params else request.url
+    parts = ["curl", "-sS"]
+    if request.method != "GET":
+        parts += ["-X", request.method]
+    parts.append(shlex.quote(url))
+    headers = dict(request.headers)
+    if request.json is not None and not any(h.lower() == "content-type" for h in headers):
+        headers["Content-Type"] = "application/json"
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            parts += ["-H", _curl_auth(value)]
+        else:
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+    if request.json is not None:
+        parts += ["--data-raw", shlex.quote(json.dumps(request.json, ensure_ascii=False))]
+    for field_name, (file_name, _data, mime) in (request.files or {}).items():
+        parts += ["-F", shlex.quote(f"{field_name}=@{file_name};type={mime}")]
+    return " ".join(parts)
+
+
+def redact(text: str, keys: Iterable[Key | str]) -> str:
+    """`text` with every secret of `keys` (and a fal key's secret half) replaced by its masked form."""
+    for key in keys:
+        secret = key.reveal() if isinstance(key, Key) else key
+        provider = key.provider if isinstance(key, Key) else ("fal" if ":" in secret else "replicate")
+        secret = secret.strip()
+        if not secret:
+            continue
+        masked = mask(secret, provider)
+        text = text.replace(secret, masked)
+        _, sep, half = secret.partition(":")
+        if sep and len(half) >= 8:
+            text = text.replace(half, "…" + half[-4:])
+    return text
+
+
+def redacted_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Headers safe to log: the Authorization value is reduced to its scheme and a masked key."""
+    out = {}
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            scheme, _, secret = value.partition(" ")
+            value = f"{scheme} {mask(secret, 'fal' if scheme.lower() == 'key' else 'replicate')}"
+        out[name] = value
+    return out
