@@ -1,0 +1,384 @@
+"""Replicate routing, plus the catalogue endpoints: account, models, versions, search, collections, files."""
+
+from __future__ import annotations
+
+import base64
+import email.policy
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from email import message_from_bytes
+from email.message import EmailMessage
+
+from genctl.sandbox import replicate
+from genctl.sandbox.catalog import (
+    Json,
+    ReplicateModel,
+    ReplicateVersion,
+    collections,
+    replicate_model,
+    replicate_models,
+)
+from genctl.sandbox.keys import KeyInfo
+from genctl.sandbox.state import Context, StoredFile, iso, replicate_id
+from genctl.sandbox.wire import Request, Response, json_response, problem
+
+MODELS_PAGE = 5  # small on purpose, so clients exercise `next` (the real page size is unverified)
+MAX_FILE = 100 * 1024 * 1024
+HARDWARE = [
+    {"name": "CPU", "sku": "cpu"},
+    {"name": "Nvidia T4 GPU", "sku": "gpu-t4"},
+    {"name": "Nvidia A40 (Large) GPU", "sku": "gpu-a40-large"},
+    {"name": "Nvidia H100 GPU", "sku": "gpu-h100"},
+]
+
+Route = Callable[[Request, Context, KeyInfo, list[str]], Response]
+
+
+def handle(req: Request, ctx: Context) -> Response:
+    """Route a /replicate request and stamp the rate-limit headers real responses carry (§1.8)."""
+    response = _route(req, ctx)
+    creating = req.method == "POST" and req.sub.endswith("/predictions")
+    response.headers.setdefault("ratelimit-remaining", "599" if creating else "2999")
+    response.headers.setdefault("ratelimit-reset", "1")
+    return response
+
+
+def _route(req: Request, ctx: Context) -> Response:
+    path = req.sub.rstrip("/")
+    if path == "":
+        return json_response(200, {})  # GET https://api.replicate.com/ is a no-auth connectivity check
+    if path.startswith("/p/"):
+        return Response(
+            200, {"Content-Type": "text/html"}, b"<html><body>sandbox prediction page</body></html>"
+        )
+    if not path.startswith("/v1/"):
+        return problem(404, replicate.NOT_FOUND)
+    parts = path[len("/v1/") :].split("/")
+    if parts[0] == "search" and req.method == "GET":
+        return _search(req)
+    info = replicate.authenticate(req, ctx)
+    if isinstance(info, Response):
+        return info
+    route = _ROUTES.get((req.method, _shape(parts)))
+    if route is None:
+        known = {shape for _, shape in _ROUTES}
+        if _shape(parts) in known:
+            return problem(405, f'Method "{req.method}" not allowed.')
+        return problem(404, replicate.NOT_FOUND)
+    return route(req, ctx, info, parts)
+
+
+def _shape(parts: list[str]) -> str:
+    """Collapse ids out of a path for route look-up: models/o/n/versions/v -> models/*/*/versions/*."""
+    fixed = {
+        "models",
+        "predictions",
+        "versions",
+        "cancel",
+        "files",
+        "download",
+        "collections",
+        "account",
+        "hardware",
+    }
+    return "/".join(p if p in fixed else "*" for p in parts)
+
+
+# --- account, predictions ---------------------------------------------------------------------------------
+
+
+def _account(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    name = info.account.replace("-", " ").title()
+    return json_response(
+        200,
+        {
+            "type": "user",
+            "username": info.account,
+            "name": name,  # replicate 1.0.7's Account model requires a string here (§2.2)
+            "github_url": f"https://github.com/{info.account}",
+            "avatar_url": f"{req.base_url}/fal/cdn/thumbnails/{info.account}.png",
+        },
+    )
+
+
+def _model_create(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    model = replicate_model(parts[1], parts[2])
+    if model is None:
+        return problem(404, replicate.NOT_FOUND)
+    if not model.official:  # community models need a version (replicate-python#320)
+        return replicate.invalid_version()
+    return replicate.create(req, ctx, info, path_model=model)
+
+
+# --- models and versions ----------------------------------------------------------------------------------
+
+
+def version_json(version: ReplicateVersion) -> Json:
+    return {
+        "id": version.id,
+        "created_at": version.created_at,
+        "cog_version": version.cog_version,
+        "openapi_schema": version.openapi_schema,
+    }
+
+
+def model_json(req: Request, model: ReplicateModel) -> Json:
+    return {
+        "url": f"{req.base_url}/replicate/{model.ref}",
+        "owner": model.owner,
+        "name": model.name,
+        "description": model.description,
+        "visibility": "public",
+        "github_url": model.github_url,
+        "paper_url": model.paper_url,
+        "license_url": model.license_url,
+        "run_count": model.run_count,
+        "cover_image_url": f"{req.base_url}/fal/cdn/thumbnails/{model.owner}-{model.name}.png",
+        "default_example": None,
+        "latest_version": version_json(model.latest),
+        "is_official": model.official,
+    }
+
+
+def _page(req: Request, items: list[Json], size: int, path: str) -> Response:
+    """`{"next", "previous", "results"}` with absolute cursor URLs (§3.1)."""
+    try:
+        offset = int(base64.b64decode(req.arg("cursor") or "MA==").decode())
+    except ValueError:
+        return problem(400, "Invalid cursor")
+
+    def url(at: int) -> str:
+        return f"{req.base_url}/replicate/v1/{path}?cursor={base64.b64encode(str(at).encode()).decode()}"
+
+    return json_response(
+        200,
+        {
+            "next": url(offset + size) if offset + size < len(items) else None,
+            "previous": url(max(offset - size, 0)) if offset > 0 else None,
+            "results": items[offset : offset + size],
+        },
+    )
+
+
+def _models(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    newest = sorted(replicate_models(), key=lambda m: m.latest.created_at, reverse=True)
+    return _page(req, [model_json(req, m) for m in newest], MODELS_PAGE, "models")
+
+
+def _models_query(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    """The old search: `QUERY /v1/models` with the query as a text/plain body."""
+    text = req.body.decode(errors="replace").strip().lower()
+    found = [model_json(req, m) for m in replicate_models() if text in _haystack(m)]
+    return json_response(200, {"next": None, "previous": None, "results": found})
+
+
+def _model_get(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    model = replicate_model(parts[1], parts[2])
+    if model is None:
+        return problem(404, replicate.NOT_FOUND)
+    return json_response(200, model_json(req, model))
+
+
+def _versions(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    model = replicate_model(parts[1], parts[2])
+    if model is None:
+        return problem(404, replicate.NOT_FOUND)
+    path = f"models/{model.ref}/versions"
+    return _page(req, [version_json(v) for v in model.versions], 100, path)
+
+
+def _version_get(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    model = replicate_model(parts[1], parts[2])
+    version = next((v for v in model.versions if v.id == parts[4]), None) if model else None
+    if version is None:
+        return problem(404, replicate.NOT_FOUND)
+    return json_response(200, version_json(version))
+
+
+def _haystack(model: ReplicateModel) -> str:
+    return " ".join([model.ref, model.description, *model.tags, *model.collections]).lower()
+
+
+def _search(req: Request) -> Response:
+    """GET /v1/search (beta, no auth): models with metadata, matching collections, pages (§3.1)."""
+    query = (req.arg("query") or "").strip()
+    if not query:
+        return problem(400, 'Query parameter "query" is required')
+    limit = max(1, min(int(req.arg("limit") or 20), 50))
+    words = query.lower().split()
+    scored = []
+    for model in replicate_models():
+        hay = _haystack(model)
+        score = sum(hay.count(w) for w in words)
+        if score:
+            scored.append((score, model))
+    scored.sort(key=lambda pair: (-pair[0], pair[1].ref))
+    models = [
+        {
+            "model": model_json(req, model),
+            "metadata": {
+                "generated_description": model.description,
+                "tags": list(model.tags),
+                "score": float(score),
+            },
+        }
+        for score, model in scored[:limit]
+    ]
+    refs = {m.ref for _, m in scored}
+    found = [
+        {"name": c.name, "slug": c.slug, "description": c.description, "models": list(c.models)}
+        for c in collections()
+        if refs & set(c.models) or any(w in c.slug for w in words)
+    ]
+    return json_response(200, {"query": query, "models": models, "collections": found, "pages": []})
+
+
+def _collections(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    items: list[Json] = [
+        {"name": c.name, "slug": c.slug, "description": c.description} for c in collections()
+    ]
+    return _page(req, items, 100, "collections")
+
+
+def _collection_get(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    found = next((c for c in collections() if c.slug == parts[1]), None)
+    if found is None:
+        return problem(404, replicate.NOT_FOUND)
+    models = [replicate_model(*ref.split("/", 1)) for ref in found.models]
+    return json_response(
+        200,
+        {
+            "name": found.name,
+            "slug": found.slug,
+            "description": found.description,
+            "full_description": found.description,
+            "models": [model_json(req, m) for m in models if m is not None],
+        },
+    )
+
+
+# --- files --------------------------------------------------------------------------------------------------
+
+
+def file_json(req: Request, stored: StoredFile) -> Json:
+    return {
+        "id": stored.id,
+        "name": stored.name,
+        "content_type": stored.content_type,
+        "size": len(stored.data),
+        "etag": hashlib.md5(stored.data).hexdigest(),
+        "checksums": {
+            "sha256": hashlib.sha256(stored.data).hexdigest(),
+            "md5": hashlib.md5(stored.data).hexdigest(),
+        },
+        "metadata": stored.metadata,
+        "created_at": iso(stored.created),
+        "expires_at": iso(stored.created + 24 * 3600),  # the recorded cassette's policy (§4)
+        "urls": {"get": f"{req.base_url}/replicate/v1/files/{stored.id}"},
+    }
+
+
+def _multipart(req: Request) -> dict[str, EmailMessage]:
+    head = f"Content-Type: {req.header('content-type') or ''}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = message_from_bytes(head + req.body, policy=email.policy.HTTP)
+    parts: dict[str, EmailMessage] = {}
+    if isinstance(message, EmailMessage) and message.is_multipart():
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if isinstance(name, str) and isinstance(part, EmailMessage):
+                parts[name] = part
+    return parts
+
+
+def _file_create(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    if len(req.body) > MAX_FILE:
+        return json_response(413, {"detail": "Files must be less than 100MB in size"})
+    fields = _multipart(req)
+    content = fields.get("content")
+    if content is None:
+        return problem(400, "The content field is required")
+    data = content.get_payload(decode=True)
+    metadata: Json = {}
+    if "metadata" in fields:
+        try:
+            metadata = json.loads(fields["metadata"].get_content())
+        except (json.JSONDecodeError, KeyError, LookupError):
+            return problem(400, "metadata must be a JSON object")
+    name = content.get_filename() or "file"
+    stored = StoredFile(
+        replicate_id(),
+        name,
+        content.get_content_type(),
+        data if isinstance(data, bytes) else b"",
+        time.time(),
+        info.account,
+        metadata,
+        provider="replicate",
+    )
+    ctx.store.add_file(stored)
+    return json_response(201, file_json(req, stored))
+
+
+def _own_file(ctx: Context, info: KeyInfo, file_id: str) -> StoredFile | Response:
+    with ctx.store.lock:
+        stored = ctx.store.files.get(file_id)
+    if stored is None or stored.account != info.account or stored.provider != "replicate":
+        return json_response(404, {"detail": "File not found"})
+    return stored
+
+
+def _file_get(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    stored = _own_file(ctx, info, parts[1])
+    return stored if isinstance(stored, Response) else json_response(200, file_json(req, stored))
+
+
+def _file_download(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    stored = _own_file(ctx, info, parts[1])
+    if isinstance(stored, Response):
+        return stored
+    return Response(200, {"Content-Type": stored.content_type}, stored.data)
+
+
+def _file_delete(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    stored = _own_file(ctx, info, parts[1])
+    if isinstance(stored, Response):
+        return stored
+    with ctx.store.lock:
+        ctx.store.files.pop(stored.id, None)
+    return Response(204)
+
+
+def _files(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    with ctx.store.lock:
+        mine = [
+            f for f in ctx.store.files.values() if f.account == info.account and f.provider == "replicate"
+        ]
+    mine.sort(key=lambda f: f.created, reverse=True)
+    return _page(req, [file_json(req, f) for f in mine], 100, "files")
+
+
+_ROUTES: dict[tuple[str, str], Route] = {
+    ("GET", "account"): _account,
+    ("GET", "hardware"): lambda req, ctx, info, parts: json_response(200, HARDWARE),
+    ("POST", "predictions"): lambda req, ctx, info, parts: replicate.create(req, ctx, info, path_model=None),
+    ("GET", "predictions"): lambda req, ctx, info, parts: replicate.listing(req, ctx, info),
+    ("GET", "predictions/*"): lambda req, ctx, info, parts: replicate.get(req, ctx, info, parts[1]),
+    ("POST", "predictions/*/cancel"): lambda req, ctx, info, parts: replicate.cancel(
+        req, ctx, info, parts[1]
+    ),
+    ("GET", "models"): _models,
+    ("QUERY", "models"): _models_query,
+    ("GET", "models/*/*"): _model_get,
+    ("POST", "models/*/*/predictions"): _model_create,
+    ("GET", "models/*/*/versions"): _versions,
+    ("GET", "models/*/*/versions/*"): _version_get,
+    ("GET", "collections"): _collections,
+    ("GET", "collections/*"): _collection_get,
+    ("POST", "files"): _file_create,
+    ("GET", "files"): _files,
+    ("GET", "files/*"): _file_get,
+    ("DELETE", "files/*"): _file_delete,
+    ("GET", "files/*/download"): _file_download,
+}
