@@ -6,6 +6,7 @@ import base64
 import gc
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import fal_client
 import fal_client.client as fal_module
@@ -57,6 +58,11 @@ def make_fal(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[FalF
 def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=sandbox.url, timeout=10) as client:
         yield client
+
+
+def detail_of(error: fal_client.FalClientHTTPError) -> Any:
+    """fal_client types `message` as str, but for a 422 it holds the `detail` list as sent."""
+    return error.message
 
 
 def fal_auth(key: str = FAL_KEY_OK) -> dict[str, str]:
@@ -193,7 +199,7 @@ def test_validation_422_sync_and_queued(sandbox: Sandbox, make_fal: FalFactory, 
     with pytest.raises(fal_client.FalClientHTTPError) as excinfo:
         client.run("fal-ai/flux/dev", {"num_images": 1})
     assert excinfo.value.status_code == 422
-    assert excinfo.value.message == [
+    assert detail_of(excinfo.value) == [
         {"loc": ["body", "prompt"], "msg": "field required", "type": "value_error.missing"}
     ]
 
@@ -203,7 +209,7 @@ def test_validation_422_sync_and_queued(sandbox: Sandbox, make_fal: FalFactory, 
     assert isinstance(status, fal_client.Completed) and status.error == "Unprocessable Entity"
     with pytest.raises(fal_client.FalClientHTTPError) as excinfo:
         handle.get()
-    assert excinfo.value.message == [
+    assert detail_of(excinfo.value) == [
         {
             "loc": ["body", "num_inference_steps"],
             "msg": "ensure this value is less than or equal to 50",
@@ -219,7 +225,7 @@ def test_typed_422_and_content_policy(make_fal: FalFactory) -> None:
     client = make_fal()
     with pytest.raises(fal_client.FalClientHTTPError) as excinfo:
         client.run("fal-ai/flux-pro/v1.1-ultra", {"prompt": "x", "num_images": 9})
-    assert excinfo.value.message == [
+    assert detail_of(excinfo.value) == [
         {
             "loc": ["body", "num_images"],
             "msg": "Input should be less than or equal to 4",
@@ -231,7 +237,7 @@ def test_typed_422_and_content_policy(make_fal: FalFactory) -> None:
     ]
     with pytest.raises(fal_client.FalClientHTTPError) as excinfo:
         client.subscribe("fal-ai/flux/dev", {"prompt": "something [sandbox:nsfw]"}, interval=0.001)
-    [detail] = excinfo.value.message
+    [detail] = detail_of(excinfo.value)
     assert excinfo.value.status_code == 422 and detail["type"] == "content_policy_violation"
 
 
@@ -341,7 +347,7 @@ def test_models_pagination_search_and_filters(http: httpx.Client) -> None:
 
 
 def test_models_find_mode_with_openapi(http: httpx.Client) -> None:
-    params = [
+    params: list[tuple[str, str | int | float | bool | None]] = [
         ("endpoint_id", "fal-ai/flux/dev"),
         ("endpoint_id", "fal-ai/stable-audio"),
         ("expand", "openapi-3.0"),

@@ -7,10 +7,12 @@ import io
 import struct
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 import replicate
+from replicate.client import Client
 from replicate.exceptions import ModelError, ReplicateError
 from replicate.helpers import FileOutput
 
@@ -24,7 +26,7 @@ from genctl.sandbox.keys import (
     REPLICATE_TOKEN_OK_2,
 )
 
-ClientFactory = Callable[..., replicate.Client]
+ClientFactory = Callable[..., Client]
 
 
 @pytest.fixture
@@ -35,10 +37,10 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def make_client(sandbox: Sandbox) -> Iterator[ClientFactory]:
-    made: list[replicate.Client] = []
+    made: list[Client] = []
 
-    def make(token: str = REPLICATE_TOKEN_OK) -> replicate.Client:
-        client = replicate.Client(api_token=token, base_url=f"{sandbox.url}/replicate")
+    def make(token: str = REPLICATE_TOKEN_OK) -> Client:
+        client = Client(api_token=token, base_url=f"{sandbox.url}/replicate")
         client.poll_interval = 0.001
         made.append(client)
         return client
@@ -86,17 +88,19 @@ def test_create_with_version_then_wait_and_progress(sandbox: Sandbox, make_clien
     client = make_client()
     sandbox.configure(queue_polls=1, progress_polls=4)
     prediction = client.predictions.create(version=SDXL_VERSION, input={"prompt": "x", "scheduler": "DDIM"})
-    assert prediction.status == "starting" and prediction.version == SDXL_VERSION
-    prediction.reload()
-    assert prediction.status == "starting"
-    prediction.reload()
-    assert prediction.status == "processing" and prediction.progress is not None
+    statuses = [prediction.status]
+    for _ in range(2):
+        prediction.reload()
+        statuses.append(prediction.status)
+    assert statuses == ["starting", "starting", "processing"] and prediction.version == SDXL_VERSION
+    assert prediction.progress is not None
     assert (prediction.progress.current, prediction.progress.total) == (1, 4)
     prediction.wait()
     assert prediction.status == "succeeded" and prediction.model == "stability-ai/sdxl"
     assert prediction.metrics is not None and "predict_time" in prediction.metrics
     assert prediction.urls is not None and prediction.urls["get"].startswith(sandbox.url)
-    [url] = prediction.output
+    output: Any = prediction.output
+    [url] = output
     assert png_size(FileOutput(url, client).read()) == (1024, 1024)
 
 

@@ -28,7 +28,7 @@ class SandboxConfig:
     model_latency: float = 0.0  # a job is not done before submit + latency (wall clock)
     response_delay: float = 0.0  # added before every response (concurrency benchmarks)
     never_finish: bool = False  # every new job runs forever (until cancelled)
-    max_block: float = 2.0  # longest a request blocks on a job that never finishes (Prefer: wait, fal.run)
+    max_block: float = 1.0  # longest a request blocks on a job that never finishes (Prefer: wait, fal.run)
     data_uri_outputs: bool = False  # outputs as data: URIs instead of URLs
     big_output_bytes: int | None = None  # every output file is exactly this big, streamed
     cancel_after_min: float = 5.0  # Replicate's minimum Cancel-After; lower it to test deadlines fast
@@ -40,7 +40,12 @@ class SandboxConfig:
                 raise TypeError(f"unknown sandbox setting {name!r}; known: {', '.join(sorted(names))}")
             current = getattr(self, name)
             if isinstance(current, bool):
-                value = bool(value)
+                # Over the HTTP control API a flag may arrive as a string; "false" must not mean True.
+                value = (
+                    value.strip().lower() in ("1", "true", "yes", "on")
+                    if isinstance(value, str)
+                    else bool(value)
+                )
             elif name == "big_output_bytes":
                 value = None if value is None else int(value)
             elif isinstance(current, int):
