@@ -114,7 +114,7 @@ def run_generation(
     params: dict[str, Any],
     key: Key,
     deadline: float | None = None,
-    poll_interval: float = 0.5,
+    poll_interval: float = 0.25,
     max_poll_interval: float = 2.0,
     on_event: Callable[[Event], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -245,12 +245,14 @@ def _follow(
 ) -> Result:
     assert s.job is not None
     s.observe(status)
-    interval = poll_interval
+    # The first poll goes out at once (fast jobs finish within the submit round trip); then back off.
+    interval = 0.0
     while not status.terminal:
         _check_deadline(s)
         remaining = s.remaining()
-        s.sleep(interval if remaining is None else max(0.0, min(interval, remaining)))
-        _check_deadline(s)
+        if interval:
+            s.sleep(interval if remaining is None else max(0.0, min(interval, remaining)))
+            _check_deadline(s)
         try:
             response = s.checked(s.provider.status_request(s.job, key=s.key, logs=True))
         except GenctlError as err:
@@ -258,7 +260,7 @@ def _follow(
             raise
         status = s.provider.parse_status(response)
         s.observe(status)
-        interval = min(interval * 1.5, max_poll_interval)
+        interval = min(interval * 1.5, max_poll_interval) if interval else poll_interval
     return _finish(s, status, response)
 
 

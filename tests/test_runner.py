@@ -135,7 +135,7 @@ def test_fal_queue_flow_with_positions_and_logs() -> None:
         ("completed", None, None),
     ]
     assert all(e.job == job for e in events)
-    assert t.sleeps == [0.5, 0.75, 1.125, 1.6875, 2.0]  # backoff up to max_poll_interval
+    assert t.sleeps == [0.25, 0.375, 0.5625, 0.84375]  # first poll at once, then backoff
     [submit] = server.calls("POST", "/fal-ai/flux/dev")
     assert submit.headers["Authorization"] == f"Key {FAL_SECRET}"
     assert json.loads(submit.content) == {"prompt": "a fox"}
@@ -222,7 +222,7 @@ def test_poll_hanging_past_the_deadline_is_a_timeout() -> None:
         run_fal(server, t, deadline=3.0)
     assert caught.value.code == "generation.timeout"
     assert getattr(caught.value.__cause__, "code", None) == "network.timeout"
-    assert read_timeouts == [2.5]  # only the time left before the deadline, not the client's 5 s
+    assert read_timeouts == [3.0]  # only the time left before the deadline, not the client's 5 s
     assert len(server.calls(*CANCEL)) == 1
 
 
@@ -282,7 +282,7 @@ def test_status_retries_honour_hints_and_emit_events() -> None:
     )
     t, events = FakeTime(), []
     run_fal(server, t, events)
-    assert t.sleeps == [0.5, 4.0, 2.0, 5.0]
+    assert t.sleeps == [4.0, 2.0, 5.0]
     retries = [e.message for e in events if e.kind == "retry"]
     assert retries == [
         "HTTP 503; retrying in 4.0 s (attempt 2)",
@@ -405,6 +405,7 @@ def test_replicate_interrupt_posts_cancel() -> None:
     server = Server(
         {
             ("POST", "/v1/models/black-forest-labs/flux-schnell/predictions"): (201, pred("starting"), {}),
+            ("GET", "/v1/predictions/p-1"): (200, pred("processing"), {}),
             ("POST", "/v1/predictions/p-1/cancel"): (200, pred("canceled"), {}),
         }
     )

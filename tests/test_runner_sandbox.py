@@ -124,7 +124,7 @@ def test_fal_queue_positions_logs_and_result(sandbox: Sandbox, http: httpx.Clien
     assert http.get(output.url).content.startswith(b"\x89PNG")
     assert sandbox.count(r"/fal/queue/fal-ai/flux/requests/[^/]+/status$", method="GET") == 6
     assert sandbox.count(r"/fal/queue/fal-ai/flux/dev$", method="POST") == 1
-    assert t.sleeps == [0.5, 0.75, 1.125, 1.6875, 2.0, 2.0]
+    assert t.sleeps == [0.25, 0.375, 0.5625, 0.84375, 1.265625]  # 6 polls: the first at once
     assert job.request_id and sandbox.job(job.request_id) is not None
 
 
@@ -206,7 +206,7 @@ def test_fal_status_retries_honour_retry_after(sandbox: Sandbox, http: httpx.Cli
     sandbox.inject(Fault.drop(provider="fal.queue", path=r"/status$", times=1))
     t, events = FakeTime(), []
     run(sandbox, http, "fal", {"prompt": "a fox"}, time=t, on_event=events.append)
-    assert t.sleeps == [0.5, 3.0, 7.0, 2.0]  # poll, Retry-After 3, Retry-After 7, backoff after the drop
+    assert t.sleeps == [3.0, 7.0, 2.0]  # first poll at once, Retry-After 3, Retry-After 7, backoff after the drop
     assert [e.kind for e in events].count("retry") == 3
 
 
