@@ -40,7 +40,8 @@ def main() -> None:
         t = wall([sys.executable, "-m", "genctl", *args])
         heavy = imported(args)
         print(
-            f"genctl {' '.join(args):<16} {t * 1000:7.1f} ms  {t / base:5.2f}x   heavy imports: {heavy or 'none'}"
+            f"genctl {' '.join(args):<16} {t * 1000:7.1f} ms  {t / base:5.2f}x"
+            f"   heavy imports: {heavy or 'none'}"
         )
 
 

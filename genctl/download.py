@@ -162,7 +162,9 @@ def _link_unique(tmp: Path, dest_dir: Path, name: str) -> Path:
                 continue
             os.replace(tmp, candidate)
         return candidate
-    raise error("usage.invalid", f"Too many files named like {name} in {dest_dir}.", fix="Use another -o folder.")
+    raise error(
+        "usage.invalid", f"Too many files named like {name} in {dest_dir}.", fix="Use another -o folder."
+    )
 
 
 def _umask() -> int:
@@ -259,7 +261,10 @@ def _finish(
         raise error(
             "usage.invalid",
             f"Could not write {dest_dir / name}: {exc.strerror or exc}.",
-            fix=f"Free some space or choose another folder with -o. The output is still at {url} for about an hour.",
+            fix=(
+                "Free some space or choose another folder with -o. "
+                f"The output is still at {url} for about an hour."
+            ),
         ) from exc
     return SavedFile(url=url, path=path, content_type=content_type, bytes=size)
 

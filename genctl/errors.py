@@ -1,4 +1,4 @@
-"""The one error tree: every failure genctl reports is a GenctlError with a diagnosis code, a fix and an exit code.
+"""The one error tree: every failure is a GenctlError with a diagnosis code, a fix and an exit code.
 
 ```
 GenctlError                      exit  codes

@@ -87,7 +87,9 @@ def choose_provider(settings: Settings, request: GenerationRequest) -> str:
 
     if request.provider:
         if request.provider not in ("fal", "replicate"):
-            raise usage(f"Unknown provider {request.provider!r}.", fix="Use --provider fal or --provider replicate.")
+            raise usage(
+                f"Unknown provider {request.provider!r}.", fix="Use --provider fal or --provider replicate."
+            )
         return request.provider
     if request.model:
         detected = detect_provider(request.model)
@@ -187,7 +189,9 @@ def generate(
                         model=resolved.model,
                         request_id=job.request_id,
                         index=index,
-                        headers=resolved.provider.download_headers(output.url, key=resolved.key) if output.url else {},
+                        headers=resolved.provider.download_headers(output.url, key=resolved.key)
+                        if output.url
+                        else {},
                         on_bytes=on_bytes,
                     )
                 )

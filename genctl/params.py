@@ -36,7 +36,10 @@ def parse_param(item: str) -> tuple[str, Any]:
     """One `-p` item: `KEY=VALUE` (value guessed) or `KEY:=JSON` (value must be JSON)."""
     key, sep, raw = item.partition("=")
     if not sep:
-        raise usage(f"-p {item!r} is not KEY=VALUE.", fix="Write it as -p num_images=2, or -p 'image_size:={\"width\":512}'.")
+        raise usage(
+            f"-p {item!r} is not KEY=VALUE.",
+            fix="Write it as -p num_images=2, or -p 'image_size:={\"width\":512}'.",
+        )
     if key.endswith(":"):
         key = key[:-1]
         try:
@@ -63,7 +66,9 @@ def parse_input(item: str) -> tuple[str, str]:
 
 def _check_key(key: str, item: str, flag: str) -> None:
     if not _KEY.fullmatch(key):
-        raise usage(f"{flag} {item!r}: {key!r} is not a parameter name.", fix=f"Write it as {flag} name=value.")
+        raise usage(
+            f"{flag} {item!r}: {key!r} is not a parameter name.", fix=f"Write it as {flag} name=value."
+        )
 
 
 def build_params(

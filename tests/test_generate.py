@@ -34,8 +34,17 @@ def test_sandbox_main_job_needs_no_key(tmp_path: Path) -> None:
 
 def test_fal_two_images_into_output_dir(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
     run = genctl(
-        "generate", "a fox", "-m", "fal-ai/flux/schnell", "-p", "image_size=square_hd", "-p", "num_images=2",
-        "-o", "out/", env=fal_env(sandbox),
+        "generate",
+        "a fox",
+        "-m",
+        "fal-ai/flux/schnell",
+        "-p",
+        "image_size=square_hd",
+        "-p",
+        "num_images=2",
+        "-o",
+        "out/",
+        env=fal_env(sandbox),
     )
     assert run.exit_code == 0, run.stderr
     assert len(run.lines) == 2
@@ -50,7 +59,9 @@ def test_fal_two_images_into_output_dir(genctl, sandbox: Sandbox, tmp_path: Path
 
 
 def test_replicate_json(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
-    run = genctl("generate", "a fox", "-m", "black-forest-labs/flux-schnell", "--json", env=replicate_env(sandbox))
+    run = genctl(
+        "generate", "a fox", "-m", "black-forest-labs/flux-schnell", "--json", env=replicate_env(sandbox)
+    )
     assert run.exit_code == 0, run.stderr
     doc = json.loads(run.stdout)
     assert doc["ok"] is True
@@ -66,7 +77,14 @@ def test_replicate_json(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
 
 def test_prompt_from_stdin_quiet(genctl, sandbox: Sandbox) -> None:
     run = genctl(
-        "generate", "-", "-m", "fal-ai/flux/dev", "--quiet", "--json", env=fal_env(sandbox), input="a prompt from a pipe\n"
+        "generate",
+        "-",
+        "-m",
+        "fal-ai/flux/dev",
+        "--quiet",
+        "--json",
+        env=fal_env(sandbox),
+        input="a prompt from a pipe\n",
     )
     assert run.exit_code == 0, run.stderr
     assert run.stderr == ""
@@ -84,7 +102,9 @@ def test_no_download_prints_urls_and_saves_nothing(genctl, sandbox: Sandbox, tmp
 
 
 def test_dry_run_sends_nothing_and_masks_the_key(genctl, sandbox: Sandbox) -> None:
-    run = genctl("generate", "a fox", "-m", "fal-ai/flux/dev", "-p", "seed=7", "--dry-run", env=fal_env(sandbox))
+    run = genctl(
+        "generate", "a fox", "-m", "fal-ai/flux/dev", "-p", "seed=7", "--dry-run", env=fal_env(sandbox)
+    )
     assert run.exit_code == 0, run.stderr
     [line] = run.lines
     assert line.startswith("curl ")

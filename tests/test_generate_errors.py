@@ -1,4 +1,4 @@
-"""Every failure `genctl generate` can meet, through the CLI against the sandbox: its code, fix and exit code."""
+"""Every failure `genctl generate` can meet, through the CLI against the sandbox: code, fix, exit code."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ def error_of(run) -> dict:  # type: ignore[no-untyped-def]
         (sk.FAL_KEY_LOCKED_ADMIN, "key.locked", "Admin lock", "support@fal.ai"),
     ],
 )
-def test_fal_key_problems(genctl, sandbox: Sandbox, key: str, code: str, in_message: str, in_fix: str) -> None:
+def test_fal_key_problems(
+    genctl, sandbox: Sandbox, key: str, code: str, in_message: str, in_fix: str
+) -> None:
     run = genctl("generate", "a fox", "-m", "fal-ai/flux/dev", "--json", env=fal_env(sandbox, key))
     assert run.exit_code == 3
     err = error_of(run)
@@ -58,9 +60,16 @@ def test_locked_account_says_a_new_key_will_not_help(genctl, sandbox: Sandbox) -
         (sk.REPLICATE_TOKEN_NO_CREDIT, "billing.required", 402, "replicate.com/account/billing"),
     ],
 )
-def test_replicate_key_problems(genctl, sandbox: Sandbox, token: str, code: str, status: int, in_fix: str) -> None:
+def test_replicate_key_problems(
+    genctl, sandbox: Sandbox, token: str, code: str, status: int, in_fix: str
+) -> None:
     run = genctl(
-        "generate", "a fox", "-m", "black-forest-labs/flux-schnell", "--json", env=replicate_env(sandbox, token)
+        "generate",
+        "a fox",
+        "-m",
+        "black-forest-labs/flux-schnell",
+        "--json",
+        env=replicate_env(sandbox, token),
     )
     assert run.exit_code == 3
     err = error_of(run)
@@ -92,15 +101,31 @@ def test_unknown_fal_app_suggests_the_real_id(genctl, sandbox: Sandbox, model: s
 
 
 def test_unknown_replicate_model(genctl, sandbox: Sandbox) -> None:
-    run = genctl("generate", "a fox", "-m", "nobody/no-such-model", "--provider", "replicate", "--json",
-                 env=replicate_env(sandbox))
+    run = genctl(
+        "generate",
+        "a fox",
+        "-m",
+        "nobody/no-such-model",
+        "--provider",
+        "replicate",
+        "--json",
+        env=replicate_env(sandbox),
+    )
     assert run.exit_code == 4
     assert error_of(run)["code"] == "model.not_found"
 
 
 def test_fal_422_is_rendered_field_by_field(genctl, sandbox: Sandbox) -> None:
-    run = genctl("generate", "a fox", "-m", "fal-ai/flux/schnell", "-p", "num_images=99", "--json",
-                 env=fal_env(sandbox))
+    run = genctl(
+        "generate",
+        "a fox",
+        "-m",
+        "fal-ai/flux/schnell",
+        "-p",
+        "num_images=99",
+        "--json",
+        env=fal_env(sandbox),
+    )
     assert run.exit_code == 5
     err = error_of(run)
     assert err["code"] == "payload.invalid"
@@ -110,8 +135,16 @@ def test_fal_422_is_rendered_field_by_field(genctl, sandbox: Sandbox) -> None:
 
 
 def test_replicate_422_invalid_fields(genctl, sandbox: Sandbox) -> None:
-    run = genctl("generate", "a fox", "-m", "black-forest-labs/flux-schnell", "-p", "num_inference_steps=50",
-                 "--json", env=replicate_env(sandbox))
+    run = genctl(
+        "generate",
+        "a fox",
+        "-m",
+        "black-forest-labs/flux-schnell",
+        "-p",
+        "num_inference_steps=50",
+        "--json",
+        env=replicate_env(sandbox),
+    )
     assert run.exit_code == 5
     err = error_of(run)
     assert err["code"] == "payload.invalid"
@@ -138,7 +171,9 @@ def test_rate_limited_submit_is_not_retried(genctl, sandbox: Sandbox, retry_afte
 
 def test_replicate_429_reads_the_hint_from_the_body(genctl, sandbox: Sandbox) -> None:
     sandbox.inject(Fault.rate_limited("replicate", retry_after=None, method="POST"))
-    run = genctl("generate", "a fox", "-m", "black-forest-labs/flux-schnell", "--json", env=replicate_env(sandbox))
+    run = genctl(
+        "generate", "a fox", "-m", "black-forest-labs/flux-schnell", "--json", env=replicate_env(sandbox)
+    )
     assert run.exit_code == 6
     err = error_of(run)
     assert "5" in err["message"] + err["fix"]
@@ -179,19 +214,30 @@ def test_slow_status_poll_times_out_then_recovers(genctl, sandbox: Sandbox, tmp_
     config = tmp_path / "config.toml"
     config.write_text("[providers.fal]\ntimeout = 0.3\n")
     sandbox.inject(Fault.slow(1.0, provider="fal.queue", path=r"/status$", times=1))
-    run = genctl("--config", str(config), "generate", "a fox", "-m", "fal-ai/flux/dev", "--json",
-                 env=fal_env(sandbox))
+    run = genctl(
+        "--config", str(config), "generate", "a fox", "-m", "fal-ai/flux/dev", "--json", env=fal_env(sandbox)
+    )
     assert run.exit_code == 0, run.stderr
 
 
 @pytest.mark.parametrize(
     ("directive", "code"),
-    [("[sandbox:fail]", "generation.failed"), ("[sandbox:aborted]", "generation.aborted"),
-     ("[sandbox:canceled]", "generation.canceled"), ("[sandbox:data_removed]", "output.expired")],
+    [
+        ("[sandbox:fail]", "generation.failed"),
+        ("[sandbox:aborted]", "generation.aborted"),
+        ("[sandbox:canceled]", "generation.canceled"),
+        ("[sandbox:data_removed]", "output.expired"),
+    ],
 )
 def test_replicate_terminal_failures(genctl, sandbox: Sandbox, directive: str, code: str) -> None:
-    run = genctl("generate", f"{directive} a fox", "-m", "black-forest-labs/flux-schnell", "--json",
-                 env=replicate_env(sandbox))
+    run = genctl(
+        "generate",
+        f"{directive} a fox",
+        "-m",
+        "black-forest-labs/flux-schnell",
+        "--json",
+        env=replicate_env(sandbox),
+    )
     assert run.exit_code == 1
     err = error_of(run)
     assert err["code"] == code
@@ -207,8 +253,16 @@ def test_fal_model_failure(genctl, sandbox: Sandbox) -> None:
 
 
 def test_timeout_cancels_the_job_and_names_it(genctl, sandbox: Sandbox) -> None:
-    run = genctl("generate", "[sandbox:hang] a fox", "-m", "fal-ai/flux/dev", "--timeout", "0.5", "--json",
-                 env=fal_env(sandbox))
+    run = genctl(
+        "generate",
+        "[sandbox:hang] a fox",
+        "-m",
+        "fal-ai/flux/dev",
+        "--timeout",
+        "0.5",
+        "--json",
+        env=fal_env(sandbox),
+    )
     assert run.exit_code == 7
     err = error_of(run)
     assert err["code"] == "generation.timeout"
@@ -241,8 +295,16 @@ def test_ctrl_c_cancels_the_remote_job(sandbox: Sandbox, tmp_path: Path) -> None
 
 def test_cut_download_leaves_no_file(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
     sandbox.inject(Fault.drop_mid_body(provider="media"))
-    run = genctl("generate", "[sandbox:big=3000000] a fox", "-m", "fal-ai/flux/dev", "-o", "out", "--json",
-                 env=fal_env(sandbox))
+    run = genctl(
+        "generate",
+        "[sandbox:big=3000000] a fox",
+        "-m",
+        "fal-ai/flux/dev",
+        "-o",
+        "out",
+        "--json",
+        env=fal_env(sandbox),
+    )
     assert run.exit_code == 7
     err = error_of(run)
     assert err["code"] == "network.connect"

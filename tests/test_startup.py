@@ -24,6 +24,8 @@ def test_help_and_version_import_no_http_stack(args: list[str]) -> None:
 def test_version_prints_the_version() -> None:
     from genctl import __version__
 
-    proc = subprocess.run([sys.executable, "-m", "genctl", "--version"], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "genctl", "--version"], capture_output=True, text=True, check=True
+    )
     assert proc.stdout == f"genctl {__version__}\n"
     assert proc.stderr == ""

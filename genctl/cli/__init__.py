@@ -26,7 +26,7 @@ from genctl.errors import GenctlError, error
 class _Group(TyperGroup):
     """The root group: the one place a GenctlError becomes `Error: …` / `Fix: …` and its exit code."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # click's Context, which Typer vendors privately
         try:
             return super().invoke(ctx)
         except GenctlError as err:
@@ -66,9 +66,13 @@ def _version(value: bool) -> None:
 def _root(
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="Config file (default: $GENCTL_CONFIG, else config.toml in the config dir)."),
+        typer.Option(
+            "--config", help="Config file (default: $GENCTL_CONFIG, else config.toml in the config dir)."
+        ),
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and HTTP details (keys stay masked).")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and HTTP details (keys stay masked).")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,

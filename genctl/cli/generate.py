@@ -25,10 +25,12 @@ def generate(
         str | None, typer.Argument(help="The prompt; `-` reads it from stdin.", show_default=False)
     ] = None,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Model id, e.g. fal-ai/flux/dev or owner/name[:version].")
+        str | None,
+        typer.Option("--model", "-m", help="Model id, e.g. fal-ai/flux/dev or owner/name[:version]."),
     ] = None,
     provider: Annotated[
-        str | None, typer.Option("--provider", help="fal or replicate (default: from the model id, else config).")
+        str | None,
+        typer.Option("--provider", help="fal or replicate (default: from the model id, else config)."),
     ] = None,
     param: Annotated[
         list[str] | None,
@@ -36,14 +38,19 @@ def generate(
     ] = None,
     input_: Annotated[
         list[str] | None,
-        typer.Option("--input", "-i", help="File input KEY=PATH_OR_URL (repeatable); local files are uploaded."),
+        typer.Option(
+            "--input", "-i", help="File input KEY=PATH_OR_URL (repeatable); local files are uploaded."
+        ),
     ] = None,
     output_dir: Annotated[
-        Path | None, typer.Option("--output-dir", "-o", help="Where to save outputs (default: config, else .).")
+        Path | None,
+        typer.Option("--output-dir", "-o", help="Where to save outputs (default: config, else .)."),
     ] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
-    no_download: Annotated[bool, typer.Option("--no-download", help="Print output URLs; save nothing.")] = False,
+    no_download: Annotated[
+        bool, typer.Option("--no-download", help="Print output URLs; save nothing.")
+    ] = False,
     timeout: Annotated[
         float | None,
         typer.Option("--timeout", help="Give up (and cancel the job) after this many seconds.", min=0.1),
@@ -57,7 +64,9 @@ def generate(
 ) -> None:
     """Generate an image, video or audio file from a prompt."""
     from genctl.cli.config import settings_for_cli
-    from genctl.generation import GenerationRequest, dry_run as build_curl, generate as run
+    from genctl.generation import GenerationRequest
+    from genctl.generation import dry_run as build_curl
+    from genctl.generation import generate as run
 
     out.configure(json_mode=json_, quiet=quiet)
     request = GenerationRequest(
@@ -86,7 +95,9 @@ def _read_prompt(prompt: str | None) -> str | None:
     if prompt != "-":
         return prompt
     if sys.stdin.isatty():
-        raise usage("The prompt is `-` but nothing is piped to stdin.", fix='echo "a fox" | genctl generate -')
+        raise usage(
+            "The prompt is `-` but nothing is piped to stdin.", fix='echo "a fox" | genctl generate -'
+        )
     text = sys.stdin.read().strip()
     if not text:
         raise usage("The prompt read from stdin is empty.", fix='echo "a fox" | genctl generate -')

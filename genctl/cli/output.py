@@ -89,7 +89,9 @@ class Sink:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
         sys.stdout.flush()
 
-    def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
+    def table(
+        self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None
+    ) -> None:
         from rich.table import Table
 
         table = Table(title=title, show_edge=False, header_style="bold" if self.color else "")
