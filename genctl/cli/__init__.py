@@ -79,7 +79,8 @@ def _root(
 ) -> None:
     """Generate media on fal.ai and Replicate; find out why a call failed."""
     out.reset()
-    out.debug = out.debug or debug
+    if debug or out.debug:
+        out.enable_debug()
     common.options.config_path = config
 
 

@@ -8,6 +8,7 @@ off when stderr is not a TTY, with NO_COLOR, or with --quiet.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -32,7 +33,13 @@ class Sink:
 
     def reset(self) -> None:
         """Back to defaults: called once per invocation by the app callback."""
+        _debug_log.stop()
         self.__init__()  # type: ignore[misc]
+
+    def enable_debug(self) -> None:
+        """--debug: tracebacks on errors, and the HTTP exchange (keys redacted by genctl.http) on stderr."""
+        self.debug = True
+        _debug_log.start()
 
     def configure(self, *, json_mode: bool | None = None, quiet: bool | None = None) -> None:
         if json_mode is not None:
@@ -141,6 +148,30 @@ class Sink:
             return
         with self.stderr().status(text) as status:
             yield status
+
+
+class _DebugLog:
+    """Routes the core's `genctl.*` loggers to the current stderr while --debug is on."""
+
+    def __init__(self) -> None:
+        self._handler: logging.Handler | None = None
+
+    def start(self) -> None:
+        self.stop()
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+        logger = logging.getLogger("genctl")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        self._handler = handler
+
+    def stop(self) -> None:
+        if self._handler is not None:
+            logging.getLogger("genctl").removeHandler(self._handler)
+            self._handler = None
+
+
+_debug_log = _DebugLog()
 
 
 class _NullStatus:

@@ -10,12 +10,16 @@ import typer
 
 from genctl.cli.output import out
 
-sandbox_app = typer.Typer(help="Run the local emulator of the fal.ai and Replicate APIs.", no_args_is_help=True)
+sandbox_app = typer.Typer(
+    help="Run the local emulator of the fal.ai and Replicate APIs.", no_args_is_help=True
+)
 
 
 @sandbox_app.command("serve")
 def serve(
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).", min=0, max=65535)] = 0,
+    port: Annotated[
+        int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).", min=0, max=65535)
+    ] = 0,
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
 ) -> None:
     """Serve the emulator until Ctrl-C; print the `export` lines that point genctl at it."""
@@ -26,7 +30,8 @@ def serve(
         env = {**box.env(), "FAL_KEY": FAL_KEY_OK, "REPLICATE_API_TOKEN": REPLICATE_TOKEN_OK}
         for name, value in env.items():
             out.result(f"export {name}={shlex.quote(value)}")
-        out.info(f"Sandbox listening on {box.url} — the keys above are the emulator's demo keys. Ctrl-C stops it.")
+        out.info(f"Sandbox listening on {box.url}; the keys above are the emulator's demo keys.")
+        out.info("Ctrl-C stops it.")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
