@@ -206,7 +206,11 @@ def test_fal_status_retries_honour_retry_after(sandbox: Sandbox, http: httpx.Cli
     sandbox.inject(Fault.drop(provider="fal.queue", path=r"/status$", times=1))
     t, events = FakeTime(), []
     run(sandbox, http, "fal", {"prompt": "a fox"}, time=t, on_event=events.append)
-    assert t.sleeps == [3.0, 7.0, 2.0]  # first poll at once, Retry-After 3, Retry-After 7, backoff after the drop
+    assert t.sleeps == [
+        3.0,
+        7.0,
+        2.0,
+    ]  # first poll at once, Retry-After 3, Retry-After 7, backoff after the drop
     assert [e.kind for e in events].count("retry") == 3
 
 
