@@ -134,23 +134,25 @@ def _compact(value: Any) -> str:
 
 
 class _Progress:
-    """Renders runner events as one live status line on a TTY (queue position, logs, elapsed time)."""
+    """Renders runner events as one live status line on a TTY (queue position, logs, elapsed time).
+
+    The line is a renderable evaluated on every refresh, so the elapsed time ticks between events.
+    """
 
     def __init__(self) -> None:
         self._started = time.monotonic()
         self._state = "Submitting"
         self._bytes = 0
-        self._status: Any = None
         self._stack = ExitStack()
 
     def __enter__(self) -> _Progress:
-        self._status = self._stack.enter_context(out.status(self._line()))
+        self._stack.enter_context(out.status(self))
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
 
-    def _line(self) -> str:
+    def __rich__(self) -> str:
         elapsed = time.monotonic() - self._started
         extra = f" · {self._bytes / 1e6:.1f} MB" if self._bytes else ""
         return f"{self._state} · {elapsed:.1f}s{extra}"
@@ -170,8 +172,10 @@ class _Progress:
             out.info(event.message)
         elif kind == "completed":
             self._state = "Downloading"
-        self._status.update(self._line())
 
     def downloaded(self, n: int) -> None:
         self._bytes += n
-        self._status.update(self._line())
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self._started

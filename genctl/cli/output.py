@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from rich.console import Console, RenderableType
 
     from genctl.errors import GenctlError
 
@@ -141,7 +141,7 @@ class Sink:
                 console.print(f"Fix: {err.fix}", markup=False)
 
     @contextmanager
-    def status(self, text: str) -> Iterator[Any]:
+    def status(self, text: str | RenderableType) -> Iterator[Any]:
         """A spinner on a TTY; nothing otherwise. Yields an object with `.update(text)`."""
         if not self.live:
             yield _NullStatus()
