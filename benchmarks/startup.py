@@ -11,7 +11,7 @@ import sys
 import time
 
 RUNS = 15
-HEAVY = ("httpx", "fal_client", "replicate", "rich.progress")
+HEAVY = ("httpx", "fal_client", "replicate", "pydantic", "rich.progress")
 
 
 def wall(argv: list[str]) -> float:
@@ -27,10 +27,12 @@ def imported(args: list[str]) -> list[str]:
     code = (
         "import sys\nfrom genctl.cli import app\n"
         f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+        f"print('heavy:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     proc = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    return [m for m in proc.stdout.strip().splitlines()[-1].split(",") if m]
+    # A marked line: with no heavy import the list is empty, and the command's own output comes last.
+    found = [line for line in proc.stdout.splitlines() if line.startswith("heavy:")][-1]
+    return [m for m in found.removeprefix("heavy:").split(",") if m]
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-HEAVY = ("httpx", "fal_client", "replicate")
+HEAVY = ("httpx", "fal_client", "replicate", "pydantic")
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["generate", "--help"], ["sandbox", "--help"]])
