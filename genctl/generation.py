@@ -16,10 +16,12 @@ from genctl.errors import error, usage
 from genctl.params import build_params, parse_input
 
 if TYPE_CHECKING:
+    import httpx
+
     from genctl.config import ProviderSettings, Settings
     from genctl.download import SavedFile
     from genctl.keys import Key
-    from genctl.providers.base import HttpRequest, Provider, Result
+    from genctl.providers.base import HttpRequest, Job, Provider, Result
     from genctl.runner import Event
 
 # Used when neither -m nor the config names a model: cheap, fast, on both providers.
@@ -148,14 +150,12 @@ def generate(
     clock: Callable[[], float] = time.monotonic,
 ) -> GenerationReport:
     """Run one generation and save its outputs; raises GenctlError on any failure."""
-    from genctl.download import save_output
     from genctl.http import make_client
     from genctl.inputs import resolve_inputs
-    from genctl.runner import run_generation
 
     started = clock()
     resolved = plan(settings, request)
-    timeout = request.timeout if request.timeout is not None else settings.timeout
+    deadline = request.timeout if request.timeout is not None else settings.timeout
     with make_client(
         timeout=resolved.settings.timeout, connect_timeout=resolved.settings.connect_timeout
     ) as client:
@@ -168,43 +168,75 @@ def generate(
             settings=resolved.settings,
             threshold=settings.upload_threshold,
         )
-        job, result = run_generation(
-            provider=resolved.provider,
-            client=client,
-            model=resolved.model,
-            params=params,
-            key=resolved.key,
-            deadline=timeout,
-            on_event=on_event,
+        job, result = _run(resolved, params, client, deadline=deadline, on_event=on_event)
+        outputs = _save_all(
+            resolved,
+            job,
+            result,
+            client,
+            dest=(request.output_dir or settings.output_dir) if request.download else None,
+            on_bytes=on_bytes,
         )
-        dest = request.output_dir or settings.output_dir
-        saved: list[SavedFile] = []
-        for index, output in enumerate(result.outputs, start=1):
-            if request.download:
-                saved.append(
-                    save_output(
-                        client,
-                        output,
-                        dest_dir=dest,
-                        model=resolved.model,
-                        request_id=job.request_id,
-                        index=index,
-                        headers=resolved.provider.download_headers(output.url, key=resolved.key)
-                        if output.url
-                        else {},
-                        on_bytes=on_bytes,
-                    )
-                )
-            else:
-                from genctl.download import SavedFile
-
-                saved.append(SavedFile(url=output.url, path=None, content_type=output.content_type, bytes=0))
     return GenerationReport(
         provider=resolved.provider.name,
         model=resolved.model,
         request_id=job.request_id,
-        outputs=saved,
+        outputs=outputs,
         seconds=clock() - started,
         key=resolved.key,
         result=result,
     )
+
+
+def _run(
+    resolved: Plan,
+    params: dict[str, Any],
+    client: httpx.Client,
+    *,
+    deadline: float | None,
+    on_event: Callable[[Event], None] | None,
+) -> tuple[Job, Result]:
+    """Submit the job and follow it to its result."""
+    from genctl.runner import run_generation
+
+    return run_generation(
+        provider=resolved.provider,
+        client=client,
+        model=resolved.model,
+        params=params,
+        key=resolved.key,
+        deadline=deadline,
+        on_event=on_event,
+    )
+
+
+def _save_all(
+    resolved: Plan,
+    job: Job,
+    result: Result,
+    client: httpx.Client,
+    *,
+    dest: Path | None,
+    on_bytes: Callable[[int], None] | None,
+) -> list[SavedFile]:
+    """Download every output into `dest` (None: keep only the URLs)."""
+    from genctl.download import SavedFile, save_output
+
+    saved: list[SavedFile] = []
+    for index, output in enumerate(result.outputs, start=1):
+        if dest is None or output.url is None:
+            saved.append(SavedFile(url=output.url, path=None, content_type=output.content_type, bytes=0))
+            continue
+        saved.append(
+            save_output(
+                client,
+                output,
+                dest_dir=dest,
+                model=resolved.model,
+                request_id=job.request_id,
+                index=index,
+                headers=resolved.provider.download_headers(output.url, key=resolved.key),
+                on_bytes=on_bytes,
+            )
+        )
+    return saved
