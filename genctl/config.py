@@ -15,7 +15,8 @@ from typing import Any
 
 from genctl import paths
 from genctl.errors import GenctlError, error
-from genctl.keys import Key, clean_key, mask
+from genctl.keys import DEFAULT_COOLDOWN, Key
+from genctl.keysources import clean_entry, env_keys, merge_keys
 
 PROVIDERS = ("fal", "replicate")
 MODEL_KINDS = ("image", "video", "audio")
@@ -35,17 +36,12 @@ ENV_VARS: dict[str, str] = {
     "defaults.provider": "GENCTL_PROVIDER",
     "defaults.output_dir": "GENCTL_OUTPUT_DIR",
     "defaults.timeout": "GENCTL_TIMEOUT",
+    "defaults.key_cooldown": "GENCTL_KEY_COOLDOWN",
     **{
         f"providers.{p}.{name}": f"GENCTL_{p.upper()}_{name.upper()}"
         for p, urls in DEFAULT_URLS.items()
         for name in urls
     },
-}
-
-# Env vars holding keys, in the order their keys come in the pool (fal-client reads FAL_KEY first too).
-KEY_ENV_VARS: dict[str, tuple[str, ...]] = {
-    "fal": ("FAL_KEY", "FAL_API_KEY"),
-    "replicate": ("REPLICATE_API_TOKEN",),
 }
 
 SECTIONS = ("defaults", "providers", "models")
@@ -55,6 +51,8 @@ DEFAULTS_SCHEMA: dict[str, str] = {
     "output_dir": "path",
     "timeout": "seconds",
     "upload_threshold": "bytes",
+    "key_cooldown": "seconds",
+    "catalog_ttl": "seconds",
 }
 PROVIDER_SCHEMA: dict[str, dict[str, str]] = {
     p: {"keys": "keys", **dict.fromkeys(urls, "url"), "timeout": "seconds", "connect_timeout": "seconds"}
@@ -98,6 +96,8 @@ class Settings:
     output_dir: Path = Path(".")
     timeout: float | None = None  # whole-generation deadline in seconds (None: none)
     upload_threshold: int = 1_000_000  # bytes; smaller local inputs go inline as data: URIs
+    key_cooldown: float = DEFAULT_COOLDOWN  # seconds a key that failed (401/402/403) sits out of the rotation
+    catalog_ttl: float = 86400.0  # seconds a cached model catalogue or input schema stays fresh
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # for the CLI to show on stderr (never containing a secret)
@@ -106,12 +106,17 @@ class Settings:
     origins: dict[str, str] = field(default_factory=dict)
 
 
-def load_settings(*, config_path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read env and the config file into Settings. Flags are applied by the command afterwards."""
+def load_settings(
+    *, config_path: Path | None = None, env: Mapping[str, str] | None = None, missing_ok: bool = False
+) -> Settings:
+    """Read env and the config file into Settings. Flags are applied by the command afterwards.
+
+    A file named by --config or GENCTL_CONFIG must exist, unless `missing_ok` (a command about to create it).
+    """
     environ: Mapping[str, str] = os.environ if env is None else env
     path, chosen_by = paths.resolve_config_file(config_path=config_path, env=environ)
     data = _read(path)
-    if data is None and chosen_by != "default":
+    if data is None and chosen_by != "default" and not missing_ok:
         named_by = "--config" if chosen_by == "flag" else "GENCTL_CONFIG"
         fix = f"Create it (see config.example.toml) or point {named_by} at an existing file."
         raise _invalid(f"config file {path} (named by {named_by}) does not exist", fix)
@@ -282,6 +287,8 @@ class _Loader:
             output_dir=self._value("defaults.output_dir", defaults, Path(".")),
             timeout=self._value("defaults.timeout", defaults),
             upload_threshold=self._value("defaults.upload_threshold", defaults, 1_000_000),
+            key_cooldown=self._value("defaults.key_cooldown", defaults, DEFAULT_COOLDOWN),
+            catalog_ttl=self._value("defaults.catalog_ttl", defaults, 86400.0),
             providers=providers,
             model_params=self._model_params(),
             warnings=tuple(self.warnings),
@@ -314,7 +321,9 @@ class _Loader:
         urls = {
             url: self._value(f"{prefix}.{url}", table, default) for url, default in DEFAULT_URLS[name].items()
         }
-        keys = _merge([*self._env_keys(name), *self._file_keys(name, table.get("keys", []))])
+        keys = merge_keys(
+            [*env_keys(name, self.env, self.warnings), *self._file_keys(name, table.get("keys", []))]
+        )
         return ProviderSettings(
             name=name,
             keys=tuple(keys),
@@ -322,60 +331,6 @@ class _Loader:
             timeout=self._value(f"{prefix}.timeout", table, 30.0),
             connect_timeout=self._value(f"{prefix}.connect_timeout", table, 10.0),
         )
-
-    def _clean(self, raw: str, provider: str, where: str) -> str:
-        secret, notes = clean_key(raw)
-        if notes and secret:
-            self._cleaned(where, mask(secret, provider), notes)
-        return secret
-
-    def _cleaned(self, where: str, masked: str, notes: list[str]) -> None:
-        # Name the variable and entry, and show the key only masked: warnings are printed.
-        removed = " and ".join(notes)
-        self.warnings.append(
-            f"{where} ({masked}): removed {removed} from the key — providers reject it (401)"
-        )
-
-    def _env_keys(self, provider: str) -> list[Key]:
-        keys: list[Key] = []
-        for var in KEY_ENV_VARS[provider]:
-            value = self.env.get(var, "")
-            if "," in value:
-                # Quotes around a whole list would otherwise stick to its first and last keys.
-                value, notes = clean_key(value)
-                if notes:
-                    self._cleaned(var, "the whole list", notes)
-            entries = value.split(",")
-            for number, entry in enumerate(entries, start=1):
-                where = var if len(entries) == 1 else f"{var} entry {number}"
-                # A space after a comma is list formatting, not a pasting accident: no warning for it.
-                secret = self._clean(entry.strip(" ") if len(entries) > 1 else entry, provider, where)
-                if secret:
-                    label = f"env:{var}" if number == 1 else f"env:{var}#{number}"
-                    keys.append(Key(provider=provider, label=label, source=var, _secret=secret))
-        if provider == "fal":
-            keys.extend(self._fal_key_pair())
-        return keys
-
-    def _fal_key_pair(self) -> list[Key]:
-        pair = {var: self.env.get(var, "") for var in ("FAL_KEY_ID", "FAL_KEY_SECRET")}
-        missing = [var for var, value in pair.items() if not value.strip()]
-        if len(missing) == 1:
-            [present] = set(pair) - set(missing)
-            self.warnings.append(
-                f"{present} is set but {missing[0]} is not: that key is ignored; "
-                f"set {missing[0]} too, or put id:secret in FAL_KEY"
-            )
-        if missing:
-            return []
-        cleaned = {var: clean_key(value) for var, value in pair.items()}
-        joined = ":".join(part for part, _ in cleaned.values())
-        for var, (_, notes) in cleaned.items():
-            if notes:
-                self._cleaned(var, mask(joined, "fal"), notes)
-        return [
-            Key(provider="fal", label="env:FAL_KEY_ID", source="FAL_KEY_ID+FAL_KEY_SECRET", _secret=joined)
-        ]
 
     def _file_keys(self, provider: str, entries: object) -> list[Key]:
         setting = f"[providers.{provider}] keys"
@@ -397,7 +352,7 @@ class _Loader:
                 # The value is never echoed: a misplaced field may hold the secret.
                 if (name == "key" or name in fields) and not isinstance(fields.get(name), str):
                     raise _invalid(f'{where} needs {name} = "…" as a string', _KEYS_FIX)
-            secret = self._clean(fields["key"], provider, where)
+            secret = clean_entry(fields["key"], provider, where, self.warnings)
             if not secret:
                 self.warnings.append(f"{where} is empty: ignored")
                 continue
@@ -447,15 +402,3 @@ class _Loader:
                     f"{config_file} holds API keys and other users can access it (mode {mode:o}): "
                     f"run chmod 600 {config_file}"
                 )
-
-
-def _merge(keys: list[Key]) -> list[Key]:
-    """The same secret once, in first-seen order: the first label wins, a later account fills a gap."""
-    merged: dict[str, Key] = {}
-    for key in keys:
-        first = merged.get(key.reveal())
-        if first is None:
-            merged[key.reveal()] = key
-        elif first.account is None and key.account is not None:
-            merged[key.reveal()] = replace(first, account=key.account)
-    return list(merged.values())

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genctl.errors import error, usage
+from genctl.errors import GenctlError, ModelError, error, usage
 from genctl.params import build_params, parse_input
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class GenerationRequest:
     output_dir: Path | None = None
     download: bool = True
     timeout: float | None = None
+    validate: bool = True  # the pre-flight check against the model's catalogue entry and input schema
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Plan:
     provider: Provider
     settings: ProviderSettings
     model: str
-    key: Key
+    key: Key  # the next key in rotation; after a generation, the key that served it
     params: dict[str, Any]
 
 
@@ -102,6 +103,7 @@ def choose_provider(settings: Settings, request: GenerationRequest) -> str:
 
 def plan(settings: Settings, request: GenerationRequest) -> Plan:
     """Resolve provider, model, key and parameters; nothing is sent (local input files are not read)."""
+    from genctl.keys import pool_for
     from genctl.providers import get_provider
 
     name = choose_provider(settings, request)
@@ -125,16 +127,27 @@ def plan(settings: Settings, request: GenerationRequest) -> Plan:
         provider=get_provider(name, provider_settings),
         settings=provider_settings,
         model=model,
-        key=provider_settings.keys[0],
+        # A peek: only a generation that sends moves the rotation on (dry runs don't).
+        key=pool_for(settings, name).peek() or provider_settings.keys[0],
         params=params,
     )
 
 
-def dry_run(settings: Settings, request: GenerationRequest) -> str:
-    """The exact submit request as a curl line, key replaced by its env var name. Sends nothing."""
+def dry_run(
+    settings: Settings, request: GenerationRequest, *, on_notice: Callable[[str], None] | None = None
+) -> str:
+    """The exact submit request as a curl line, key replaced by its env var name. Sends nothing.
+
+    The pre-flight check uses a cached schema only: a dry run sends nothing, not even the free schema GET.
+    """
+    from genctl import preflight
     from genctl.http import to_curl
 
+    if request.validate:
+        preflight.check_name(request.model)
     resolved = plan(settings, request)
+    if request.validate:
+        resolved = preflight.check(settings, request, resolved, cache_only=True, on_notice=on_notice)
     submit: HttpRequest = resolved.provider.submit_request(
         model=resolved.model, params=resolved.params, key=resolved.key
     )
@@ -147,28 +160,44 @@ def generate(
     *,
     on_event: Callable[[Event], None] | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> GenerationReport:
-    """Run one generation and save its outputs; raises GenctlError on any failure."""
+    """Run one generation and save its outputs; raises GenctlError on any failure.
+
+    Before anything is sent, the pre-flight (genctl.preflight, unless `request.validate` is off) stops a
+    text model, a versionless community model or input the model would reject; `on_notice` hears why a
+    check was skipped. A model.* error the provider answers gets catalogue suggestions added.
+    """
+    from genctl import preflight
     from genctl.http import make_client
-    from genctl.inputs import resolve_inputs
 
     started = clock()
+    if request.validate:
+        preflight.check_name(request.model)
     resolved = plan(settings, request)
     deadline = request.timeout if request.timeout is not None else settings.timeout
     with make_client(
         timeout=resolved.settings.timeout, connect_timeout=resolved.settings.connect_timeout
     ) as client:
-        params = resolve_inputs(
-            resolved.params,
-            input_keys=[parse_input(item)[0] for item in request.inputs],
-            provider=resolved.provider,
-            key=resolved.key,
-            client=client,
-            settings=resolved.settings,
-            threshold=settings.upload_threshold,
-        )
-        job, result = _run(resolved, params, client, deadline=deadline, on_event=on_event)
+        if request.validate:
+            resolved = preflight.check(settings, request, resolved, client=client, on_notice=on_notice)
+        try:
+            resolved, job, result = _run(
+                resolved, settings, request, client, deadline=deadline, on_event=on_event
+            )
+        except ModelError as err:
+            better = preflight.explain(
+                err,
+                settings=settings,
+                model=resolved.model,
+                provider=resolved.provider.name,
+                key=resolved.key,
+                client=client,
+            )
+            if better is err:
+                raise
+            raise better from err
         outputs = _save_all(
             resolved,
             job,
@@ -190,24 +219,69 @@ def generate(
 
 def _run(
     resolved: Plan,
-    params: dict[str, Any],
+    settings: Settings,
+    request: GenerationRequest,
     client: httpx.Client,
     *,
     deadline: float | None,
     on_event: Callable[[Event], None] | None,
-) -> tuple[Job, Result]:
-    """Submit the job and follow it to its result."""
-    from genctl.runner import run_generation
+) -> tuple[Plan, Job, Result]:
+    """Upload inputs, submit and follow the job with the next key in rotation, failing over between keys.
 
-    return run_generation(
-        provider=resolved.provider,
-        client=client,
-        model=resolved.model,
-        params=params,
-        key=resolved.key,
+    Until the provider has accepted the job, a rejected or rate-limited key hands the same request to the
+    key `genctl.failover` picks. Once the job is accepted nothing is retried with another key: a second
+    accepted job could be charged twice.
+    """
+    from genctl.failover import Failover
+    from genctl.inputs import resolve_inputs
+    from genctl.keys import pool_for
+    from genctl.runner import Event, EventKind, run_generation
+
+    def notify(kind: EventKind, message: str) -> None:
+        if on_event is not None:
+            on_event(Event(kind, message=message))
+
+    failover = Failover(
+        pool_for(settings, resolved.provider.name),
+        resolved.settings,
+        client,
         deadline=deadline,
-        on_event=on_event,
+        notify=notify,
     )
+    key = failover.first()
+    while True:
+        accepted = False
+
+        def track(event: Event) -> None:
+            nonlocal accepted
+            accepted = accepted or event.kind == "submitted"
+            if on_event is not None:
+                on_event(event)
+
+        try:
+            params = resolve_inputs(
+                resolved.params,
+                input_keys=[parse_input(item)[0] for item in request.inputs],
+                provider=resolved.provider,
+                key=key,
+                client=client,
+                settings=resolved.settings,
+                threshold=settings.upload_threshold,
+            )
+            job, result = run_generation(
+                provider=resolved.provider,
+                client=client,
+                model=resolved.model,
+                params=params,
+                key=key,
+                deadline=failover.remaining(),
+                on_event=track,
+            )
+            return replace(resolved, key=key), job, result
+        except GenctlError as err:
+            if accepted or not Failover.handles(err):
+                raise
+            key = failover.after(key, err)
 
 
 def _save_all(

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("genctl.runner")
 
-EventKind = Literal["submitted", "queued", "running", "log", "completed", "retry"]
+# "key": a key notice from genctl.failover: a switch to another key, or key state that cannot be saved.
+EventKind = Literal["submitted", "queued", "running", "log", "completed", "retry", "key"]
 CANCEL_TIMEOUT = 5.0  # seconds: a best-effort cancel must not hold up the error report
 _NOT_CANCELLED = frozenset({"ALREADY_COMPLETED", "NOT_FOUND", "succeeded", "failed", "aborted"})
 

@@ -123,6 +123,7 @@ def test_fal_422_is_rendered_field_by_field(genctl, sandbox: Sandbox) -> None:
         "fal-ai/flux/schnell",
         "-p",
         "num_images=99",
+        "--no-validate",  # the provider's own 422, not genctl's pre-flight check (tests/test_preflight.py)
         "--json",
         env=fal_env(sandbox),
     )
@@ -142,6 +143,7 @@ def test_replicate_422_invalid_fields(genctl, sandbox: Sandbox) -> None:
         "black-forest-labs/flux-schnell",
         "-p",
         "num_inference_steps=50",
+        "--no-validate",  # the provider's own 422, not genctl's pre-flight check
         "--json",
         env=replicate_env(sandbox),
     )
@@ -158,9 +160,13 @@ def test_content_policy(genctl, sandbox: Sandbox) -> None:
 
 
 @pytest.mark.parametrize("retry_after", [7, None])
-def test_rate_limited_submit_is_not_retried(genctl, sandbox: Sandbox, retry_after: int | None) -> None:
+def test_rate_limited_submit_is_not_retried_past_the_deadline(
+    genctl, sandbox: Sandbox, retry_after: int | None
+) -> None:
+    # With time left, genctl sleeps out the hint (or a backoff) and retries: tests/test_keys_failover.py.
     sandbox.inject(Fault.rate_limited("fal.queue", retry_after=retry_after, method="POST"))
-    run = genctl("generate", "a fox", "-m", "fal-ai/flux/dev", "--json", env=fal_env(sandbox))
+    args = ("generate", "a fox", "-m", "fal-ai/flux/dev", "--json", "--timeout", "0.4")
+    run = genctl(*args, env=fal_env(sandbox))
     assert run.exit_code == 6
     err = error_of(run)
     assert err["code"] == "rate.limited"
@@ -171,9 +177,8 @@ def test_rate_limited_submit_is_not_retried(genctl, sandbox: Sandbox, retry_afte
 
 def test_replicate_429_reads_the_hint_from_the_body(genctl, sandbox: Sandbox) -> None:
     sandbox.inject(Fault.rate_limited("replicate", retry_after=None, method="POST"))
-    run = genctl(
-        "generate", "a fox", "-m", "black-forest-labs/flux-schnell", "--json", env=replicate_env(sandbox)
-    )
+    args = ("generate", "a fox", "-m", "black-forest-labs/flux-schnell", "--json", "--timeout", "0.4")
+    run = genctl(*args, env=replicate_env(sandbox))
     assert run.exit_code == 6
     err = error_of(run)
     assert "5" in err["message"] + err["fix"]

@@ -376,10 +376,26 @@ def test_422_input_validation() -> None:
     }
     err = mapped(response(422, body))
     assert (err.code, err.exit_code) == ("payload.invalid", 5)
-    assert "input: prompt is required; num_inference_steps: Must be less than or equal to 4" in err.message
+    assert "prompt: prompt is required; num_inference_steps: Must be less than or equal to 4" in err.message
     assert err.details["fields"] == [
-        {"field": "input", "message": "prompt is required", "type": "required"},
+        # Replicate reports a missing field on its parent ("input"); the field is named in the description.
+        {"field": "prompt", "message": "prompt is required", "type": "required"},
         {"field": "num_inference_steps", "message": "Must be less than or equal to 4", "type": "number_lte"},
+    ]
+
+
+def test_422_required_field_of_a_nested_object() -> None:
+    body = {
+        "detail": "- input.image_size: width is required\n",
+        "status": 422,
+        "title": "Input validation failed",
+        "invalid_fields": [
+            {"type": "required", "field": "input.image_size", "description": "width is required"}
+        ],
+    }
+    err = mapped(response(422, body))
+    assert err.details["fields"] == [
+        {"field": "image_size.width", "message": "width is required", "type": "required"}
     ]
 
 

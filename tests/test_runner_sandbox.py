@@ -320,7 +320,7 @@ def test_replicate_token_problems(sandbox: Sandbox, http: httpx.Client, secret: 
 def test_replicate_validation_and_rate_limit(sandbox: Sandbox, http: httpx.Client) -> None:
     err = failure(sandbox, http, "replicate", {"num_outputs": 99})
     assert err.code == "payload.invalid"
-    assert {f["field"] for f in err.details["fields"]} == {"input", "num_outputs"}
+    assert {f["field"] for f in err.details["fields"]} == {"prompt", "num_outputs"}  # "prompt is required"
     sandbox.inject(Fault.rate_limited("replicate", retry_after=None, method="POST", times=1))
     limited = failure(sandbox, http, "replicate", {"prompt": "a fox"})
     assert (limited.code, limited.details["retry_after"]) == ("rate.limited", 5.0)

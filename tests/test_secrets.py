@@ -37,7 +37,14 @@ COMMANDS = [  # (argv, the exit code it must end with: each really ran)
     (["generate", "a fox", "-m", "fal-ai/flux/dev", "--dry-run"], 0),
     (["generate", "a fox", "-m", "black-forest-labs/flux-schnell", "--dry-run"], 0),
     (["generate", "a fox", "-m", "fal-ai/flux-dev", "--json"], 4),
-    (["generate", "a fox", "-m", "fal-ai/flux/schnell", "-p", "num_images=99"], 5),
+    (["generate", "a fox", "-m", "fal-ai/flux/schnell", "-p", "num_images=99"], 5),  # pre-flight
+    (["generate", "a fox", "-m", "fal-ai/flux/schnell", "-p", "num_images=99", "--no-validate"], 5),  # 422
+    (["generate", "a fox", "-m", "stability-ai/sdxl", "--no-validate"], 4),  # 422 + catalogue look-up
+    (["models", "--json"], 0),
+    (["models", "flux", "--refresh"], 0),
+    (["models", "show", "fal-ai/flux/dev"], 0),
+    (["models", "show", "black-forest-labs/flux-schnell", "--json"], 0),
+    (["models", "show", "fal-ai/flux-dev"], 4),
     (["generate", "[sandbox:hang] a fox", "-m", "fal-ai/flux/dev", "--timeout", "0.3"], 7),
     (["generate", "[sandbox:fail] a fox", "-m", "black-forest-labs/flux-schnell"], 1),
     (["config", "show"], 0),

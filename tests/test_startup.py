@@ -10,7 +10,10 @@ import pytest
 HEAVY = ("httpx", "fal_client", "replicate", "pydantic")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["generate", "--help"], ["sandbox", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["--version"], ["generate", "--help"], ["sandbox", "--help"], ["models", "--help"]],
+)
 def test_help_and_version_import_no_http_stack(args: list[str]) -> None:
     code = (
         "import sys\nfrom genctl.cli import app\n"

@@ -18,6 +18,8 @@ from genctl import __version__
 from genctl.cli import common
 from genctl.cli.config import config_app
 from genctl.cli.generate import generate
+from genctl.cli.keys import keys_app
+from genctl.cli.models import models_app
 from genctl.cli.output import out
 from genctl.cli.sandbox import sandbox_app
 from genctl.errors import GenctlError, error
@@ -90,6 +92,8 @@ app.command(
     no_args_is_help=True,
 )(generate)
 app.add_typer(config_app, name="config")
+app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
 app.add_typer(sandbox_app, name="sandbox")
 
 

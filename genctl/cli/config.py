@@ -127,6 +127,8 @@ def _setting_rows(settings: Settings) -> list[tuple[str, Any, str]]:
         ("defaults.output_dir", settings.output_dir),
         ("defaults.timeout", settings.timeout),
         ("defaults.upload_threshold", settings.upload_threshold),
+        ("defaults.key_cooldown", settings.key_cooldown),
+        ("defaults.catalog_ttl", settings.catalog_ttl),
     ]
     for name in PROVIDERS:
         provider = settings.providers.get(name)

@@ -58,6 +58,12 @@ def generate(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the request as a curl line (key masked); send nothing.")
     ] = False,
+    no_validate: Annotated[
+        bool,
+        typer.Option(
+            "--no-validate", help="Skip the pre-flight check of the model and -p values against its schema."
+        ),
+    ] = False,
     sandbox: Annotated[
         bool, typer.Option("--sandbox", help="Run against the built-in local emulator: no key, no cost.")
     ] = False,
@@ -78,16 +84,19 @@ def generate(
         output_dir=output_dir,
         download=not no_download,
         timeout=timeout,
+        validate=not no_validate,
     )
     with ExitStack() as stack:
         settings = settings_for_cli()
         if sandbox:
             settings = _start_sandbox(stack, settings)
         if dry_run:
-            out.result(build_curl(settings, request))
+            out.result(build_curl(settings, request, on_notice=out.info))
             return
         progress = stack.enter_context(_Progress())
-        report = run(settings, request, on_event=progress.event, on_bytes=progress.downloaded)
+        report = run(
+            settings, request, on_event=progress.event, on_bytes=progress.downloaded, on_notice=out.info
+        )
     _print_report(report, json_mode=json_)
 
 
@@ -170,6 +179,8 @@ class _Progress:
             out.stderr().print(f"  {event.message}", markup=False, style="dim")
         elif kind == "retry" and event.message:
             out.info(event.message)
+        elif kind == "key" and event.message:
+            out.warn(event.message)  # a key needs attention: scripts' logs must show it, even with --quiet
         elif kind == "completed":
             self._state = "Downloading"
 

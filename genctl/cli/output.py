@@ -100,12 +100,14 @@ class Sink:
         self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None
     ) -> None:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(title=title, show_edge=False, header_style="bold" if self.color else "")
         for column in columns:
             table.add_column(column)
         for row in rows:
-            table.add_row(*("" if cell is None else str(cell) for cell in row))
+            # Text, not markup: a cell like "FLUX.1 [dev]" must print its brackets.
+            table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
         self._stdout().print(table)
 
     # -- people (stderr) --------------------------------------------------------------------------
@@ -148,6 +150,42 @@ class Sink:
             return
         with self.stderr().status(text) as status:
             yield status
+
+    @contextmanager
+    def progress(self) -> Iterator[Any]:
+        """Progress bars on a TTY, one per task; nothing otherwise. Yields `.update(task, done, total)`.
+
+        `update` may be called from worker threads (Rich's Progress takes its own lock); a total of None
+        draws an indeterminate bar.
+        """
+        if not self.live:
+            yield _NullProgress()
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=self.stderr(), transient=True) as bars:
+            yield _Bars(bars)
+
+
+class _Bars:
+    def __init__(self, bars: Any) -> None:
+        import threading
+
+        self._bars = bars
+        self._tasks: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def update(self, task: str, done: int, total: int | None) -> None:
+        with self._lock:
+            if task not in self._tasks:
+                self._tasks[task] = self._bars.add_task(task, total=total)
+            self._bars.update(self._tasks[task], completed=done, total=total)
+
+
+class _NullProgress:
+    def update(self, task: str, done: int, total: int | None) -> None:
+        return None
 
 
 class _DebugLog:

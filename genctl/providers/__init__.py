@@ -288,5 +288,10 @@ def _fal_field(item: dict[str, Any]) -> dict[str, str]:
 
 def _replicate_field(item: dict[str, Any]) -> dict[str, str]:
     name = str(item.get("field", ""))
+    description = str(item.get("description", ""))
+    if item.get("type") == "required" and (missing := re.match(r"(\S+) is required", description)):
+        # A missing field is reported on its parent ("field": "input", "prompt is required", §2.3).
+        parent = name.removeprefix("input").strip(".")
+        name = f"{parent}.{missing.group(1)}" if parent else missing.group(1)
     name = name.removeprefix("input.")
-    return {"field": name, "message": str(item.get("description", "")), "type": str(item.get("type", ""))}
+    return {"field": name, "message": description, "type": str(item.get("type", ""))}

@@ -125,3 +125,109 @@ class Provider(Protocol):
     def error_from_status(self, job: Job, status: JobStatus) -> GenctlError:
         """Map a terminal non-success status (failed / canceled / aborted) to its GenctlError."""
         ...
+
+
+# -- the model catalogue (genctl.catalog) ---------------------------------------------------------------
+
+# What a category's output is, by its last word: fal's `text-to-image`, Replicate's collection slugs.
+_OUTPUT_WORDS: dict[str, str] = {
+    "image": "image",
+    "images": "image",
+    "video": "video",
+    "videos": "video",
+    "audio": "audio",
+    "speech": "audio",
+    "music": "audio",
+    "3d": "3d",
+    "text": "text",
+    "llm": "text",
+    "models": "text",  # Replicate's `language-models` collection
+}
+
+
+def category_kind(category: str | None) -> str | None:
+    """What a model of this category outputs: image, video, audio, 3d or text; None when it doesn't say."""
+    if not category:
+        return None
+    words = category.lower().replace("_", "-").split("-")
+    if "llm" in words or "language" in words or "chat" in words:
+        return "text"
+    if words[-1] in _OUTPUT_WORDS:
+        return _OUTPUT_WORDS[words[-1]]
+    # `image-editing`, `ai-music-generation`: a media word anywhere names the output.
+    return next((_OUTPUT_WORDS[w] for w in words if w in _OUTPUT_WORDS and _OUTPUT_WORDS[w] != "text"), None)
+
+
+@dataclass(frozen=True)
+class Price:
+    """A provider's list price for one unit of output (fal `GET /v1/models/pricing`, fal-api.md §3.2)."""
+
+    amount: float
+    unit: str
+    currency: str = "USD"
+
+    def text(self) -> str:
+        amount = f"{self.amount:.4f}".rstrip("0").rstrip(".")
+        return f"${amount}/{self.unit}" if self.currency == "USD" else f"{amount} {self.currency}/{self.unit}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"amount": self.amount, "unit": self.unit, "currency": self.currency}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Price:
+        return cls(amount=float(data["amount"]), unit=str(data["unit"]), currency=str(data["currency"]))
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model of a provider's catalogue, as `genctl models` lists it. Never holds anything secret."""
+
+    id: str
+    provider: str
+    category: str | None = None  # fal: metadata.category; Replicate: a collection slug or a search tag
+    display_name: str = ""
+    description: str = ""
+    kind: str | None = None  # what it outputs: image, video, audio, 3d, text (None: unknown)
+    status: str | None = None  # fal: active | deprecated
+    is_official: bool | None = None  # Replicate: official models run without a version id
+    latest_version: str | None = None  # Replicate
+    price: Price | None = None
+    url: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "category": self.category,
+            "display_name": self.display_name,
+            "description": self.description,
+            "kind": self.kind,
+            "status": self.status,
+            "is_official": self.is_official,
+            "latest_version": self.latest_version,
+            "price": self.price.to_json() if self.price else None,
+            "url": self.url,
+            "tags": list(self.tags),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> ModelInfo:
+        """Read back `to_json` (a cache file); KeyError/TypeError/ValueError when it is not that shape."""
+        if not isinstance(data, dict) or not isinstance(data["id"], str):
+            raise ValueError("not a model")
+        price = data.get("price")
+        return cls(
+            id=data["id"],
+            provider=str(data["provider"]),
+            category=data.get("category"),
+            display_name=str(data.get("display_name") or ""),
+            description=str(data.get("description") or ""),
+            kind=data.get("kind"),
+            status=data.get("status"),
+            is_official=data.get("is_official"),
+            latest_version=data.get("latest_version"),
+            price=Price.from_json(price) if price else None,
+            url=data.get("url"),
+            tags=tuple(str(t) for t in data.get("tags") or ()),
+        )

@@ -1,0 +1,303 @@
+"""The model catalogue of both providers: cached listings and input schemas, search and merge, look-ups.
+
+Every fetch goes through one rule (`Catalog.cached`): a cached copy younger than `[defaults] catalog_ttl`
+is used as is; else it is fetched (`refresh=True` always fetches) and written back; when the provider
+cannot be reached, an older copy stands in, with a one-line notice. Notices and progress go to callbacks:
+the core never prints. What is fetched from each provider lives in `genctl.catalog_sources`.
+
+Pages: fal's `/models` cursor is opaque (it "encodes the page number", fal-api.md §3.1) and Replicate's
+`next` is a URL (replicate-api.md §3.1), so the pages of one listing come one after the other; what *can*
+run at once does: the two providers, Replicate's collections, and fal's price batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from genctl import paths
+from genctl.cache import DiskCache
+from genctl.catalog_sources import FalSource, ModelDetail, NotCached, ReplicateSource, merge_same
+from genctl.errors import CredentialError, GenctlError, RateLimitError, UnavailableError, error
+from genctl.http import RetryPolicy, send
+from genctl.providers.fal_catalog import PAGE_SIZE
+
+if TYPE_CHECKING:
+    import httpx
+
+    from genctl.config import Settings
+    from genctl.keys import Key
+    from genctl.providers.base import HttpRequest, ModelInfo, Provider
+
+__all__ = ["Catalog", "Listing", "ModelDetail", "NotCached"]
+
+T = TypeVar("T")
+DEFAULT_POLICY = RetryPolicy(max_attempts=3, base_delay=0.5, max_wait=5.0)
+ONE_TRY = RetryPolicy(max_attempts=1)  # a cached copy is waiting: don't make the user wait for retries
+LABELS = {"fal": "fal.ai", "replicate": "Replicate"}
+KEY_ENV = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN"}
+log = logging.getLogger("genctl.catalog")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What `genctl models` shows: the merged models (after --limit) and how many matched in all."""
+
+    models: list[ModelInfo]
+    total: int
+
+
+class Catalog:
+    """Both providers' catalogues for one invocation: one httpx client, one cache folder, one key each."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: httpx.Client | None = None,
+        keys: Mapping[str, Key | None] | None = None,
+        refresh: bool = False,
+        cache_only: bool = False,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        on_notice: Callable[[str], None] | None = None,
+        on_progress: Callable[[str, int, int | None], None] | None = None,
+        page_size: int = PAGE_SIZE,
+        cache_root: Path | None = None,
+    ) -> None:
+        from genctl.providers import get_provider
+
+        if client is None and not cache_only:
+            raise ValueError("a Catalog that may fetch needs an httpx client")
+        self.settings, self.client = settings, client
+        self.keys: Mapping[str, Key | None] = (
+            keys if keys is not None else {p: _first_key(settings, p) for p in LABELS}
+        )
+        self.refresh, self.cache_only, self.clock, self.sleep = refresh, cache_only, clock, sleep
+        self.policy, self.page_size = policy, page_size
+        self._on_progress = on_progress
+        self._on_notice = on_notice
+        self._said: set[str] = set()
+        self._lock = threading.Lock()
+        self.cache = DiskCache(cache_root or paths.cache_dir() / "catalog", on_notice=self.notify)
+        self.providers: dict[str, Provider] = {p: get_provider(p, settings.providers[p]) for p in LABELS}
+        self.urls = {p: settings.providers[p].urls["api_url"].rstrip("/") for p in LABELS}
+        self.fal = FalSource(self)
+        self.replicate = ReplicateSource(self)
+
+    # -- plumbing (the `Fetcher` protocol of genctl.catalog_sources) ---------------------------------------
+
+    def notify(self, message: str) -> None:
+        """Pass a notice on, once (threads may hit the same one)."""
+        with self._lock:
+            if message in self._said:
+                return
+            self._said.add(message)
+        if self._on_notice is not None:
+            self._on_notice(message)
+
+    def progress(self, what: str, done: int, total: int | None) -> None:
+        if self._on_progress is not None:
+            self._on_progress(what, done, total)
+
+    def cached(
+        self,
+        provider: str,
+        name: str,
+        fetch: Callable[[RetryPolicy], Any],
+        load: Callable[[Any], T],
+        *,
+        peek: bool = False,
+    ) -> T:
+        """The one cache rule (module docstring). `fetch` returns JSON-able data, or None: not cached.
+
+        `peek` (like a cache-only catalogue) takes any cached copy and raises NotCached without one.
+        """
+        cache_only = self.cache_only or peek
+        source = self.urls[provider]
+        path = self.cache.path(provider, source, name)
+        entry = self.cache.read(path)
+        hit: tuple[T, float] | None = None  # the cached value and when it was fetched
+        if entry is not None:
+            try:
+                hit = (load(entry.data), entry.fetched_at)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                self.cache.discard(path)
+        if hit is not None and (cache_only or (not self.refresh and self._fresh(hit[1]))):
+            return hit[0]
+        if cache_only:
+            raise NotCached(name)
+        try:
+            data = fetch(ONE_TRY if hit is not None else self.policy)
+        except (UnavailableError, RateLimitError) as err:
+            if hit is None:
+                raise
+            minutes = max(0.0, self.clock() - hit[1]) / 60
+            age = f"{minutes / 60:.0f} h" if minutes >= 60 else f"{minutes:.0f} min"
+            self.notify(f"{LABELS[provider]} unreachable ({err.code}): using the catalogue cached {age} ago.")
+            return hit[0]
+        if data is not None:
+            self.cache.write(path, source=source, name=name, data=data, now=self.clock())
+        return load(data)
+
+    def _fresh(self, fetched_at: float) -> bool:
+        return 0 <= self.clock() - fetched_at < self.settings.catalog_ttl
+
+    def send(
+        self,
+        provider: str,
+        request: HttpRequest,
+        policy: RetryPolicy,
+        *,
+        key: Key | None,
+        model: str | None = None,
+    ) -> httpx.Response:
+        """A 2xx response, else the provider's own GenctlError for it (`error_from_response`)."""
+        assert self.client is not None
+        response = send(self.client, request, policy=policy, sleep=self.sleep, provider=provider)
+        if response.status_code >= 400:
+            raise self.providers[provider].error_from_response(response, model=model, key=key)
+        return response
+
+    def fal_get(
+        self, build: Callable[[Key | None], HttpRequest], policy: RetryPolicy, model: str | None = None
+    ) -> httpx.Response:
+        """A platform GET with the fal key if any; on a key error once more without it (auth is optional)."""
+        key = self.keys.get("fal")
+        try:
+            return self.send("fal", build(key), policy, key=key, model=model)
+        except CredentialError:
+            if key is None:
+                raise
+            log.debug("fal refused the key on the platform API; retrying without it")
+            return self.send("fal", build(None), policy, key=None, model=model)
+
+    def require_key(self, provider: str, what: str) -> Key:
+        key = self.keys.get(provider)
+        if key is None:
+            raise error(
+                "key.missing",
+                f"{LABELS[provider]} needs a key to {what}.",
+                fix=f"Set {KEY_ENV[provider]}; `genctl models QUERY` searches without one.",
+                provider=provider,
+            )
+        return key
+
+    # -- what commands ask ---------------------------------------------------------------------------
+
+    def find(self, model_id: str, provider: str) -> ModelDetail | None:
+        """The model and its input schema; None when the provider's catalogue has no such model."""
+        if provider == "fal":
+            return self.fal.find(model_id.strip().strip("/"))
+        return self.replicate.find(model_id.strip())
+
+    def all_models(self, provider: str) -> list[ModelInfo]:
+        """A provider's whole catalogue (Replicate: its collections and newest models; needs a token)."""
+        return self.fal.all_models() if provider == "fal" else self.replicate.all_models()
+
+    def models(
+        self,
+        provider: str,
+        *,
+        query: str | None = None,
+        category: str | None = None,
+        limit: int | None = None,
+    ) -> list[ModelInfo]:
+        """One provider's models matching the query and category, in the provider's order."""
+        if provider == "fal":
+            return self.fal.search(query, category, limit)
+        if query:
+            found = self.replicate.search(query, limit)
+            return [m for m in found if not category or m.category == category or category in m.tags]
+        if category:
+            # Collection slugs double as categories: `text-to-image` and `text-to-video` are real slugs
+            # (replicate-api.md §3.1); whether others match fal's category names is unverified.
+            return self.replicate.collection(category)
+        return self.replicate.all_models()
+
+    def search(
+        self,
+        *,
+        query: str | None = None,
+        provider: str | None = None,
+        category: str | None = None,
+        limit: int | None = 50,
+    ) -> Listing:
+        """Both providers at once, merged: interleaved by rank for a query, else sorted by category and id.
+
+        Without `provider`, one that fails (no Replicate token for a listing; offline with nothing cached)
+        is left out with a notice rather than failing the whole listing.
+        """
+        names = [provider] if provider else list(LABELS)
+        results: dict[str, list[ModelInfo]] = {}
+        failures: list[GenctlError] = []
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {
+                p: pool.submit(self.models, p, query=query, category=category, limit=limit) for p in names
+            }
+            for name, future in futures.items():
+                try:
+                    results[name] = future.result()
+                except GenctlError as err:
+                    if provider:
+                        raise
+                    failures.append(err)
+                    self.notify(f"{LABELS[name]} left out: {err.message} {err.fix}")
+        if not results and failures:
+            raise failures[0]
+        if query:
+            merged = [m for rank in _ranks(*results.values()) for m in rank]
+        else:
+            everything = (m for found in results.values() for m in found)
+            merged = sorted(everything, key=lambda m: (m.category or "~", m.id))
+        merged = [m for m in merge_same(merged) if m.kind != "text"]  # genctl cannot run text models
+        shown = merged[:limit] if limit else merged
+        prices = self.fal.prices([m.id for m in shown if m.provider == "fal"])
+        return Listing(models=[replace(m, price=prices.get(m.id, m.price)) for m in shown], total=len(merged))
+
+    def categories(self) -> list[str]:
+        """Categories known at run time: fal's metadata.category values and Replicate's collection slugs."""
+        found = {m.category for m in self.fal.all_models() if m.category}
+        if self.keys.get("replicate") is not None:
+            try:
+                found |= set(self.replicate.slugs())
+            except GenctlError as err:
+                log.debug("no Replicate collections: %s", err)
+        return sorted(found)
+
+    def candidates(self, provider: str, hint: str, *, whole: bool = True) -> list[ModelInfo]:
+        """Models a did-you-mean may pick from, as cheaply as they can be had: a whole catalogue already
+        cached; else a search (fal: for the first word of `hint`, one or two pages; Replicate: one request,
+        no token); else, when `whole`, the whole catalogue (fal: every page; Replicate: its collections)."""
+        found: list[ModelInfo] = []
+        try:
+            try:
+                found += self.fal.all_models(peek=True) if provider == "fal" else []
+            except NotCached:
+                word = next((w for w in hint.split() if len(w) >= 3 and not w[0].isdigit()), "")
+                found += self.fal.search(word, None, None) if word else []
+            if provider == "replicate" and hint.strip():
+                found += self.replicate.search(hint)
+            if whole and not found and (provider == "fal" or self.keys.get("replicate") is not None):
+                found += self.all_models(provider)
+        except (GenctlError, NotCached) as err:
+            log.debug("no %s candidates: %s", provider, err)
+        return merge_same(found)
+
+
+def _ranks(*lists: list[ModelInfo]) -> Iterable[list[ModelInfo]]:
+    """Each provider's first result, then each one's second, …"""
+    for index in range(max((len(x) for x in lists), default=0)):
+        yield [x[index] for x in lists if index < len(x)]
+
+
+def _first_key(settings: Settings, provider: str) -> Key | None:
+    keys = settings.providers[provider].keys
+    return keys[0] if keys else None

@@ -1,0 +1,345 @@
+"""What the catalogue fetches from each provider, every fetch through the catalogue's one cache rule.
+
+`FalSource` and `ReplicateSource` say *what* to fetch and how to read it back (via the pure builders in
+`genctl.providers.fal_catalog` / `replicate_catalog`); `genctl.catalog.Catalog` supplies *how* (the
+`Fetcher` protocol: the cache rule, sending with retries, keys, notices).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from genctl.errors import GenctlError, ModelError, error
+from genctl.providers import fal_catalog as fc
+from genctl.providers import replicate_catalog as rc
+from genctl.providers.base import ModelInfo, Price
+from genctl.schema import InputSchema, parse_input_schema
+
+if TYPE_CHECKING:
+    import httpx
+
+    from genctl.http import RetryPolicy
+    from genctl.keys import Key
+    from genctl.providers.base import HttpRequest
+
+T = TypeVar("T")
+MAX_PAGES = 50  # a runaway cursor stops here (5,000 fal endpoints at 100 a page)
+FEED_PAGES = 3  # Replicate's `GET /models` lists every public model, newest first: only its head is useful
+log = logging.getLogger("genctl.catalog")
+
+
+class NotCached(Exception):
+    """A cache-only catalogue (`--dry-run`) has no copy of what was asked."""
+
+
+@dataclass(frozen=True)
+class ModelDetail:
+    """One model: its catalogue entry and, when known, its input schema (of `version` on Replicate)."""
+
+    info: ModelInfo
+    schema: InputSchema | None
+    version: str | None = None
+
+
+class Fetcher(Protocol):
+    """The catalogue's plumbing, as the sources use it."""
+
+    urls: dict[str, str]
+    keys: Mapping[str, Key | None]
+    page_size: int
+
+    def notify(self, message: str) -> None: ...
+
+    def progress(self, what: str, done: int, total: int | None) -> None: ...
+
+    def cached(
+        self,
+        provider: str,
+        name: str,
+        fetch: Callable[[RetryPolicy], Any],
+        load: Callable[[Any], T],
+        *,
+        peek: bool = False,
+    ) -> T: ...
+
+    def send(
+        self,
+        provider: str,
+        request: HttpRequest,
+        policy: RetryPolicy,
+        *,
+        key: Key | None,
+        model: str | None = None,
+    ) -> httpx.Response: ...
+
+    def fal_get(
+        self, build: Callable[[Key | None], HttpRequest], policy: RetryPolicy, model: str | None = None
+    ) -> httpx.Response: ...
+
+    def require_key(self, provider: str, what: str) -> Key: ...
+
+
+def infos(data: Any) -> list[ModelInfo]:
+    return [ModelInfo.from_json(item) for item in data["models"]]
+
+
+def dump(models: Iterable[ModelInfo]) -> dict[str, Any]:
+    return {"models": [m.to_json() for m in models]}
+
+
+def merge_same(models: Iterable[ModelInfo]) -> list[ModelInfo]:
+    """One entry per (provider, id), first one wins; a later one may fill its missing category."""
+    merged: dict[tuple[str, str], ModelInfo] = {}
+    for model in models:
+        first = merged.get((model.provider, model.id))
+        if first is None:
+            merged[(model.provider, model.id)] = model
+        elif first.category is None and model.category is not None:
+            merged[(model.provider, model.id)] = replace(
+                first, category=model.category, kind=model.kind or first.kind
+            )
+    return list(merged.values())
+
+
+class FalSource:
+    """fal's platform API: `GET /models` (list, search, find with OpenAPI) and `/models/pricing`."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self.f = fetcher
+
+    def _pages(self, policy: RetryPolicy, limit: int | None, **query: Any) -> dict[str, Any]:
+        models: list[ModelInfo] = []
+        cursor: str | None = None
+        url, page_size = self.f.urls["fal"], self.f.page_size
+        for page_number in range(1, MAX_PAGES + 1):
+            size = page_size if limit is None else max(1, min(page_size, limit - len(models)))
+
+            def build(key: Key | None, c: str | None = cursor, n: int = size) -> HttpRequest:
+                return fc.models_request(url, key=key, cursor=c, limit=n, **query)
+
+            page = fc.parse_models_page(self.f.fal_get(build, policy))
+            models += page.models
+            self.f.progress("fal.ai catalogue pages", page_number, None)
+            cursor = page.next_cursor
+            if cursor is None or (limit is not None and len(models) >= limit):
+                break
+        return dump(models)
+
+    def all_models(self, *, peek: bool = False) -> list[ModelInfo]:
+        """fal's whole catalogue, every status (did-you-mean needs the deprecated ids too).
+
+        `peek`: only a cached copy (NotCached without one), for look-ups that can do with less.
+        """
+        return self.f.cached("fal", "models", lambda policy: self._pages(policy, None), infos, peek=peek)
+
+    def search(self, query: str | None, category: str | None, limit: int | None) -> list[ModelInfo]:
+        """Active models matching `q` and `category` (server-side), or the whole active catalogue."""
+        if not query and not category:
+            return [m for m in self.all_models() if m.status in (None, "active")]
+        name = f"search q={query or ''} category={category or ''} limit={limit}"
+        args = {"q": query, "category": category, "status": "active"}
+        return self.f.cached("fal", name, lambda policy: self._pages(policy, limit, **args), infos)
+
+    def find(self, endpoint_id: str) -> ModelDetail | None:
+        """Find mode with the OpenAPI document inlined (§3.1, §3.3); None for an unknown id."""
+        url = self.f.urls["fal"]
+
+        def fetch(policy: RetryPolicy) -> dict[str, Any] | None:
+            response = self.f.fal_get(
+                lambda key: fc.models_request(url, key=key, endpoint_ids=[endpoint_id], expand_openapi=True),
+                policy,
+                model=endpoint_id,
+            )
+            page = fc.parse_models_page(response)
+            info = next((m for m in page.models if m.id == endpoint_id), None)
+            if info is None:
+                return None  # unknown in Find mode (404 or empty list is unverified, §3.1): not cached
+            found = fc.input_schema(page.openapi.get(endpoint_id), endpoint_id)
+            schema = {"input": found[0], "components": found[1]} if found else None
+            return {"model": info.to_json(), "schema": schema}
+
+        def load(data: Any) -> ModelDetail | None:
+            if data is None:
+                return None
+            schema = data["schema"]
+            parsed = parse_input_schema(schema["input"], schema["components"]) if schema else None
+            return ModelDetail(ModelInfo.from_json(data["model"]), parsed)
+
+        try:
+            return self.f.cached("fal", f"schema {endpoint_id}", fetch, load)
+        except ModelError:
+            return None  # the platform API's own 404 for an unknown id
+
+    def prices(self, endpoint_ids: list[str]) -> dict[str, Price]:
+        """List prices (needs a key, §3.2), batches at once; {} without a key or when the call fails."""
+        key = self.f.keys.get("fal")
+        if key is None or not endpoint_ids:
+            return {}
+        ids = sorted(set(endpoint_ids))
+        batches = [ids[i : i + fc.MAX_IDS] for i in range(0, len(ids), fc.MAX_IDS)]
+
+        def batch(chunk: list[str]) -> dict[str, Price]:
+            def fetch(policy: RetryPolicy) -> dict[str, Any]:
+                request = fc.pricing_request(self.f.urls["fal"], chunk, key=key)
+                prices = fc.parse_pricing(self.f.send("fal", request, policy, key=key))
+                return {eid: price.to_json() for eid, price in prices.items()}
+
+            def load(data: Any) -> dict[str, Price]:
+                return {k: Price.from_json(v) for k, v in data.items()}
+
+            try:
+                return self.f.cached("fal", "prices " + ",".join(chunk), fetch, load)
+            except GenctlError as err:  # prices only decorate a listing
+                log.debug("no fal prices: %s", err)
+                return {}
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            return {eid: price for found in pool.map(batch, batches) for eid, price in found.items()}
+
+
+class ReplicateSource:
+    """Replicate's collections, `GET /models` feed, search, models and versions."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self.f = fetcher
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return self.f.urls["replicate"]
+
+    def collection(self, slug: str) -> list[ModelInfo]:
+        """The models of one collection (`text-to-image`, …); [] when there is no such collection."""
+        key = self.f.require_key("replicate", "list a collection")
+
+        def fetch(policy: RetryPolicy) -> dict[str, Any]:
+            request = rc.collection_request(self.url, slug, key=key)
+            return dump(rc.parse_collection(self.f.send("replicate", request, policy, key=key))[1])
+
+        try:
+            return self.f.cached("replicate", f"collection {slug}", fetch, infos)
+        except ModelError:  # 404: not a collection slug
+            return []
+
+    def slugs(self) -> list[str]:
+        key = self.f.require_key("replicate", "list collections")
+
+        def fetch(policy: RetryPolicy) -> dict[str, Any]:
+            slugs: list[str] = []
+            request = rc.collections_request(self.url, key=key)
+            for _ in range(MAX_PAGES):
+                page = self.f.send("replicate", request, policy, key=key)
+                results, next_url = rc.parse_page(page, "collections")
+                slugs += [str(r["slug"]) for r in results if r.get("slug")]
+                if next_url is None:
+                    break
+                request = rc.collections_request(self.url, key=key, next_url=next_url)
+            return {"slugs": slugs}
+
+        return self.f.cached("replicate", "collections", fetch, lambda data: [str(s) for s in data["slugs"]])
+
+    def feed(self, pages: int = FEED_PAGES) -> list[ModelInfo]:
+        """The first pages of `GET /models` (newest first; the cursor is a URL, so one page at a time)."""
+        key = self.f.require_key("replicate", "list models")
+
+        def fetch(policy: RetryPolicy) -> dict[str, Any]:
+            models: list[ModelInfo] = []
+            request = rc.models_page_request(self.url, key=key)
+            for _ in range(pages):
+                found, next_url = rc.parse_models_page(self.f.send("replicate", request, policy, key=key))
+                models += found
+                if next_url is None:
+                    break
+                request = rc.models_page_request(self.url, key=key, next_url=next_url)
+            return dump(models)
+
+        return self.f.cached("replicate", f"models feed pages={pages}", fetch, infos)
+
+    def all_models(self) -> list[ModelInfo]:
+        """Every collection (fetched at once, each cached on its own) and the head of the feed."""
+        slugs = self.slugs()
+        done = [0]
+
+        def one(slug: str) -> list[ModelInfo]:
+            found = self.collection(slug)
+            with self._lock:
+                done[0] += 1
+                self.f.progress("Replicate collections", done[0], len(slugs))
+            return found
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            collections = list(pool.map(one, slugs))
+        return merge_same([*(m for found in collections for m in found), *self.feed()])
+
+    def search(self, query: str, limit: int | None = None) -> list[ModelInfo]:
+        def fetch(policy: RetryPolicy) -> dict[str, Any]:
+            request = rc.search_request(self.url, query, limit=limit or rc.SEARCH_LIMIT)
+            return dump(rc.parse_search(self.f.send("replicate", request, policy, key=None)))
+
+        return self.f.cached("replicate", f"search {query} limit={limit}", fetch, infos)
+
+    def find(self, model_id: str) -> ModelDetail | None:
+        """The model object (and the version's schema when one is named); None when Replicate has none."""
+        from genctl.providers.replicate import parse_model_ref
+
+        owner, name, version = parse_model_ref(model_id)
+        if owner is None or name is None:
+            return None  # a bare version id names no model
+        ref = f"{owner}/{name}"
+        if self.f.keys.get("replicate") is None:
+            # Search needs no token but its results carry no schema (the spec's example shows
+            # `openapi_schema: {}`, §3.1): the entry without its inputs.
+            found = next((m for m in self.search(ref) if m.id == ref), None)
+            if found is not None:
+                self.f.notify("Replicate: reading a model's input schema needs REPLICATE_API_TOKEN.")
+            return ModelDetail(found, None, version) if found else None
+        key = self.f.require_key("replicate", "read a model")
+
+        def fetch(policy: RetryPolicy) -> Any:
+            request = rc.model_request(self.url, owner, name, key=key)
+            body = rc.model_object(self.f.send("replicate", request, policy, key=key))
+            return {k: v for k, v in body.items() if k != "default_example"}  # a whole prediction: not needed
+
+        try:
+            body = self.f.cached("replicate", f"model {ref}", fetch, _model_body)
+        except ModelError:
+            return None
+        info = rc.model_info(body)
+        latest = body.get("latest_version") or {}
+        openapi = latest.get("openapi_schema")
+        if version is not None and version != latest.get("id"):
+            openapi = self._version_schema(owner, name, version)
+        found_schema = rc.input_schema(openapi)
+        schema = parse_input_schema(*found_schema) if found_schema else None
+        return ModelDetail(info, schema, version or info.latest_version)
+
+    def _version_schema(self, owner: str, name: str, version: str) -> Any:
+        key = self.f.require_key("replicate", "read a version")
+
+        def fetch(policy: RetryPolicy) -> Any:
+            request = rc.version_request(self.url, owner, name, version, key=key)
+            return rc.parse_version(self.f.send("replicate", request, policy, key=key))
+
+        try:
+            return self.f.cached(
+                "replicate", f"version {owner}/{name}:{version}", fetch, lambda d: d["openapi_schema"]
+            )
+        except ModelError as err:
+            raise error(
+                "model.not_found",
+                f"Replicate has no version {version} of {owner}/{name}.",
+                fix=f"Pick one at https://replicate.com/{owner}/{name}/versions, or drop :VERSION (latest).",
+                provider="replicate",
+                http_status=err.http_status,
+            ) from err
+
+
+def _model_body(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict) or not data.get("owner") or not data.get("name"):
+        raise ValueError("not a model object")
+    return data

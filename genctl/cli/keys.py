@@ -1,0 +1,390 @@
+"""`genctl keys`: each key's rotation state and live check, and adding, removing and listing config keys."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from genctl.cli import common
+from genctl.cli.config import settings_for_cli
+from genctl.cli.output import out
+from genctl.errors import error, usage
+
+if TYPE_CHECKING:
+    from genctl.config import Settings
+    from genctl.errors import GenctlError
+    from genctl.keys import Key, KeyPool, KeyView
+    from genctl.providers.accounts import KeyCheck
+
+keys_app = typer.Typer(
+    help="See each key's state (rotation, failures, live check) and add, remove or list keys.",
+    no_args_is_help=True,
+)
+
+STDIN_WAIT = 10.0  # seconds to wait for a piped key before calling it "nothing piped" (never hang a script)
+ProviderArg = Annotated[str, typer.Argument(help="fal or replicate.", show_default=False)]
+
+
+def _provider(name: str) -> str:
+    from genctl.config import PROVIDERS
+
+    if name not in PROVIDERS:
+        raise usage(f"Unknown provider {name!r}.", fix="Use fal or replicate.")
+    return name
+
+
+# -- status ----------------------------------------------------------------------------------------------
+
+
+@keys_app.command("status")
+def status_command(
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Probe every key live, concurrently, with calls that cost nothing."),
+    ] = False,
+    provider: Annotated[str | None, typer.Option("--provider", help="Only this provider.")] = None,
+    json_output: common.JsonOpt = False,
+) -> None:
+    """Each key's state: usable, failed (why, since when) or cooling down; which key is next.
+
+    Exit 0 when every provider with keys has one that has not failed, else 3.
+    """
+    from genctl.config import PROVIDERS
+    from genctl.keys import pool_for
+
+    out.configure(json_mode=json_output)
+    settings = settings_for_cli()
+    names = [_provider(provider)] if provider else list(PROVIDERS)
+    pools = {name: pool_for(settings, name) for name in names}
+    checks: dict[Key, KeyCheck] = {}
+    if check:
+        from genctl.keycheck import apply_checks, check_keys
+
+        keys = [key for pool in pools.values() for key in pool.keys]
+        with out.status(f"Checking {len(keys)} key(s)…"):
+            checks = check_keys(settings.providers, keys)
+        for pool in pools.values():
+            apply_checks(pool, {key: checks[key] for key in pool.keys})
+    views = {name: pool.views() for name, pool in pools.items()}
+    for problem in dict.fromkeys(pool.store.problem for pool in pools.values() if pool.store.problem):
+        out.warn(problem)
+    failure = _failure(pools, views, asked_for=provider)
+    if json_output:
+        _status_json(views, checks, failure)
+        if failure is not None:
+            out.configure(json_mode=False)  # the one JSON document above already holds the error
+    else:
+        _status_text(settings, views, checks)
+    if failure is not None:
+        raise failure
+
+
+def _failure(
+    pools: dict[str, KeyPool], views: dict[str, list[KeyView]], *, asked_for: str | None
+) -> GenctlError | None:
+    """The error that makes `status` exit 3, or None: a provider whose keys all failed, or no key at all."""
+    for name, pool in pools.items():
+        if views[name] and all(view.state == "failed" for view in views[name]):
+            return pool.explain(views[name])
+    if not any(views.values()) or (asked_for and not views[asked_for]):
+        which = asked_for or "fal or replicate"
+        return error(
+            "key.missing",
+            f"No {which} key is configured.",
+            fix='Set FAL_KEY / REPLICATE_API_TOKEN, or add one: echo "$KEY" | genctl keys add PROVIDER.',
+            provider=asked_for,
+        )
+    return None
+
+
+def _summary(name: str, views: list[KeyView]) -> str:
+    from genctl.generation import KEY_ENV
+
+    if not views:
+        return f"{name}: no keys (set {KEY_ENV[name]}, or `genctl keys add {name}`)"
+    usable = sum(view.state == "usable" for view in views)
+    cooling = sum(view.state == "cooling" for view in views)
+    nxt = next((view.key.label for view in views if view.next), "none")
+    extra = f", {cooling} cooling down" if cooling else ""
+    return f"{name}: {len(views)} key{'s' if len(views) != 1 else ''}, {usable} usable{extra}, next: {nxt}"
+
+
+def _status_text(settings: Settings, views: dict[str, list[KeyView]], checks: dict[Key, KeyCheck]) -> None:
+    from genctl.keys import timestamp
+
+    columns = ["label", "key", "source", "account", "format", "state", "last used", "next"]
+    now = time.time()
+    for name, rows in views.items():
+        if not rows:
+            continue
+        table = []
+        for view in rows:
+            table.append(
+                [
+                    view.key.label,
+                    view.key.masked,
+                    _source(view.key.source, settings),
+                    view.account or "",
+                    f"warning: {view.key.shape_warning}" if view.key.shape_warning else "ok",
+                    _state(view, now),
+                    timestamp(view.last_used, now) if view.last_used else "never",
+                    "→ next" if view.next else "",
+                    *([_check_cell(checks.get(view.key))] if checks else []),
+                ]
+            )
+        out.table([*columns, *(["check"] if checks else [])], table, title=name)
+    for name, rows in views.items():
+        out.result(_summary(name, rows))
+
+
+def _source(source: str, settings: Settings) -> str:
+    if settings.config_file is not None and source == str(settings.config_file):
+        home = str(Path.home())
+        return "config " + (("~" + source[len(home) :]) if source.startswith(home + os.sep) else source)
+    return source
+
+
+def _state(view: KeyView, now: float) -> str:
+    from genctl.keys import timestamp
+
+    if view.state == "failed" and view.since and view.until:
+        return f"failed ({view.code}) since {timestamp(view.since, now)}, retry {timestamp(view.until, now)}"
+    if view.state == "cooling" and view.until:
+        return f"rate limited until {timestamp(view.until, now)}"
+    return view.state
+
+
+def _check_cell(check: KeyCheck | None) -> str:
+    if check is None:
+        return ""
+    if check.error is not None:
+        return f"{'network error' if check.status == 'network' else check.status} ({check.error.code})"
+    parts = ["valid"]
+    if check.account:
+        parts.append(f"account {check.account}")
+    if check.balance is not None:
+        parts.append(f"balance {check.balance:.2f} {check.currency or ''}".rstrip())
+    if check.scope:
+        parts.append(f"scope {check.scope}")
+    return ", ".join([*parts, *check.notes])
+
+
+def _status_json(
+    views: dict[str, list[KeyView]], checks: dict[Key, KeyCheck], failure: GenctlError | None
+) -> None:
+    from genctl.keys import view_json
+
+    providers = {
+        name: {
+            "keys": [
+                {**view_json(view), "check": checks[view.key].to_json() if view.key in checks else None}
+                for view in rows
+            ],
+            "total": len(rows),
+            "usable": sum(view.state == "usable" for view in rows),
+            "next": next((view.key.label for view in rows if view.next), None),
+        }
+        for name, rows in views.items()
+    }
+    document: dict[str, Any] = {"ok": failure is None, "providers": providers}
+    if failure is not None:
+        document["error"] = failure.to_json()
+    out.json(document)
+
+
+# -- add / remove / list ---------------------------------------------------------------------------------
+
+
+@keys_app.command("add")
+def add_command(
+    provider: ProviderArg,
+    label: Annotated[str | None, typer.Option("--label", help="Name the key (default: key-N).")] = None,
+    account: Annotated[
+        str | None, typer.Option("--account", help="The account it belongs to (locks are account-wide).")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Probe the key live first; add it only if valid.")
+    ] = False,
+) -> None:
+    """Add a key to the config file, read from stdin or a hidden prompt (never from the command line).
+
+    echo "$FAL_KEY" | genctl keys add fal --label ci-1 --account acme
+    """
+    from genctl.config import load_settings, read_config, write_config
+    from genctl.keys import Key, shape_warning
+
+    name = _provider(provider)
+    path = _config_path()
+    if path.exists():
+        settings = settings_for_cli()  # warnings (permissions, typos); a broken file stops here, unrewritten
+    else:
+        settings = load_settings(config_path=path, env=os.environ, missing_ok=True)
+    secret = _read_secret(name)
+    if warning := shape_warning(secret, name):
+        out.warn(f"the {name} key looks unusual ({warning}); adding it anyway")
+    data = read_config(path)
+    entries = _entries(data, name, create=True)
+    for number, entry in enumerate(entries, start=1):
+        if _secret_of(entry) == secret:
+            out.warn(f"that {name} key is already in {path} as {_label_of(entry, number)}; nothing changed")
+            return
+    taken = {_label_of(entry, number) for number, entry in enumerate(entries, start=1)}
+    label = label or next(f"key-{n}" for n in range(1, len(entries) + 2) if f"key-{n}" not in taken)
+    if label in taken:
+        raise usage(f"{path} already has a {name} key labelled {label!r}.", fix="Pick another --label.")
+    key = Key(provider=name, label=label, source=str(path), _secret=secret, account=account)
+    if check:
+        _check_before_adding(settings, key)
+    entries.append({"key": secret, "label": label, **({"account": account} if account else {})})
+    had_comments = path.exists() and any(
+        line.lstrip().startswith("#") for line in path.read_text(encoding="utf-8").splitlines()
+    )
+    write_config(path, data)
+    if had_comments:
+        out.warn(f"{path} was rewritten with the new key; its comments were not kept")
+    out.info(f"Added {name} key {key} to {path}.")
+
+
+def _check_before_adding(settings: Settings, key: Key) -> None:
+    from genctl.keycheck import check_keys
+
+    verdict = check_keys(settings.providers, [key])[key]
+    if verdict.error is not None:
+        raise verdict.error
+    account = f" (account {verdict.account})" if verdict.account else ""
+    out.info(f"{key.provider} key {key} is valid{account}.")
+
+
+@keys_app.command("remove")
+def remove_command(
+    provider: ProviderArg, label: Annotated[str, typer.Argument(help="The key's label.")]
+) -> None:
+    """Remove the key labelled LABEL from the config file (see `genctl keys list`)."""
+    from genctl.config import read_config, write_config
+    from genctl.keys import Key, pool_for
+
+    name = _provider(provider)
+    path = _config_path()
+    settings = settings_for_cli()
+    data = read_config(path)
+    entries = _entries(data, name, create=False)
+    found = [n for n, entry in enumerate(entries, start=1) if _label_of(entry, n) == label]
+    if not found:
+        elsewhere = next((k for k in settings.providers[name].keys if k.label == label), None)
+        if elsewhere is not None:
+            raise usage(
+                f"The {name} key {elsewhere} comes from {elsewhere.source}, not from {path}.",
+                fix=f"Remove it from the {elsewhere.source} environment variable instead.",
+            )
+        labels = ", ".join(_label_of(entry, n) for n, entry in enumerate(entries, start=1)) or "none"
+        raise usage(
+            f"{path} has no {name} key labelled {label!r} (labels: {labels}).", fix="genctl keys list"
+        )
+    entry = entries.pop(found[0] - 1)
+    write_config(path, data)
+    removed = Key(provider=name, label=label, source=str(path), _secret=_secret_of(entry))
+    pool_for(settings, name).forget(removed)
+    out.info(f"Removed {name} key {removed} from {path}.")
+
+
+@keys_app.command("list")
+def list_command(json_output: common.JsonOpt = False) -> None:
+    """Every configured key: provider, label, masked key and where it comes from."""
+    out.configure(json_mode=json_output)
+    settings = settings_for_cli()
+    keys = [key for provider in settings.providers.values() for key in provider.keys]
+    if json_output:
+        rows = [
+            {"provider": k.provider, "label": k.label, "masked": k.masked, "source": k.source} for k in keys
+        ]
+        out.json({"keys": rows})
+        return
+    if not keys:
+        out.info("No keys configured: set FAL_KEY or REPLICATE_API_TOKEN, or `genctl keys add PROVIDER`.")
+        return
+    out.table(
+        ["provider", "label", "key", "source"], [[k.provider, k.label, k.masked, k.source] for k in keys]
+    )
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+
+
+def _config_path() -> Path:
+    from genctl.paths import resolve_config_file
+
+    return resolve_config_file(config_path=common.options.config_path, env=os.environ)[0]
+
+
+def _entries(data: dict[str, Any], provider: str, *, create: bool) -> list[Any]:
+    """The `[providers.X] keys` list of a parsed config (validated by load_settings when the file exists)."""
+    providers = data.setdefault("providers", {}) if create else data.get("providers", {})
+    table = providers.setdefault(provider, {}) if create else providers.get(provider, {})
+    entries = table.setdefault("keys", []) if create else table.get("keys", [])
+    return entries if isinstance(entries, list) else []
+
+
+def _secret_of(entry: Any) -> str:
+    from genctl.keysources import clean_key
+
+    raw = entry.get("key", "") if isinstance(entry, dict) else entry
+    return clean_key(raw)[0] if isinstance(raw, str) else ""
+
+
+def _label_of(entry: Any, number: int) -> str:
+    label = entry.get("label") if isinstance(entry, dict) else None
+    return label if isinstance(label, str) and label else f"config#{number}"  # as load_settings names it
+
+
+def _read_secret(provider: str) -> str:
+    """The key from a hidden prompt on a terminal, else from piped stdin; never waits on an idle pipe."""
+    from genctl.keysources import clean_key
+
+    how = f'echo "$KEY" | genctl keys add {provider}'
+    if _stdin_is_terminal():
+        import getpass
+
+        raw = getpass.getpass(f"{provider} key (input hidden): ")
+    elif _has_input(sys.stdin):
+        raw = sys.stdin.read()
+    else:
+        raise usage(f"No key was piped in within {STDIN_WAIT:g} s.", fix=how)
+    secret, _ = clean_key(raw)
+    if not secret:
+        raise usage("No key was given (stdin was empty).", fix=how)
+    if any(ch.isspace() for ch in secret) or "," in secret:
+        raise usage("Give one key at a time, without spaces or commas.", fix=how)
+    if provider == "fal" and (":" not in secret or "" in secret.split(":")):
+        raise error(
+            "key.format",
+            "That is not a whole fal key: it needs both halves, <key_id>:<key_secret>.",
+            fix="Copy the whole key from https://fal.ai/dashboard/keys and pipe it in again.",
+            provider=provider,
+        )
+    return secret
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except ValueError:  # stdin was closed
+        return False
+
+
+def _has_input(stream: Any) -> bool:
+    """Whether a pipe has data (or EOF) within STDIN_WAIT; True when that can't be told (read it then)."""
+    import select
+
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return True  # an in-memory stream (the test runner): reading never blocks
+    if os.name == "nt":
+        return True  # select() only works on sockets there
+    ready, _, _ = select.select([fd], [], [], STDIN_WAIT)
+    return bool(ready)

@@ -1,0 +1,309 @@
+"""`genctl models [QUERY]`: both providers' catalogues in one table; `genctl models show MODEL`: one model."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from genctl.cli.common import JsonOpt, QuietOpt
+from genctl.cli.output import out
+from genctl.errors import error, usage
+
+if TYPE_CHECKING:
+    from genctl.catalog import Catalog, ModelDetail
+    from genctl.providers.base import ModelInfo
+    from genctl.schema import Field
+
+LABELS = {"fal": "fal.ai", "replicate": "Replicate"}
+
+
+class _QueryOrCommand(TyperGroup):
+    """`genctl models [QUERY] [OPTIONS]` means `genctl models list …`: a first word that names no
+    subcommand is the query, so `genctl models flux` and `genctl models show ID` both work."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # click's Context (vendored by Typer)
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+models_app = typer.Typer(
+    cls=_QueryOrCommand,
+    help=(
+        "Find models on fal.ai and Replicate and read their inputs. `genctl models [QUERY]` is short for "
+        "`genctl models list [QUERY]`."
+    ),
+    no_args_is_help=False,
+    rich_markup_mode=None,
+)
+
+ProviderOpt = Annotated[
+    str | None, typer.Option("--provider", help="Only this provider: fal or replicate.", show_default=False)
+]
+RefreshOpt = Annotated[
+    bool, typer.Option("--refresh", help="Fetch again now instead of using the cached catalogue.")
+]
+
+
+def _provider(name: str | None) -> str | None:
+    if name is not None and name not in LABELS:
+        raise usage(f"Unknown provider {name!r}.", fix="Use --provider fal or --provider replicate.")
+    return name
+
+
+def _open_catalog(stack: ExitStack, *, refresh: bool) -> Catalog:
+    from genctl.catalog import Catalog
+    from genctl.cli.config import settings_for_cli
+    from genctl.http import make_client
+
+    settings = settings_for_cli()
+    providers = settings.providers.values()
+    client = stack.enter_context(
+        make_client(
+            timeout=max(p.timeout for p in providers),
+            connect_timeout=max(p.connect_timeout for p in providers),
+        )
+    )
+    bars = stack.enter_context(out.progress())
+    return Catalog(settings, client=client, refresh=refresh, on_notice=out.info, on_progress=bars.update)
+
+
+@models_app.command("list")
+def list_command(
+    query: Annotated[
+        str | None,
+        typer.Argument(help="Words to search for, e.g. flux or 'text to speech'.", show_default=False),
+    ] = None,
+    provider: ProviderOpt = None,
+    category: Annotated[
+        str | None,
+        typer.Option(
+            "--category",
+            help="text-to-image, image-to-video, text-to-audio, … (as the provider names it).",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Show at most N models; 0 shows all.", min=0)] = 50,
+    json_: JsonOpt = False,
+    refresh: RefreshOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """List or search the models of both providers in one table (id, provider, category, name, price)."""
+    out.configure(json_mode=json_, quiet=quiet)
+    chosen = _provider(provider)
+    with ExitStack() as stack:
+        catalog = _open_catalog(stack, refresh=refresh)
+        listing = catalog.search(query=query, provider=chosen, category=category, limit=limit or None)
+        if category and not listing.models:
+            _check_category(catalog, category)
+    if json_:
+        out.json(
+            {
+                "ok": True,
+                "query": query,
+                "provider": chosen,
+                "category": category,
+                "count": len(listing.models),
+                "total": listing.total,
+                "models": [m.to_json() for m in listing.models],
+            }
+        )
+        return
+    if not listing.models:
+        out.info("No model matches." + (" Try fewer words, or another --category." if query else ""))
+        return
+    out.table(
+        ["id", "provider", "category", "name", "description", "price"],
+        [
+            [m.id, m.provider, m.category or "", m.display_name, _short(m.description, 60), _price(m)]
+            for m in listing.models
+        ],
+    )
+    if listing.total > len(listing.models):
+        out.info(f"{len(listing.models)} of {listing.total} models shown; --limit 0 shows all.")
+    if (
+        any(m.provider == "fal" and m.price is None for m in listing.models)
+        and catalog.keys.get("fal") is None
+    ):
+        out.info("fal.ai prices show with a key (FAL_KEY).")
+
+
+def _check_category(catalog: Catalog, category: str) -> None:
+    """usage.invalid for a category no provider has, with the known ones (collected at run time)."""
+    import difflib
+
+    known = catalog.categories()
+    if category in known or not known:
+        return
+    near = difflib.get_close_matches(category, known, n=1)
+    hint = f" — did you mean {near[0]}?" if near else ""
+    raise usage(f"No provider has the category {category!r}{hint}", fix=f"Categories: {', '.join(known)}.")
+
+
+@models_app.command("show")
+def show_command(
+    model: Annotated[str, typer.Argument(help="Model id: fal-ai/flux/dev, owner/name[:version].")],
+    provider: ProviderOpt = None,
+    json_: JsonOpt = False,
+    refresh: RefreshOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """One model: what it is, its price where known, its inputs (in the model's order), and how to run it."""
+    from genctl import preflight, suggest
+    from genctl.providers import detect_provider
+
+    out.configure(json_mode=json_, quiet=quiet)
+    preflight.check_name(model)
+    with ExitStack() as stack:
+        catalog = _open_catalog(stack, refresh=refresh)
+        name = _provider(provider) or detect_provider(model) or catalog.settings.provider or "fal"
+        detail = catalog.find(model, name)
+        if detail is None:
+            words = " ".join(suggest.tokens(model)[:3])
+            missing = error(
+                "model.not_found",
+                f"{LABELS[name]} has no model {model!r}.",
+                fix=f"Check the id; `genctl models {words}` searches both providers.",
+                provider=name,
+            )
+            raise preflight.not_found(missing, model=model, provider=name, catalog=catalog)
+        info = detail.info
+        if name == "fal":
+            info = _with_price(info, catalog.fal.prices([info.id]))
+        other = "replicate" if name == "fal" else "fal"
+        hint = " ".join(suggest.tokens(info.id))
+        also = suggest.same_model(info.id, catalog.candidates(other, hint, whole=False))
+    example = example_command(detail, provider=name)
+    if json_:
+        out.json(
+            {
+                "ok": True,
+                "model": info.to_json(),
+                "version": detail.version,
+                "input": detail.schema.to_json() if detail.schema else None,
+                "also_on": [{"provider": m.provider, "id": m.id} for m in also],
+                "example": example,
+            }
+        )
+        return
+    _print_detail(info, detail, also)
+    out.result("")
+    out.result("Example:")
+    out.result(example)
+
+
+def _print_detail(info: ModelInfo, detail: ModelDetail, also: list[ModelInfo]) -> None:
+    out.result(f"{info.id}  ({LABELS[info.provider]})")
+    lines = [
+        ("Name", info.display_name if info.display_name != info.id else ""),
+        ("Category", info.category or ""),
+        ("Description", info.description),
+        ("Price", info.price.text() if info.price else ""),
+        ("Version", f"{detail.version}" if detail.version else ""),
+        (
+            "Official",
+            "" if info.is_official is None else "yes" if info.is_official else "no: runs only at a version",
+        ),
+        ("Also on", ", ".join(f"{LABELS[m.provider]} {m.id}" for m in also)),
+        ("Page", info.url or ""),
+    ]
+    for label, value in lines:
+        if value:
+            out.result(f"{label}: {value}")
+    if info.kind == "text":
+        out.warn(f"{info.id} is a language model: genctl generate refuses it (model.wrong_kind).")
+    if detail.schema is None:
+        out.info("No input schema is available for this model.")
+        return
+    out.result("")
+    out.table(
+        ["name", "type", "required", "default", "values", "range", "description"],
+        [
+            [
+                f.name,
+                f.type + (" (URL; -i for a file)" if f.is_file else ""),
+                "yes" if f.required else "",
+                _value(f.default) if f.has_default else "",
+                ", ".join(_value(v) for v in f.enum),
+                _range(f),
+                f.description,
+            ]
+            for f in detail.schema.fields
+        ],
+    )
+
+
+def example_command(detail: ModelDetail, *, provider: str) -> str:
+    """A ready-to-run `genctl generate` line: the prompt, the model, and every other required input."""
+    from genctl.providers import detect_provider
+
+    info = detail.info
+    ref = info.id
+    if provider == "replicate" and info.is_official is False and detail.version:
+        ref = f"{info.id}:{detail.version}"
+    parts = ["genctl", "generate"]
+    fields = detail.schema.fields if detail.schema else ()
+    prompt = next((f for f in fields if f.name == "prompt"), None)
+    if prompt is not None or detail.schema is None:  # without a schema, a prompt is the best guess
+        parts.append(shlex.quote(str((_example(prompt) if prompt else None) or "a fox in the snow at dawn")))
+    parts += ["-m", shlex.quote(ref)]
+    if detect_provider(ref) != provider:
+        parts += ["--provider", provider]
+    for field in fields:
+        if not field.required or field.name == "prompt":
+            continue
+        if field.is_file:
+            parts += ["-i", shlex.quote(f"{field.name}=./input.png")]
+        else:
+            example = _example(field)
+            text = example if isinstance(example, str) else json.dumps(example)
+            parts += ["-p", shlex.quote(f"{field.name}={text if example is not None else '…'}")]
+    return " ".join(parts)
+
+
+def _example(field: Field) -> Any:
+    examples = field.schema.get("examples")
+    if isinstance(examples, list) and examples:
+        return examples[0]
+    if field.has_default and field.default not in (None, ""):
+        return field.default
+    if field.enum:
+        return field.enum[0]
+    if field.minimum is not None:
+        return field.minimum
+    return "Hello from genctl" if "string" in field.type else None
+
+
+def _with_price(info: ModelInfo, prices: dict[str, Any]) -> ModelInfo:
+    from dataclasses import replace
+
+    return replace(info, price=prices.get(info.id, info.price))
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _range(field: Field) -> str:
+    lo, hi = field.minimum, field.maximum
+    if lo is not None and hi is not None:
+        return f"{_value(lo)}–{_value(hi)}"
+    if lo is not None:
+        return f">= {_value(lo)}"
+    if hi is not None:
+        return f"<= {_value(hi)}"
+    return ""
+
+
+def _price(model: ModelInfo) -> str:
+    return model.price.text() if model.price else ""
+
+
+def _short(text: str, size: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= size else text[: size - 1].rstrip() + "…"

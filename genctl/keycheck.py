@@ -1,0 +1,134 @@
+"""Live key checks: send the free probes of `providers.accounts` for many keys at once, and apply verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from genctl.errors import GenctlError
+from genctl.http import RetryPolicy, make_client, send
+from genctl.providers import get_provider
+from genctl.providers.accounts import (
+    KeyCheck,
+    failed_check,
+    fal_billing_request,
+    fal_key_accepted,
+    fal_lock_request,
+    fal_pricing_request,
+    parse_fal_billing,
+    parse_replicate_account,
+    replicate_account_request,
+)
+from genctl.providers.fal import FalProvider
+from genctl.providers.replicate import ReplicateProvider
+
+if TYPE_CHECKING:
+    import httpx
+
+    from genctl.config import ProviderSettings
+    from genctl.keys import Key, KeyPool
+    from genctl.providers.base import HttpRequest
+
+PROBE_TIMEOUT = 5.0  # seconds for each probe call: a check must not hang on one dead key
+MAX_WORKERS = 8
+ACCOUNT_LOOKUP_TIMEOUT = 5.0
+_POLICY = RetryPolicy(max_attempts=2, base_delay=0.2, max_wait=1.0)
+
+
+def check_keys(
+    providers: Mapping[str, ProviderSettings], keys: Sequence[Key], *, timeout: float = PROBE_TIMEOUT
+) -> dict[Key, KeyCheck]:
+    """Every key checked live and concurrently (bounded threads, each call with `timeout`)."""
+    if not keys:
+        return {}
+    with (
+        make_client(timeout=timeout, connect_timeout=timeout) as client,
+        ThreadPoolExecutor(
+            max_workers=min(MAX_WORKERS, len(keys)), thread_name_prefix="genctl-check"
+        ) as pool,
+    ):
+        verdicts = pool.map(lambda key: check_key(providers[key.provider], key, client), keys)
+        return dict(zip(keys, verdicts, strict=True))
+
+
+def check_key(settings: ProviderSettings, key: Key, client: httpx.Client) -> KeyCheck:
+    """One key's verdict: valid, or why not (invalid, locked, billing, scope, network, error)."""
+    provider = get_provider(key.provider, settings)
+    try:
+        if isinstance(provider, FalProvider):
+            return _check_fal(provider, key, client)
+        assert isinstance(provider, ReplicateProvider)
+        response = _send(client, replicate_account_request(provider.api_url, key), key.provider)
+        if not response.is_success:
+            return failed_check(provider.error_from_response(response, key=key))
+        return parse_replicate_account(response)
+    except GenctlError as err:  # transport failures, mapped by http.send
+        return failed_check(err)
+
+
+def _check_fal(provider: FalProvider, key: Key, client: httpx.Client) -> KeyCheck:
+    response = _send(client, fal_pricing_request(provider.api_url, key), "fal")
+    if not fal_key_accepted(response):
+        return failed_check(provider.error_from_response(response, key=key))
+    notes: list[str] = []
+    account = balance = currency = scope = None
+    billing = _send(client, fal_billing_request(provider.api_url, key), "fal")
+    if billing.is_success:
+        scope = "ADMIN"
+        account, balance, currency = parse_fal_billing(billing)
+    elif (err := provider.error_from_response(billing, key=key)).code == "key.scope":
+        scope = "API"
+        notes.append("no account or balance with an API-scope key")
+    else:
+        notes.append(f"account unknown ({err.code})")
+    facts: dict[str, Any] = {"account": account, "scope": scope, "balance": balance, "currency": currency}
+    lock = _send(client, fal_lock_request(provider.rest_url, key), "fal")
+    if not lock.is_success:
+        err = provider.error_from_response(lock, key=key)
+        if err.code == "key.locked":
+            return failed_check(err, **facts)
+        notes.append(f"lock state unknown ({err.code})")
+    return KeyCheck("valid", notes=tuple(notes), **facts)
+
+
+def _send(client: httpx.Client, request: HttpRequest, provider: str) -> httpx.Response:
+    return send(client, request, policy=_POLICY, provider=provider)
+
+
+def apply_checks(pool: KeyPool, checks: Mapping[Key, KeyCheck]) -> None:
+    """Put keys that passed back in rotation, mark those the provider refused; network errors change nothing.
+
+    Refusals are applied first, so a key's own passing check wins over a failure of another key of the
+    same account.
+    """
+    for key, check in checks.items():
+        if check.error is not None and check.status in ("invalid", "locked", "billing", "scope"):
+            pool.fail(key, check.error)
+    pool.learn_accounts({key: check.account for key, check in checks.items() if check.account})
+    for key, check in checks.items():
+        if check.ok:
+            pool.recover(key)
+
+
+def lookup_accounts(settings: ProviderSettings, keys: Sequence[Key], client: httpx.Client) -> dict[Key, str]:
+    """Replicate account names of `keys` from `GET /account` (free); keys whose lookup fails are left out."""
+    provider = get_provider(settings.name, settings)
+    if not isinstance(provider, ReplicateProvider):
+        return {}  # fal names the account only to ADMIN keys: the config's `account` label is the source
+    found: dict[Key, str] = {}
+    for key in keys:
+        request = replicate_account_request(provider.api_url, key)
+        try:
+            response = send(
+                client,
+                replace(request, timeout=ACCOUNT_LOOKUP_TIMEOUT),
+                policy=RetryPolicy(max_attempts=1),
+                provider=provider.name,
+            )
+        except GenctlError:
+            continue
+        if response.is_success and (account := parse_replicate_account(response).account):
+            found[key] = account
+    return found

@@ -1,0 +1,95 @@
+"""Where keys come from: env variables and config entries, cleaned of stray quotes and spaces, merged."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from genctl.keys import Key, mask
+
+# Env vars holding keys, in the order their keys come in the pool (fal-client reads FAL_KEY first too).
+KEY_ENV_VARS: dict[str, tuple[str, ...]] = {
+    "fal": ("FAL_KEY", "FAL_API_KEY"),
+    "replicate": ("REPLICATE_API_TOKEN",),
+}
+
+
+def clean_key(raw: str) -> tuple[str, list[str]]:
+    """Strip whitespace and surrounding quotes from a pasted key; say what was removed (a classic 401)."""
+    notes: list[str] = []
+    value = raw
+    stripped = value.strip()
+    if stripped != value:
+        notes.append("surrounding whitespace or a newline")
+        value = stripped
+    while len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        notes.append("surrounding quotes")
+        value = value[1:-1].strip()
+    return value, notes
+
+
+def clean_entry(raw: str, provider: str, where: str, warnings: list[str]) -> str:
+    """`raw` cleaned by clean_key, with a warning naming `where` (the key only masked) if that changed it."""
+    secret, notes = clean_key(raw)
+    if notes and secret:
+        _cleaned(where, mask(secret, provider), notes, warnings)
+    return secret
+
+
+def _cleaned(where: str, masked: str, notes: list[str], warnings: list[str]) -> None:
+    removed = " and ".join(notes)
+    warnings.append(f"{where} ({masked}): removed {removed} from the key — providers reject it (401)")
+
+
+def env_keys(provider: str, env: Mapping[str, str], warnings: list[str]) -> list[Key]:
+    """The provider's keys from its env variables (each may hold several, comma-separated), in pool order."""
+    keys: list[Key] = []
+    for var in KEY_ENV_VARS[provider]:
+        value = env.get(var, "")
+        if "," in value:
+            # Quotes around a whole list would otherwise stick to its first and last keys.
+            value, notes = clean_key(value)
+            if notes:
+                _cleaned(var, "the whole list", notes, warnings)
+        entries = value.split(",")
+        for number, entry in enumerate(entries, start=1):
+            where = var if len(entries) == 1 else f"{var} entry {number}"
+            # A space after a comma is list formatting, not a pasting accident: no warning for it.
+            secret = clean_entry(entry.strip(" ") if len(entries) > 1 else entry, provider, where, warnings)
+            if secret:
+                label = f"env:{var}" if number == 1 else f"env:{var}#{number}"
+                keys.append(Key(provider=provider, label=label, source=var, _secret=secret))
+    if provider == "fal":
+        keys.extend(_fal_key_pair(env, warnings))
+    return keys
+
+
+def _fal_key_pair(env: Mapping[str, str], warnings: list[str]) -> list[Key]:
+    pair = {var: env.get(var, "") for var in ("FAL_KEY_ID", "FAL_KEY_SECRET")}
+    missing = [var for var, value in pair.items() if not value.strip()]
+    if len(missing) == 1:
+        [present] = set(pair) - set(missing)
+        warnings.append(
+            f"{present} is set but {missing[0]} is not: that key is ignored; "
+            f"set {missing[0]} too, or put id:secret in FAL_KEY"
+        )
+    if missing:
+        return []
+    cleaned = {var: clean_key(value) for var, value in pair.items()}
+    joined = ":".join(part for part, _ in cleaned.values())
+    for var, (_, notes) in cleaned.items():
+        if notes:
+            _cleaned(var, mask(joined, "fal"), notes, warnings)
+    return [Key(provider="fal", label="env:FAL_KEY_ID", source="FAL_KEY_ID+FAL_KEY_SECRET", _secret=joined)]
+
+
+def merge_keys(keys: list[Key]) -> list[Key]:
+    """The same secret once, in first-seen order: the first label wins, a later account fills a gap."""
+    merged: dict[str, Key] = {}
+    for key in keys:
+        first = merged.get(key.reveal())
+        if first is None:
+            merged[key.reveal()] = key
+        elif first.account is None and key.account is not None:
+            merged[key.reveal()] = replace(first, account=key.account)
+    return list(merged.values())

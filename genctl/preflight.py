@@ -1,0 +1,180 @@
+"""The pre-flight of `genctl generate`: catch a wrong model or input before a request is paid for.
+
+`check_name` runs before anything (no key, no network); `check` runs after `plan()`: it looks the model up
+in the catalogue (cached, see genctl.catalog), stops a text model (model.wrong_kind) or a versionless
+Replicate community model (model.needs_version), and checks the params — `[models."<id>"]` defaults
+included — against the model's input schema (payload.invalid, exit 5). When the schema cannot be had
+(offline, nothing cached, a private fal app) the request goes out unchecked, with a notice.
+`explain` adds catalogue suggestions to a model.* error the provider answered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from genctl import suggest
+from genctl.errors import GenctlError, ModelError
+from genctl.params import parse_input
+
+if TYPE_CHECKING:
+    import httpx
+
+    from genctl.catalog import Catalog
+    from genctl.config import Settings
+    from genctl.generation import GenerationRequest, Plan
+    from genctl.keys import Key
+
+Notice = Callable[[str], None]
+log = logging.getLogger("genctl.preflight")
+
+
+def check_name(model: str | None) -> None:
+    """model.wrong_kind for an id that names a text model (`gpt-4o-mini`); sends nothing."""
+    if model and suggest.looks_like_text_model(model):
+        raise suggest.wrong_kind(model.strip())
+
+
+def _catalog(
+    settings: Settings,
+    *,
+    client: httpx.Client | None,
+    keys: Mapping[str, Key | None],
+    cache_only: bool,
+    on_notice: Notice | None,
+) -> Catalog:
+    from genctl.catalog import ONE_TRY, Catalog
+
+    # One try: the schema is a convenience; a generation must not wait for the catalogue's retries.
+    return Catalog(
+        settings, client=client, keys=keys, cache_only=cache_only, policy=ONE_TRY, on_notice=on_notice
+    )
+
+
+def _keys(settings: Settings, provider: str, key: Key) -> dict[str, Key | None]:
+    other = "replicate" if provider == "fal" else "fal"
+    keys = settings.providers[other].keys
+    return {provider: key, other: keys[0] if keys else None}
+
+
+def check(
+    settings: Settings,
+    request: GenerationRequest,
+    resolved: Plan,
+    *,
+    client: httpx.Client | None = None,
+    cache_only: bool = False,
+    on_notice: Notice | None = None,
+) -> Plan:
+    """The plan with its params coerced to the schema's types; raises what the provider would answer.
+
+    `cache_only` (for --dry-run, which sends nothing) checks against a cached schema only.
+    """
+    from genctl.catalog import NotCached
+    from genctl.schema_check import check_params, payload_error
+
+    notify = on_notice or (lambda message: None)
+    provider, model = resolved.provider.name, resolved.model
+    keys = _keys(settings, provider, resolved.key)
+    catalog = _catalog(settings, client=client, keys=keys, cache_only=cache_only, on_notice=on_notice)
+    try:
+        detail = catalog.find(model, provider)
+    except NotCached:
+        notify(f"Input not checked: no cached schema of {model} (`genctl models show {model}` caches it).")
+        return resolved
+    except ModelError:
+        raise  # a version that does not exist, an id that cannot be one
+    except GenctlError as err:
+        notify(f"Input not checked: the schema of {model} could not be fetched ({err.code}: {err.message}).")
+        return resolved
+    if detail is None:
+        if provider == "fal":  # private apps are not in the public catalogue: let fal answer
+            notify(f"{model} is not in fal.ai's public catalogue: sending it unchecked.")
+        return resolved
+    if detail.info.kind == "text":
+        raise suggest.wrong_kind(model, found=detail.info)
+    if provider == "replicate" and detail.info.is_official is False and ":" not in model:
+        raise suggest.needs_version(model, detail.info.latest_version)
+    if detail.schema is None:
+        notify(f"Input not checked: {model} publishes no input schema.")
+        return resolved
+    raw, sources, file_keys = _origins(settings, request, model)
+    params, problems = check_params(
+        detail.schema, resolved.params, raw=raw, file_keys=file_keys, sources=sources
+    )
+    if problems:
+        raise payload_error(model, provider, problems)
+    return replace(resolved, params=params)
+
+
+def _origins(
+    settings: Settings, request: GenerationRequest, model: str
+) -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
+    """(the `-p` text of each value, where non-`-p` values came from, the `-i` names) for messages."""
+    where = f" in {settings.config_file}" if settings.config_file else ""
+    sources = {name: f'[models."{model}"]{where}' for name in settings.model_params.get(model, {})}
+    if request.prompt is not None:
+        sources["prompt"] = "the PROMPT argument"
+    raw: dict[str, str] = {}
+    for item in request.params:
+        name, _, text = item.partition("=")
+        json_value = name.endswith(":")
+        name = name.removesuffix(":")
+        sources.pop(name, None)
+        raw.pop(name, None)
+        if not json_value:  # KEY:=JSON has no text form to fall back on
+            raw[name] = text
+    file_keys = frozenset(parse_input(item)[0] for item in request.inputs)
+    for name in file_keys:
+        sources.pop(name, None)
+    return raw, sources, file_keys
+
+
+def explain(
+    err: GenctlError,
+    *,
+    settings: Settings,
+    model: str,
+    provider: str,
+    key: Key,
+    client: httpx.Client,
+) -> GenctlError:
+    """A provider's model.not_found / model.needs_version with catalogue suggestions; never fails itself."""
+    from genctl.catalog import NotCached
+
+    try:
+        catalog = _catalog(
+            settings, client=client, keys=_keys(settings, provider, key), cache_only=False, on_notice=None
+        )
+        if err.code == "model.needs_version":
+            detail = catalog.find(model.split(":")[0], "replicate")
+            latest = detail.info.latest_version if detail else None
+            return suggest.with_fix(err, suggest.needs_version(model, latest).fix, latest_version=latest)
+        if err.code == "model.not_found":
+            return not_found(err, model=model, provider=provider, catalog=catalog)
+    except (GenctlError, NotCached) as failure:
+        log.debug("no suggestions for %s: %s", model, failure)
+    return err
+
+
+def not_found(err: GenctlError, *, model: str, provider: str, catalog: Catalog) -> GenctlError:
+    """model.not_found with the closest ids of `provider` and the same model on the other provider."""
+    from genctl.providers.fal import app_splits, split_endpoint
+
+    hint = " ".join(suggest.tokens(model))
+    exact: list[str] = []
+    if provider == "fal":
+        try:
+            exact = app_splits(model, split_endpoint(model)[0])
+        except GenctlError:
+            exact = []
+    ranked = suggest.rank(model, catalog.candidates(provider, hint), exact=exact)
+    other = "replicate" if provider == "fal" else "fal"
+    elsewhere = suggest.same_model(model, catalog.candidates(other, hint, whole=False))
+    if not ranked and not elsewhere:
+        return err
+    fix = suggest.not_found_fix(model, ranked, elsewhere, err.fix)
+    extra: dict[str, Any] = {"suggestions": suggest.suggestions_json(ranked, elsewhere)}
+    return suggest.with_fix(err, fix, **extra)
