@@ -76,11 +76,15 @@ class Sink:
         if self._out_console is None or self._out_console.file is not sys.stdout:
             from rich.console import Console
 
+            tty = _isatty(sys.stdout)
             self._out_console = Console(
                 file=sys.stdout,
-                no_color="NO_COLOR" in os.environ or not _isatty(sys.stdout),
+                no_color="NO_COLOR" in os.environ or not tty,
                 highlight=False,
                 soft_wrap=True,
+                # Piped into a file or a CI log there is no terminal width to respect: rich would assume 80
+                # columns and fold every cell. COLUMNS still wins when set.
+                width=None if tty or os.environ.get("COLUMNS") else 200,
             )
         return self._out_console
 
