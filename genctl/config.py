@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from genctl import paths
+from genctl.aliases import Target, from_config
 from genctl.errors import GenctlError, error
 from genctl.keys import DEFAULT_COOLDOWN, Key
 from genctl.keysources import clean_entry, env_keys, merge_keys
@@ -37,6 +38,8 @@ ENV_VARS: dict[str, str] = {
     "defaults.output_dir": "GENCTL_OUTPUT_DIR",
     "defaults.timeout": "GENCTL_TIMEOUT",
     "defaults.key_cooldown": "GENCTL_KEY_COOLDOWN",
+    "defaults.concurrency": "GENCTL_CONCURRENCY",
+    "defaults.fallback": "GENCTL_FALLBACK",
     **{
         f"providers.{p}.{name}": f"GENCTL_{p.upper()}_{name.upper()}"
         for p, urls in DEFAULT_URLS.items()
@@ -44,7 +47,7 @@ ENV_VARS: dict[str, str] = {
     },
 }
 
-SECTIONS = ("defaults", "providers", "models")
+SECTIONS = ("defaults", "providers", "models", "history", "aliases")
 DEFAULTS_SCHEMA: dict[str, str] = {
     "provider": "provider",
     **{f"{kind}_model": "text" for kind in MODEL_KINDS},
@@ -53,7 +56,10 @@ DEFAULTS_SCHEMA: dict[str, str] = {
     "upload_threshold": "bytes",
     "key_cooldown": "seconds",
     "catalog_ttl": "seconds",
+    "concurrency": "count",
+    "fallback": "providers",
 }
+HISTORY_SCHEMA: dict[str, str] = {"enabled": "bool"}
 PROVIDER_SCHEMA: dict[str, dict[str, str]] = {
     p: {"keys": "keys", **dict.fromkeys(urls, "url"), "timeout": "seconds", "connect_timeout": "seconds"}
     for p, urls in DEFAULT_URLS.items()
@@ -67,6 +73,9 @@ _KINDS: dict[str, tuple[str, str]] = {
     "path": ("a path string", '"~/Pictures/genctl"'),
     "seconds": ("a number of seconds greater than 0", "600"),
     "bytes": ("a whole number of bytes, 0 or more", "1000000"),
+    "count": ("a whole number, 1 or more", "4"),
+    "bool": ("true or false", "false"),
+    "providers": ('a list of providers, e.g. ["fal", "replicate"]', '["fal", "replicate"]'),
     "url": ("an http:// or https:// URL", '"https://gateway.example.com"'),
 }
 _KEYS_FIX = (
@@ -98,6 +107,11 @@ class Settings:
     upload_threshold: int = 1_000_000  # bytes; smaller local inputs go inline as data: URIs
     key_cooldown: float = DEFAULT_COOLDOWN  # seconds a key that failed (401/402/403) sits out of the rotation
     catalog_ttl: float = 86400.0  # seconds a cached model catalogue or input schema stays fresh
+    concurrency: int = 4  # `generate --batch`: items run at once
+    history_enabled: bool = True  # [history] enabled: record every job (genctl.history)
+    # [defaults] fallback: providers a generation may move on to, in order (None: no fallback).
+    fallback: tuple[str, ...] | None = None
+    aliases: dict[str, dict[str, Target | None]] = field(default_factory=dict)  # [aliases], over the built-in
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # for the CLI to show on stderr (never containing a secret)
@@ -214,17 +228,24 @@ def _convert(kind: str, value: object, where: tuple[str, str, Path | None]) -> A
 
     `where` is (how the user named it, the bare key, the config file or None for env and flags).
     """
-    if isinstance(value, str) and kind in ("seconds", "bytes") and where[2] is None:
+    if isinstance(value, str) and kind in ("seconds", "bytes", "count") and where[2] is None:
         # Env and flags arrive as text; the file must use TOML numbers (a quoted "30" is a mistake there).
         with contextlib.suppress(ValueError):
             value = float(value) if kind == "seconds" else int(value)
+    if isinstance(value, str) and kind == "providers" and where[2] is None:
+        value = [name.strip() for name in value.split(",") if name.strip()]  # GENCTL_FALLBACK=fal,replicate
     checked = _check(kind, value)
     if checked is not None:
         return checked
     label, key, file = where
     what, example = _KINDS[kind]
-    if isinstance(value, str) and kind in ("provider", "seconds", "bytes"):
+    if isinstance(value, str) and kind in ("provider", "seconds", "bytes", "count", "bool"):
         got = repr(value) + (_near(value, PROVIDERS) if kind == "provider" else "")
+    elif isinstance(value, list) and kind == "providers":
+        wrong = [p for p in value if p not in PROVIDERS]
+        got = f"{wrong[0]!r}{_near(str(wrong[0]), PROVIDERS)}" if wrong else "a list naming a provider twice"
+    elif kind == "count" and isinstance(value, int) and not isinstance(value, bool):
+        got = str(value)  # 0 or negative: the number itself says what is wrong
     elif isinstance(value, str) and kind == "url":
         # Not echoed: a URL may carry a token in its query string.
         got = "a string without http:// or https://"
@@ -246,6 +267,13 @@ def _check(kind: str, value: object) -> Any:
         if kind == "seconds":
             return float(value) if value > 0 else None
         return value if isinstance(value, int) and value >= 0 else None
+    if kind == "count":
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
+    if kind == "bool":
+        return value if isinstance(value, bool) else None
+    if kind == "providers":
+        ok = isinstance(value, list) and all(p in PROVIDERS for p in value) and len(set(value)) == len(value)
+        return tuple(value) if ok and isinstance(value, list) else None
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
@@ -289,8 +317,14 @@ class _Loader:
             upload_threshold=self._value("defaults.upload_threshold", defaults, 1_000_000),
             key_cooldown=self._value("defaults.key_cooldown", defaults, DEFAULT_COOLDOWN),
             catalog_ttl=self._value("defaults.catalog_ttl", defaults, 86400.0),
+            concurrency=self._value("defaults.concurrency", defaults, 4),
+            history_enabled=self._value(
+                "history.enabled", self._table(self.data, "history", "[history]"), True
+            ),
             providers=providers,
             model_params=self._model_params(),
+            fallback=self._value("defaults.fallback", defaults),
+            aliases=from_config(self._table(self.data, "aliases", "[aliases]"), self.path, self.warnings),
             warnings=tuple(self.warnings),
             origins=self.origins,
         )
@@ -305,7 +339,10 @@ class _Loader:
     def _value(self, name: str, table: Mapping[str, Any], default: Any = None) -> Any:
         """One setting: its env variable if set, else the file, else the default."""
         section, _, key = name.rpartition(".")
-        kind = DEFAULTS_SCHEMA[key] if section == "defaults" else PROVIDER_SCHEMA[section.split(".")[1]][key]
+        if section in ("defaults", "history"):
+            kind = (DEFAULTS_SCHEMA if section == "defaults" else HISTORY_SCHEMA)[key]
+        else:
+            kind = PROVIDER_SCHEMA[section.split(".")[1]][key]
         var = ENV_VARS.get(name)
         if var and self.env.get(var, "").strip():
             self.origins[name] = "env"
@@ -381,6 +418,10 @@ class _Loader:
         for name in defaults if isinstance(defaults, dict) else ():
             if name not in DEFAULTS_SCHEMA:
                 self._unknown(f"setting [defaults] {name}", name, DEFAULTS_SCHEMA)
+        history = self.data.get("history")
+        for name in history if isinstance(history, dict) else ():
+            if name not in HISTORY_SCHEMA:
+                self._unknown(f"setting [history] {name}", name, HISTORY_SCHEMA)
         for provider, table in providers.items() if isinstance(providers, dict) else ():
             if provider not in PROVIDER_SCHEMA:
                 self._unknown(f"provider [providers.{provider}]", provider, PROVIDERS, "[providers.{}]")

@@ -182,6 +182,23 @@ def _stream(
 ) -> Generator[bytes, None, None]:
     import httpx
 
+    from genctl.http import map_transport_error
+
+    try:
+        yield from _stream_response(client, url, headers, on_bytes, box)
+    except httpx.TransportError as exc:  # before the body: refused, reset, or closed before the headers
+        raise map_transport_error(exc, provider=None, url=url) from exc
+
+
+def _stream_response(
+    client: httpx.Client,
+    url: str,
+    headers: Mapping[str, str],
+    on_bytes: Callable[[int], None] | None,
+    box: dict[str, str | None],
+) -> Generator[bytes, None, None]:
+    import httpx
+
     with client.stream("GET", url, headers=dict(headers)) as response:
         if response.status_code >= 400:
             if response.status_code in (403, 404, 410):

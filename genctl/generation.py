@@ -1,31 +1,35 @@
 """One generation end to end: choose provider, model and key, build the input, run the job, save outputs.
 
 The CLI hands in what the user typed (`GenerationRequest`) and renders the `Event`s and the final
-`GenerationReport`; everything in between happens here, with no Typer or Rich.
+`GenerationReport`; everything in between happens here, with no Typer or Rich. Which providers a request
+may run on, and when it moves on to the next, is genctl.fallback's policy; model aliases and the
+translation of inputs between providers are genctl.aliases and genctl.translate.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genctl.errors import GenctlError, ModelError, error, usage
+from genctl.errors import GenctlError, ModelError, error
 from genctl.params import build_params, parse_input
 
 if TYPE_CHECKING:
     import httpx
 
+    from genctl.aliases import Route
     from genctl.config import ProviderSettings, Settings
     from genctl.download import SavedFile
+    from genctl.fallback import Attempt, Failure
+    from genctl.history import BatchRef, History
     from genctl.keys import Key
     from genctl.providers.base import HttpRequest, Job, Provider, Result
     from genctl.runner import Event
 
-# Used when neither -m nor the config names a model: cheap, fast, on both providers.
-DEFAULT_MODELS = {"fal": "fal-ai/flux/schnell", "replicate": "black-forest-labs/flux-schnell"}
 KEY_ENV = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN"}
 KEY_PAGES = {"fal": "https://fal.ai/dashboard/keys", "replicate": "https://replicate.com/account/api-tokens"}
 
@@ -43,6 +47,10 @@ class GenerationRequest:
     download: bool = True
     timeout: float | None = None
     validate: bool = True  # the pre-flight check against the model's catalogue entry and input schema
+    wait: bool = True  # False (--no-wait): submit, record, return; `genctl result` ends it
+    history: bool = True  # False (--no-history): record nothing, whatever the config says
+    batch: BatchRef | None = None  # the batch item this generation runs for (genctl.batch)
+    fallback: bool = True  # False (--no-fallback): only the first provider, whatever the config says
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,8 @@ class GenerationReport:
     seconds: float
     key: Key
     result: Result
+    fallbacks: list[Failure] = field(default_factory=list)  # providers that failed before this one served it
+    alias: str | None = None  # the alias -m named, if any
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,34 +91,21 @@ class GenerationReport:
             "seconds": round(self.seconds, 3),
             "key": self.key.masked,
             "key_label": self.key.label,
+            "alias": self.alias,
+            "fallbacks": [f.to_json() for f in self.fallbacks],
         }
 
 
-def choose_provider(settings: Settings, request: GenerationRequest) -> str:
-    """--provider, else what the model id says, else the config default, else fal."""
-    from genctl.providers import detect_provider
-
-    if request.provider:
-        if request.provider not in ("fal", "replicate"):
-            raise usage(
-                f"Unknown provider {request.provider!r}.", fix="Use --provider fal or --provider replicate."
-            )
-        return request.provider
-    if request.model:
-        detected = detect_provider(request.model)
-        if detected:
-            return detected
-    return settings.provider or "fal"
-
-
-def plan(settings: Settings, request: GenerationRequest) -> Plan:
-    """Resolve provider, model, key and parameters; nothing is sent (local input files are not read)."""
+def plan(settings: Settings, request: GenerationRequest, *, route: Route | None = None) -> Plan:
+    """Resolve provider, model, key and parameters for `route` (default: the first provider the request
+    can run on, genctl.aliases.routes); nothing is sent (local input files are not read)."""
+    from genctl.aliases import routes
     from genctl.keys import pool_for
     from genctl.providers import get_provider
 
-    name = choose_provider(settings, request)
+    route = route or routes(settings, model=request.model, provider=request.provider)[0]
+    name, model = route.provider, route.model
     provider_settings = settings.providers[name]
-    model = request.model or settings.models.get("image") or DEFAULT_MODELS[name]
     if not provider_settings.keys:
         env = KEY_ENV[name]
         raise error(
@@ -117,9 +114,10 @@ def plan(settings: Settings, request: GenerationRequest) -> Plan:
             fix=f"export {env}=… (create one at {KEY_PAGES[name]}), or try it with no key: --sandbox.",
             provider=name,
         )
-    params = build_params(
-        prompt=request.prompt, defaults=dict(settings.model_params.get(model, {})), params=request.params
-    )
+    # The alias's defaults (`[models."flux-dev"]`), then the model id's; translated with the -p values.
+    defaults = dict(settings.model_params.get(route.alias.name, {})) if route.alias else {}
+    defaults.update(settings.model_params.get(model, {}))
+    params = build_params(prompt=request.prompt, defaults=defaults, params=request.params)
     for item in request.inputs:
         key, value = parse_input(item)
         params[key] = value
@@ -136,18 +134,19 @@ def plan(settings: Settings, request: GenerationRequest) -> Plan:
 def dry_run(
     settings: Settings, request: GenerationRequest, *, on_notice: Callable[[str], None] | None = None
 ) -> str:
-    """The exact submit request as a curl line, key replaced by its env var name. Sends nothing.
+    """The exact submit request (first provider) as a curl line, key replaced by its env var name.
 
-    The pre-flight check uses a cached schema only: a dry run sends nothing, not even the free schema GET.
+    Sends nothing: the pre-flight check uses a cached schema only, not even the free schema GET.
     """
-    from genctl import preflight
+    from genctl import fallback, preflight
     from genctl.http import to_curl
+    from genctl.translate import checked
 
     if request.validate:
         preflight.check_name(request.model)
-    resolved = plan(settings, request)
-    if request.validate:
-        resolved = preflight.check(settings, request, resolved, cache_only=True, on_notice=on_notice)
+    route = fallback.chain(settings, request)[0]
+    request = fallback.for_route(request, route)
+    resolved = checked(settings, request, plan(settings, request, route=route), route, None, on_notice)
     submit: HttpRequest = resolved.provider.submit_request(
         model=resolved.model, params=resolved.params, key=resolved.key
     )
@@ -162,29 +161,60 @@ def generate(
     on_bytes: Callable[[int], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    client: httpx.Client | None = None,
 ) -> GenerationReport:
     """Run one generation and save its outputs; raises GenctlError on any failure.
+
+    It runs on the first provider of `genctl.fallback.chain` that can serve it (`fallback.first_served`);
+    `on_notice` hears each move to the next, and the report lists the providers that failed.
+    `client`: an httpx client to share (a batch runs every item on one); by default one is made and closed.
 
     Before anything is sent, the pre-flight (genctl.preflight, unless `request.validate` is off) stops a
     text model, a versionless community model or input the model would reject; `on_notice` hears why a
     check was skipped. A model.* error the provider answers gets catalogue suggestions added.
     """
-    from genctl import preflight
-    from genctl.http import make_client
+    from genctl import fallback, preflight
 
     started = clock()
     if request.validate:
         preflight.check_name(request.model)
-    resolved = plan(settings, request)
+
+    def run(route: Route, attempt: Attempt, left: float | None) -> GenerationReport:
+        on_route = replace(request, timeout=left)
+        return _generate_on(route, settings, on_route, attempt, on_event, on_bytes, on_notice, client)
+
+    timeout = request.timeout if request.timeout is not None else settings.timeout
+    chain = fallback.chain(settings, request)
+    report, failures = fallback.first_served(chain, run, timeout=timeout, clock=clock, on_notice=on_notice)
+    return replace(report, seconds=clock() - started, fallbacks=failures)
+
+
+def _generate_on(
+    route: Route,
+    settings: Settings,
+    request: GenerationRequest,
+    attempt: Attempt,
+    on_event: Callable[[Event], None] | None,
+    on_bytes: Callable[[int], None] | None,
+    on_notice: Callable[[str], None] | None,
+    client: httpx.Client | None,
+) -> GenerationReport:
+    """The whole generation on one provider: plan, pre-flight, run, save."""
+    from genctl import fallback, preflight
+    from genctl.http import make_client
+    from genctl.translate import checked
+
+    request = fallback.for_route(request, route)
+    resolved = plan(settings, request, route=route)
     deadline = request.timeout if request.timeout is not None else settings.timeout
-    with make_client(
+    shared = nullcontext(client) if client is not None else None
+    with shared or make_client(
         timeout=resolved.settings.timeout, connect_timeout=resolved.settings.connect_timeout
     ) as client:
-        if request.validate:
-            resolved = preflight.check(settings, request, resolved, client=client, on_notice=on_notice)
+        resolved = checked(settings, request, resolved, route, client, on_notice)
         try:
             resolved, job, result = _run(
-                resolved, settings, request, client, deadline=deadline, on_event=on_event
+                resolved, settings, request, client, deadline=deadline, on_event=on_event, attempt=attempt
             )
         except ModelError as err:
             better = preflight.explain(
@@ -205,16 +235,25 @@ def generate(
             client,
             dest=(request.output_dir or settings.output_dir) if request.download else None,
             on_bytes=on_bytes,
+            history=_history(settings, request),
         )
     return GenerationReport(
         provider=resolved.provider.name,
         model=resolved.model,
         request_id=job.request_id,
         outputs=outputs,
-        seconds=clock() - started,
+        seconds=0.0,  # generate() times the whole, fallbacks included
         key=resolved.key,
         result=result,
+        alias=route.alias.name if route.alias else None,
     )
+
+
+def _history(settings: Settings, request: GenerationRequest) -> History | None:
+    """The job history, unless the config (`[history] enabled = false`) or --no-history turns it off."""
+    from genctl.history import History
+
+    return History() if settings.history_enabled and request.history else None
 
 
 def _run(
@@ -225,22 +264,28 @@ def _run(
     *,
     deadline: float | None,
     on_event: Callable[[Event], None] | None,
+    attempt: Attempt | None = None,
 ) -> tuple[Plan, Job, Result]:
     """Upload inputs, submit and follow the job with the next key in rotation, failing over between keys.
 
     Until the provider has accepted the job, a rejected or rate-limited key hands the same request to the
     key `genctl.failover` picks. Once the job is accepted nothing is retried with another key: a second
-    accepted job could be charged twice.
+    accepted job could be charged twice. An accepted job is in history from its "submitted" event on (before
+    the first poll), and follows it to its end. With `request.wait` off the job is only submitted: the
+    result is empty and `genctl result` fetches it later.
     """
     from genctl.failover import Failover
     from genctl.inputs import resolve_inputs
     from genctl.keys import pool_for
-    from genctl.runner import Event, EventKind, run_generation
+    from genctl.providers.base import Result
+    from genctl.runner import Event, EventKind, run_generation, submit_only
+    from genctl.tracking import Tracker
 
     def notify(kind: EventKind, message: str) -> None:
         if on_event is not None:
             on_event(Event(kind, message=message))
 
+    tracker = Tracker(_history(settings, request), warn=lambda message: notify("history", message))
     failover = Failover(
         pool_for(settings, resolved.provider.name),
         resolved.settings,
@@ -254,7 +299,21 @@ def _run(
 
         def track(event: Event) -> None:
             nonlocal accepted
-            accepted = accepted or event.kind == "submitted"
+            if event.kind == "submitted" and event.job is not None:
+                accepted = True
+                if attempt is not None:
+                    # genctl.fallback: never another provider after this, whatever fails later (even
+                    # saving the outputs): a second job would be charged twice.
+                    attempt.accepted = True
+                tracker.submitted(
+                    event.job,
+                    key,  # noqa: B023 - this attempt's key: events come while the attempt runs
+                    prompt=request.prompt,
+                    params=resolved.params,
+                    output_dir=(request.output_dir or settings.output_dir) if request.download else None,
+                    batch=request.batch,
+                )
+            tracker.event(event)
             if on_event is not None:
                 on_event(event)
 
@@ -268,6 +327,17 @@ def _run(
                 settings=resolved.settings,
                 threshold=settings.upload_threshold,
             )
+            if not request.wait:
+                job = submit_only(
+                    provider=resolved.provider,
+                    client=client,
+                    model=resolved.model,
+                    params=params,
+                    key=key,
+                    deadline=failover.remaining(),
+                    on_event=track,
+                )
+                return replace(resolved, key=key), job, Result(outputs=())
             job, result = run_generation(
                 provider=resolved.provider,
                 client=client,
@@ -277,9 +347,13 @@ def _run(
                 deadline=failover.remaining(),
                 on_event=track,
             )
+            tracker.succeeded(result)
             return replace(resolved, key=key), job, result
         except GenctlError as err:
-            if accepted or not Failover.handles(err):
+            if accepted:
+                tracker.failed(err)
+                raise
+            if not Failover.handles(err):
                 raise
             key = failover.after(key, err)
 
@@ -292,17 +366,25 @@ def _save_all(
     *,
     dest: Path | None,
     on_bytes: Callable[[int], None] | None,
+    history: History | None = None,
 ) -> list[SavedFile]:
-    """Download every output into `dest` (None: keep only the URLs)."""
-    from genctl.download import SavedFile, save_output
+    """Download every output into `dest` (None: keep only the URLs), recording each in history as it lands.
 
+    When saving fails — a full disk, an unwritable folder, a cut download — the job has still completed and
+    its URLs are in history: the error says so, and how to fetch them (`genctl result ID -o OTHER_DIR`).
+    """
+    from genctl.download import SavedFile, save_output
+    from genctl.recovery import unsaved
+    from genctl.tracking import Tracker
+
+    tracker = Tracker.of_job(history, job, result.outputs)
     saved: list[SavedFile] = []
     for index, output in enumerate(result.outputs, start=1):
         if dest is None or output.url is None:
             saved.append(SavedFile(url=output.url, path=None, content_type=output.content_type, bytes=0))
             continue
-        saved.append(
-            save_output(
+        try:
+            file = save_output(
                 client,
                 output,
                 dest_dir=dest,
@@ -312,5 +394,10 @@ def _save_all(
                 headers=resolved.provider.download_headers(output.url, key=resolved.key),
                 on_bytes=on_bytes,
             )
-        )
+        except (GenctlError, OSError) as exc:
+            raise unsaved(exc, job, result.outputs, dest=dest, recorded=tracker.active) from exc
+        tracker.saved(index, file)
+        saved.append(file)
+    if dest is not None and result.outputs:
+        tracker.all_saved(dest)
     return saved

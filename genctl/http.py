@@ -11,6 +11,7 @@ import shlex
 import socket
 import ssl
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,12 +60,35 @@ def make_client(
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
     """The shared client: explicit read/connect timeouts, redirects followed, our User-Agent."""
-    return httpx.Client(
-        timeout=httpx.Timeout(timeout, connect=connect_timeout),
-        follow_redirects=True,
-        headers={"User-Agent": user_agent},
-        transport=transport,
-    )
+    try:
+        return httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            follow_redirects=True,
+            headers={"User-Agent": user_agent},
+            transport=transport,
+        )
+    except (OSError, ssl.SSLError) as exc:
+        # httpx loads the CA bundle here: a SSL_CERT_FILE / SSL_CERT_DIR naming a missing or broken file.
+        said = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise error(
+            "network.tls",
+            f"Cannot set up TLS: {said} (reading the CA certificates named by SSL_CERT_FILE / SSL_CERT_DIR).",
+            fix="Point SSL_CERT_FILE / SSL_CERT_DIR at CA certificates that exist, or unset them.",
+        ) from exc
+
+
+def proxy_for(url: str) -> tuple[str | None, str | None]:
+    """(proxy URL, the variable that set it) httpx would use for `url`, from HTTPS_PROXY/HTTP_PROXY/ALL_PROXY
+    and NO_PROXY (urllib's reading of them; httpx reads the same variables, its NO_PROXY matching is close
+    but not identical for wildcards)."""
+    parsed = httpx.URL(url)
+    proxies = urllib.request.getproxies_environment()
+    if not proxies or urllib.request.proxy_bypass(parsed.host):
+        return None, None
+    for scheme in (parsed.scheme, "all"):
+        if proxies.get(scheme):
+            return proxies[scheme], f"{scheme.upper()}_PROXY"
+    return None, None
 
 
 def retry_hint(response: httpx.Response) -> float | None:
@@ -259,6 +283,16 @@ def map_transport_error(exc: httpx.TransportError, *, provider: str | None, url:
             f"Cannot resolve {host}: {said}",
             provider=provider,
             fix=f"Check the host name {host!r} (GENCTL_*_URL, config) and your DNS or network.",
+        )
+    proxy, proxy_var = proxy_for(url)
+    if proxy and isinstance(exc, httpx.ConnectError):
+        # httpx raises a plain ConnectError when the proxy is unreachable: name the proxy, not the host.
+        proxy_host = httpx.URL(proxy).host
+        return error(
+            "network.proxy",
+            f"Cannot reach the proxy {proxy_host} (from {proxy_var}) on the way to {where}: {said}",
+            provider=provider,
+            fix=f"Check {proxy_var}, or add {host} to NO_PROXY to connect directly.",
         )
     if _is_tls(exc):
         return error(

@@ -53,14 +53,19 @@ def check_keys(
         return dict(zip(keys, verdicts, strict=True))
 
 
-def check_key(settings: ProviderSettings, key: Key, client: httpx.Client) -> KeyCheck:
-    """One key's verdict: valid, or why not (invalid, locked, billing, scope, network, error)."""
+def check_key(
+    settings: ProviderSettings, key: Key, client: httpx.Client, *, policy: RetryPolicy = _POLICY
+) -> KeyCheck:
+    """One key's verdict: valid, or why not (invalid, locked, billing, scope, network, error).
+
+    `policy`: doctor passes one try, so a probe of a host that never answers ends at the probe timeout.
+    """
     provider = get_provider(key.provider, settings)
     try:
         if isinstance(provider, FalProvider):
-            return _check_fal(provider, key, client)
+            return _check_fal(provider, key, client, policy)
         assert isinstance(provider, ReplicateProvider)
-        response = _send(client, replicate_account_request(provider.api_url, key), key.provider)
+        response = _send(client, replicate_account_request(provider.api_url, key), key.provider, policy)
         if not response.is_success:
             return failed_check(provider.error_from_response(response, key=key))
         return parse_replicate_account(response)
@@ -68,13 +73,13 @@ def check_key(settings: ProviderSettings, key: Key, client: httpx.Client) -> Key
         return failed_check(err)
 
 
-def _check_fal(provider: FalProvider, key: Key, client: httpx.Client) -> KeyCheck:
-    response = _send(client, fal_pricing_request(provider.api_url, key), "fal")
+def _check_fal(provider: FalProvider, key: Key, client: httpx.Client, policy: RetryPolicy) -> KeyCheck:
+    response = _send(client, fal_pricing_request(provider.api_url, key), "fal", policy)
     if not fal_key_accepted(response):
         return failed_check(provider.error_from_response(response, key=key))
     notes: list[str] = []
     account = balance = currency = scope = None
-    billing = _send(client, fal_billing_request(provider.api_url, key), "fal")
+    billing = _send(client, fal_billing_request(provider.api_url, key), "fal", policy)
     if billing.is_success:
         scope = "ADMIN"
         account, balance, currency = parse_fal_billing(billing)
@@ -84,7 +89,7 @@ def _check_fal(provider: FalProvider, key: Key, client: httpx.Client) -> KeyChec
     else:
         notes.append(f"account unknown ({err.code})")
     facts: dict[str, Any] = {"account": account, "scope": scope, "balance": balance, "currency": currency}
-    lock = _send(client, fal_lock_request(provider.rest_url, key), "fal")
+    lock = _send(client, fal_lock_request(provider.rest_url, key), "fal", policy)
     if not lock.is_success:
         err = provider.error_from_response(lock, key=key)
         if err.code == "key.locked":
@@ -93,8 +98,8 @@ def _check_fal(provider: FalProvider, key: Key, client: httpx.Client) -> KeyChec
     return KeyCheck("valid", notes=tuple(notes), **facts)
 
 
-def _send(client: httpx.Client, request: HttpRequest, provider: str) -> httpx.Response:
-    return send(client, request, policy=_POLICY, provider=provider)
+def _send(client: httpx.Client, request: HttpRequest, provider: str, policy: RetryPolicy) -> httpx.Response:
+    return send(client, request, policy=policy, provider=provider)
 
 
 def apply_checks(pool: KeyPool, checks: Mapping[Key, KeyCheck]) -> None:

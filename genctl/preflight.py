@@ -26,8 +26,11 @@ if TYPE_CHECKING:
     from genctl.config import Settings
     from genctl.generation import GenerationRequest, Plan
     from genctl.keys import Key
+    from genctl.schema import InputSchema
 
 Notice = Callable[[str], None]
+# Rewrites the params for the model before they are checked (genctl.translate), given its schema or None.
+Adapt = Callable[["InputSchema | None", dict[str, Any]], dict[str, Any]]
 log = logging.getLogger("genctl.preflight")
 
 
@@ -67,10 +70,12 @@ def check(
     client: httpx.Client | None = None,
     cache_only: bool = False,
     on_notice: Notice | None = None,
+    adapt: Adapt | None = None,
 ) -> Plan:
     """The plan with its params coerced to the schema's types; raises what the provider would answer.
 
-    `cache_only` (for --dry-run, which sends nothing) checks against a cached schema only.
+    `cache_only` (for --dry-run, which sends nothing) checks against a cached schema only. `adapt`, when
+    given, rewrites the params first, with the schema when there is one (else None).
     """
     from genctl.catalog import NotCached
     from genctl.schema_check import check_params, payload_error
@@ -83,23 +88,24 @@ def check(
         detail = catalog.find(model, provider)
     except NotCached:
         notify(f"Input not checked: no cached schema of {model} (`genctl models show {model}` caches it).")
-        return resolved
+        return _adapted(resolved, adapt, None)
     except ModelError:
         raise  # a version that does not exist, an id that cannot be one
     except GenctlError as err:
         notify(f"Input not checked: the schema of {model} could not be fetched ({err.code}: {err.message}).")
-        return resolved
+        return _adapted(resolved, adapt, None)
     if detail is None:
         if provider == "fal":  # private apps are not in the public catalogue: let fal answer
             notify(f"{model} is not in fal.ai's public catalogue: sending it unchecked.")
-        return resolved
+        return _adapted(resolved, adapt, None)
     if detail.info.kind == "text":
         raise suggest.wrong_kind(model, found=detail.info)
     if provider == "replicate" and detail.info.is_official is False and ":" not in model:
         raise suggest.needs_version(model, detail.info.latest_version)
     if detail.schema is None:
         notify(f"Input not checked: {model} publishes no input schema.")
-        return resolved
+        return _adapted(resolved, adapt, None)
+    resolved = _adapted(resolved, adapt, detail.schema)
     raw, sources, file_keys = _origins(settings, request, model)
     params, problems = check_params(
         detail.schema, resolved.params, raw=raw, file_keys=file_keys, sources=sources
@@ -107,6 +113,10 @@ def check(
     if problems:
         raise payload_error(model, provider, problems)
     return replace(resolved, params=params)
+
+
+def _adapted(resolved: Plan, adapt: Adapt | None, schema: InputSchema | None) -> Plan:
+    return resolved if adapt is None else replace(resolved, params=adapt(schema, resolved.params))
 
 
 def _origins(

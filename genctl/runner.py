@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("genctl.runner")
 
 # "key": a key notice from genctl.failover: a switch to another key, or key state that cannot be saved.
-EventKind = Literal["submitted", "queued", "running", "log", "completed", "retry", "key"]
+# "history": the job history cannot be written (genctl.tracking); the job goes on unrecorded.
+EventKind = Literal["submitted", "queued", "running", "log", "completed", "retry", "key", "history"]
 CANCEL_TIMEOUT = 5.0  # seconds: a best-effort cancel must not hold up the error report
 _NOT_CANCELLED = frozenset({"ALREADY_COMPLETED", "NOT_FOUND", "succeeded", "failed", "aborted"})
 
@@ -195,6 +196,40 @@ def fetch_result(
     except GenctlError as err:
         err.request_id = err.request_id or job.request_id
         raise
+
+
+def follow(
+    *,
+    provider: Provider,
+    client: httpx.Client,
+    job: Job,
+    key: Key,
+    poll_interval: float = 0.25,
+    max_poll_interval: float = 2.0,
+    on_event: Callable[[Event], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    policy: RetryPolicy | None = None,
+) -> Result:
+    """Poll a job submitted earlier (`genctl result --wait`) until it ends; its result.
+
+    No deadline and no cancel: stopping the wait leaves the job running on the provider.
+    """
+    s = _Session(provider, client, key, job.model, policy or RetryPolicy(), clock, sleep, on_event, job=job)
+    try:
+        response = s.checked(provider.status_request(job, key=key, logs=True))
+        result = _follow(
+            s,
+            provider.parse_status(response),
+            response,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+        )
+    except GenctlError as err:
+        err.request_id = err.request_id or job.request_id
+        raise
+    s.emit("completed")
+    return result
 
 
 def cancel(

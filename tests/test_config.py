@@ -11,7 +11,14 @@ import platformdirs
 import pytest
 
 from genctl import paths
-from genctl.config import DEFAULT_URLS, DEFAULTS_SCHEMA, PROVIDER_SCHEMA, Settings, load_settings
+from genctl.config import (
+    DEFAULT_URLS,
+    DEFAULTS_SCHEMA,
+    HISTORY_SCHEMA,
+    PROVIDER_SCHEMA,
+    Settings,
+    load_settings,
+)
 from genctl.errors import GenctlError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -307,8 +314,10 @@ def test_example_config_documents_every_setting_and_uncommented_still_loads(home
         elif setting := re.match(r"#? ?([a-z_]+) = ", line):
             found.add(f"{section}.{setting.group(1)}")
     expected = {f"defaults.{name}" for name in DEFAULTS_SCHEMA}
+    expected |= {f"history.{name}" for name in HISTORY_SCHEMA}
     expected |= {f"providers.{p}.{name}" for p, names in PROVIDER_SCHEMA.items() for name in names}
     expected |= {'models."fal-ai/flux/dev".num_inference_steps', 'models."fal-ai/flux/dev".guidance_scale'}
+    expected |= {'aliases."my-flux".fal', 'aliases."my-flux".replicate'}
     assert found == expected
     # Every commented-out example is valid too.
     uncommented = re.sub(r"^# ?((?:[a-z_]+ = |\[).*)$", r"\1", text, flags=re.MULTILINE)

@@ -321,3 +321,11 @@ def test_json_error_shape_is_the_contract(genctl, sandbox: Sandbox) -> None:
     doc = json.loads(run.stdout)
     assert set(doc) == {"ok", "error"}
     assert {"code", "message", "fix", "provider", "http_status"} <= set(doc["error"])
+
+
+def test_download_dropped_before_the_headers(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.inject(Fault.drop(provider="media"))
+    run = genctl("generate", "a fox", "-m", "fal-ai/flux/dev", "-o", "out", "--json", env=fal_env(sandbox))
+    assert run.exit_code == 7
+    assert error_of(run)["code"] == "network.connect"
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []

@@ -375,3 +375,11 @@ def test_an_idle_pipe_counts_as_nothing_piped(monkeypatch: pytest.MonkeyPatch) -
         writer.write("key\n")
         writer.flush()
         assert cli_keys._has_input(idle) is True
+
+
+def test_check_names_a_colonless_fal_key_as_a_format_problem(genctl, sandbox) -> None:  # type: ignore[no-untyped-def]
+    run = genctl("keys", "status", "--check", "--json", env={**sandbox.env(), "FAL_KEY": sk.FAL_KEY_NO_COLON})
+    assert run.exit_code == 3
+    [key] = json.loads(run.stdout)["providers"]["fal"]["keys"]
+    assert key["check"]["code"] == "key.format"
+    assert "both halves, one colon" in key["check"]["fix"]

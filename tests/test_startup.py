@@ -12,7 +12,16 @@ HEAVY = ("httpx", "fal_client", "replicate", "pydantic")
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["--version"], ["generate", "--help"], ["sandbox", "--help"], ["models", "--help"]],
+    [
+        ["--help"],
+        ["--version"],
+        ["generate", "--help"],
+        ["sandbox", "--help"],
+        ["models", "--help"],
+        ["history", "--help"],
+        ["result", "--help"],
+        ["doctor", "--help"],
+    ],
 )
 def test_help_and_version_import_no_http_stack(args: list[str]) -> None:
     code = (

@@ -17,7 +17,9 @@ from typer.core import TyperGroup
 from genctl import __version__
 from genctl.cli import common
 from genctl.cli.config import config_app
+from genctl.cli.doctor import doctor
 from genctl.cli.generate import generate
+from genctl.cli.history import history_command, result_command
 from genctl.cli.keys import keys_app
 from genctl.cli.models import models_app
 from genctl.cli.output import out
@@ -91,6 +93,9 @@ app.command(
     help="Generate an image, video or audio file from a prompt.",
     no_args_is_help=True,
 )(generate)
+app.command("history", help="List recorded jobs, newest first; --clear deletes them.")(history_command)
+app.command("result", help="Fetch a recorded job's outputs again (a killed run, --no-wait).")(result_command)
+app.command("doctor", help="Diagnose keys, models and connectivity; say what is wrong and the fix.")(doctor)
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from genctl.cli import common
 from genctl.cli.output import out
 
 if TYPE_CHECKING:
+    from genctl.aliases import Target
     from genctl.config import Settings
 
 config_app = typer.Typer(
@@ -110,6 +112,13 @@ def show_command(json_output: common.JsonOpt = False) -> None:
     ]
     if params:
         out.table(["setting", "value", "origin"], [_text_row(*row) for row in params], title="model defaults")
+    aliases = [
+        (f'aliases."{name}".{provider}', _alias_side(target), "file")
+        for name, sides in settings.aliases.items()
+        for provider, target in sides.items()
+    ]
+    if aliases:
+        out.table(["setting", "value", "origin"], [_text_row(*row) for row in aliases], title="aliases")
 
 
 def _setting_rows(settings: Settings) -> list[tuple[str, Any, str]]:
@@ -129,6 +138,9 @@ def _setting_rows(settings: Settings) -> list[tuple[str, Any, str]]:
         ("defaults.upload_threshold", settings.upload_threshold),
         ("defaults.key_cooldown", settings.key_cooldown),
         ("defaults.catalog_ttl", settings.catalog_ttl),
+        ("defaults.concurrency", settings.concurrency),
+        ("defaults.fallback", None if settings.fallback is None else list(settings.fallback)),
+        ("history.enabled", settings.history_enabled),
     ]
     for name in PROVIDERS:
         provider = settings.providers.get(name)
@@ -146,7 +158,7 @@ def _setting_rows(settings: Settings) -> list[tuple[str, Any, str]]:
 def _text_row(setting: str, value: Any, origin: str) -> list[str]:
     from genctl.config import ENV_VARS
 
-    shown = "(none)" if value is None else str(value)
+    shown = "(none)" if value is None else json.dumps(value) if isinstance(value, list) else str(value)
     if setting == "config_file" and not os.path.isfile(shown):
         shown += " (does not exist)"
     if origin == "env" and setting in ENV_VARS:
@@ -175,9 +187,21 @@ def _as_json(
             {k: v for k, v in key.items() if k != "provider"} for key in keys if key["provider"] == provider
         ]
     document["models"] = settings.model_params
+    document["aliases"] = {
+        name: {p: None if t is None else t.to_json() for p, t in sides.items()}
+        for name, sides in settings.aliases.items()
+    }
     document["warnings"] = list(settings.warnings)
     return document
 
 
 def _json_value(value: Any) -> Any:
-    return value if isinstance(value, str | int | float | bool) else str(value)
+    return value if isinstance(value, str | int | float | bool | list) else str(value)
+
+
+def _alias_side(target: Target | None) -> str:
+    """`model (params: a → b)`, or what an empty side means (the provider is removed from the alias)."""
+    if target is None:
+        return '"" (removed)'
+    renames = ", ".join(f"{a} → {b}" for a, b in target.params.items())
+    return target.model + (f" (params: {renames})" if renames else "")

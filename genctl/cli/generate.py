@@ -26,11 +26,15 @@ def generate(
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Model id, e.g. fal-ai/flux/dev or owner/name[:version]."),
+        typer.Option(
+            "--model", "-m", help="Model id (fal-ai/flux/dev, owner/name[:version]) or alias (flux-schnell)."
+        ),
     ] = None,
     provider: Annotated[
         str | None,
-        typer.Option("--provider", help="fal or replicate (default: from the model id, else config)."),
+        typer.Option(
+            "--provider", help="fal or replicate, and only it: no fallback (default: model id, else config)."
+        ),
     ] = None,
     param: Annotated[
         list[str] | None,
@@ -67,6 +71,36 @@ def generate(
     sandbox: Annotated[
         bool, typer.Option("--sandbox", help="Run against the built-in local emulator: no key, no cost.")
     ] = False,
+    no_fallback: Annotated[
+        bool,
+        typer.Option("--no-fallback", help="Never move on to another provider ([defaults] fallback)."),
+    ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait", help="Submit, print the request id and exit; `genctl result ID --wait` ends it."
+        ),
+    ] = False,
+    batch: Annotated[
+        str | None,
+        typer.Option(
+            "--batch",
+            help="Run every line of FILE (a prompt, or JSON: prompt, model, params, name); `-` reads stdin.",
+            metavar="FILE",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency", help="--batch: items run at once (default: config, else 4).", min=1, metavar="N"
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="--batch: skip the items that succeeded in an earlier run.")
+    ] = False,
+    no_history: Annotated[
+        bool, typer.Option("--no-history", help="Record nothing in the job history (genctl history).")
+    ] = False,
 ) -> None:
     """Generate an image, video or audio file from a prompt."""
     from genctl.cli.config import settings_for_cli
@@ -75,6 +109,7 @@ def generate(
     from genctl.generation import generate as run
 
     out.configure(json_mode=json_, quiet=quiet)
+    _check_batch_options(prompt, batch, concurrency=concurrency, resume=resume)
     request = GenerationRequest(
         prompt=_read_prompt(prompt),
         model=model,
@@ -85,11 +120,27 @@ def generate(
         download=not no_download,
         timeout=timeout,
         validate=not no_validate,
+        fallback=not no_fallback,
+        wait=not no_wait,
+        history=not no_history,
     )
     with ExitStack() as stack:
         settings = settings_for_cli()
         if sandbox:
             settings = _start_sandbox(stack, settings)
+        if batch is not None:
+            from genctl.cli.batch import run_batch_command
+
+            run_batch_command(
+                settings,
+                request,
+                batch,
+                concurrency=concurrency,
+                resume=resume,
+                dry_run=dry_run,
+                json_mode=json_,
+            )
+            return
         if dry_run:
             out.result(build_curl(settings, request, on_notice=out.info))
             return
@@ -97,7 +148,31 @@ def generate(
         report = run(
             settings, request, on_event=progress.event, on_bytes=progress.downloaded, on_notice=out.info
         )
-    _print_report(report, json_mode=json_)
+    recorded = settings.history_enabled and request.history
+    _print_report(report, json_mode=json_, wait=request.wait, recorded=recorded)
+
+
+def _check_batch_options(
+    prompt: str | None, batch: str | None, *, concurrency: int | None, resume: bool
+) -> None:
+    if batch is not None and prompt is not None:
+        raise usage("Give a PROMPT or --batch FILE, not both.", fix="Put the prompt in the batch file.")
+    if batch is None and (concurrency is not None or resume):
+        flag = "--resume" if resume else "--concurrency"
+        raise usage(f"{flag} only applies to --batch.", fix=f"genctl generate --batch prompts.jsonl {flag} …")
+
+
+def _print_submitted(report: GenerationReport, *, json_mode: bool, recorded: bool) -> None:
+    """--no-wait: the request id on stdout (or JSON), and on stderr how to finish the job."""
+    rid = report.request_id
+    if json_mode:
+        out.json({**report.to_json(), "status": "submitted"})
+    else:
+        out.result(rid)
+    if recorded:
+        out.info(f"Submitted; `genctl result {rid} --wait` waits for it and saves its outputs.")
+    else:
+        out.warn(f"{rid} is not in the history (--no-history), so `genctl result` cannot finish it.")
 
 
 def _read_prompt(prompt: str | None) -> str | None:
@@ -123,7 +198,16 @@ def _start_sandbox(stack: ExitStack, settings: Settings) -> Settings:
     return for_sandbox(settings, box.env())
 
 
-def _print_report(report: GenerationReport, *, json_mode: bool) -> None:
+def _print_report(
+    report: GenerationReport, *, json_mode: bool, wait: bool = True, recorded: bool = True
+) -> None:
+    if report.fallbacks:
+        from genctl.fallback import served_elsewhere
+
+        out.warn(served_elsewhere(report.fallbacks, report.provider))  # shows in CI logs, even with --quiet
+    if not wait:
+        _print_submitted(report, json_mode=json_mode, recorded=recorded)
+        return
     if json_mode:
         out.json(report.to_json())
         return
@@ -148,9 +232,9 @@ class _Progress:
     The line is a renderable evaluated on every refresh, so the elapsed time ticks between events.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, state: str = "Submitting") -> None:
         self._started = time.monotonic()
-        self._state = "Submitting"
+        self._state = state
         self._bytes = 0
         self._stack = ExitStack()
 
@@ -179,8 +263,9 @@ class _Progress:
             out.stderr().print(f"  {event.message}", markup=False, style="dim")
         elif kind == "retry" and event.message:
             out.info(event.message)
-        elif kind == "key" and event.message:
-            out.warn(event.message)  # a key needs attention: scripts' logs must show it, even with --quiet
+        elif kind in ("key", "history") and event.message:
+            # A key needs attention, or the job goes unrecorded: logs must show it, even with --quiet.
+            out.warn(event.message)
         elif kind == "completed":
             self._state = "Downloading"
 

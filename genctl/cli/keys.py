@@ -80,8 +80,19 @@ def status_command(
             out.configure(json_mode=False)  # the one JSON document above already holds the error
     else:
         _status_text(settings, views, checks)
+    _show_refusals(checks)
     if failure is not None:
         raise failure
+
+
+def _show_refusals(checks: dict[Key, KeyCheck]) -> None:
+    """Each key a check refused, as the same Finding `genctl generate` and `genctl doctor` show for it (a
+    warning here: the command itself succeeds while another key works)."""
+    from genctl.diagnose import from_key_check
+
+    for check in checks.values():
+        if not check.ok:
+            out.finding(from_key_check(check), heading="Warning")
 
 
 def _failure(
@@ -174,6 +185,13 @@ def _check_cell(check: KeyCheck | None) -> str:
     return ", ".join([*parts, *check.notes])
 
 
+def _check_json(check: KeyCheck) -> dict[str, Any]:
+    """A check's verdict with the fix of its Finding (genctl.diagnose): the same words as everywhere."""
+    from genctl.diagnose import from_key_check
+
+    return {**check.to_json(), "fix": from_key_check(check).fix or None}
+
+
 def _status_json(
     views: dict[str, list[KeyView]], checks: dict[Key, KeyCheck], failure: GenctlError | None
 ) -> None:
@@ -182,7 +200,7 @@ def _status_json(
     providers = {
         name: {
             "keys": [
-                {**view_json(view), "check": checks[view.key].to_json() if view.key in checks else None}
+                {**view_json(view), "check": _check_json(checks[view.key]) if view.key in checks else None}
                 for view in rows
             ],
             "total": len(rows),

@@ -92,10 +92,16 @@ def list_command(
     json_: JsonOpt = False,
     refresh: RefreshOpt = False,
     quiet: QuietOpt = False,
+    aliases: Annotated[
+        bool, typer.Option("--aliases", help="List the model aliases (one name, both providers' ids).")
+    ] = False,
 ) -> None:
     """List or search the models of both providers in one table (id, provider, category, name, price)."""
     out.configure(json_mode=json_, quiet=quiet)
     chosen = _provider(provider)
+    if aliases:
+        _print_aliases(query, chosen, json_mode=json_)
+        return
     with ExitStack() as stack:
         catalog = _open_catalog(stack, refresh=refresh)
         listing = catalog.search(query=query, provider=chosen, category=category, limit=limit or None)
@@ -131,6 +137,30 @@ def list_command(
         and catalog.keys.get("fal") is None
     ):
         out.info("fal.ai prices show with a key (FAL_KEY).")
+
+
+def _print_aliases(query: str | None, provider: str | None, *, json_mode: bool) -> None:
+    """The aliases in effect (built-in and config), those naming QUERY or on --provider; no network."""
+    from genctl.aliases import table
+    from genctl.cli.config import settings_for_cli
+
+    found = [
+        a.to_json()
+        for a in table(settings_for_cli()).values()
+        if (not query or query.lower() in json.dumps(a.to_json()).lower())
+        and (not provider or provider in a.targets)
+    ]
+    if json_mode:
+        out.json({"ok": True, "query": query, "count": len(found), "aliases": found})
+        return
+    if not found:
+        out.info("No alias matches.")
+        return
+    rows = []
+    for x in found:
+        params = ", ".join(f"{p}: {a} → {b}" for p, names in x["params"].items() for a, b in names.items())
+        rows.append([x["name"], x["fal"] or "", x["replicate"] or "", params, x["source"]])
+    out.table(["alias", "fal.ai", "Replicate", "params", "source"], rows)
 
 
 def _check_category(catalog: Catalog, category: str) -> None:

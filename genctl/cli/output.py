@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
+    from genctl.diagnose import Finding
     from genctl.errors import GenctlError
 
 
@@ -129,22 +130,32 @@ class Sink:
             console.print(f"Warning: {message}", markup=False)
 
     def error(self, err: GenctlError) -> None:
-        """Render a failure: JSON on stdout with --json (the contract), and always text on stderr."""
+        """Render a failure: JSON on stdout with --json (the contract), and always text on stderr, through
+        the same Finding every command shows a problem with (genctl.diagnose)."""
+        from genctl.diagnose import from_error
+
         if self.json_mode:
             self.json({"ok": False, "error": err.to_json()})
+        self.finding(from_error(err), heading="Error")
+
+    def finding(self, finding: Finding, *, heading: str | None = None) -> None:
+        """A problem on stderr: `Error [code]: message`, its request id, `Fix: …` (heading by its status)."""
+        from genctl.diagnose import HEADINGS
+
         console = self.stderr()
-        head = f"Error [{err.code}]: {err.message}"
+        word = heading or HEADINGS[finding.status]
         if self.color:
-            console.print(f"[bold red]Error[/] [{_escape(err.code)}]: {_escape(err.message)}")
+            style = "bold red" if word == "Error" else "yellow"
+            console.print(f"[{style}]{word}[/] [{_escape(finding.code)}]: {_escape(finding.message)}")
         else:
-            console.print(head, markup=False)
-        if err.request_id:
-            console.print(f"Request id: {err.request_id}", markup=False)
-        if err.fix:
+            console.print(finding.headline(word), markup=False)
+        if request_id := finding.details.get("request_id"):
+            console.print(f"Request id: {request_id}", markup=False)
+        if finding.fix:
             if self.color:
-                console.print(f"[bold]Fix:[/] {_escape(err.fix)}")
+                console.print(f"[bold]Fix:[/] {_escape(finding.fix)}")
             else:
-                console.print(f"Fix: {err.fix}", markup=False)
+                console.print(f"Fix: {finding.fix}", markup=False)
 
     @contextmanager
     def status(self, text: str | RenderableType) -> Iterator[Any]:
@@ -168,7 +179,10 @@ class Sink:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-        with Progress(*columns, console=self.stderr(), transient=True) as bars:
+        # Results printed while the bars draw must still reach stdout: Rich would reroute them to the
+        # stderr console, so that is left to when stdout is the same terminal (they then print above).
+        redirect = _isatty(sys.stdout)
+        with Progress(*columns, console=self.stderr(), transient=True, redirect_stdout=redirect) as bars:
             yield _Bars(bars)
 
 

@@ -229,7 +229,8 @@ def _fal_error(
     make = maker("fal", status, request_id)
 
     if status == 401:
-        if "Invalid Key Authorization header format" in said:
+        # The platform API answers a colon-less key with a generic "Invalid API key": the shape says more.
+        if "Invalid Key Authorization header format" in said or (key is not None and ":" not in key.reveal()):
             return make(
                 "key.format",
                 f"fal rejected the format of {who}: {said}",

@@ -1,0 +1,280 @@
+"""Cross-provider model aliases: the built-in table, `[aliases]` from the config, and `-m NAME` resolution.
+
+An alias names one model on both providers (`flux-schnell` is `fal-ai/flux/schnell` on fal.ai and
+`black-forest-labs/flux-schnell` on Replicate), with an optional parameter map per provider for inputs
+whose name differs there. `routes()` turns a request's model and provider into the providers it can run
+on, in order of preference; genctl.fallback decides how far down that list a generation may go.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genctl.errors import GenctlError, error
+
+if TYPE_CHECKING:
+    from genctl.config import Settings
+
+PROVIDERS = ("fal", "replicate")
+LABELS = {"fal": "fal.ai", "replicate": "Replicate"}
+DEFAULT_ALIAS = "flux-schnell"  # the model of `genctl generate` without -m or [defaults] image_model
+_VERSION = re.compile(r"^[0-9a-f]{64}$")
+_TARGET_FIELDS = ("model", "params")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One provider's side of an alias: the model id there, and how its inputs are named there."""
+
+    model: str
+    params: Mapping[str, str] = field(default_factory=dict)  # input name as written -> name on this provider
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "params": dict(self.params)}
+
+
+@dataclass(frozen=True)
+class Alias:
+    """One model under one name on several providers."""
+
+    name: str
+    targets: Mapping[str, Target]  # provider -> its side; only providers that have the model
+    source: str = "built-in"  # "built-in", "config", or "built-in, config" when the config changed it
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            **{p: (self.targets[p].model if p in self.targets else None) for p in PROVIDERS},
+            "params": {p: dict(t.params) for p, t in self.targets.items() if t.params},
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Route:
+    """One provider a generation can run on: the model id there, and the alias that led to it (if any)."""
+
+    provider: str
+    model: str
+    alias: Alias | None = None  # None: the id was given as is, so its inputs are sent as written
+
+    @property
+    def renames(self) -> Mapping[str, str]:
+        return self.alias.targets[self.provider].params if self.alias is not None else {}
+
+
+def _builtin(name: str, fal: str, replicate: str, *, renames: Mapping[str, str] | None = None) -> Alias:
+    """A built-in alias; `renames` is the Replicate side's parameter map."""
+    return Alias(name, {"fal": Target(fal), "replicate": Target(replicate, dict(renames or {}))})
+
+
+# Ids: "sandbox" = both sides are in genctl/sandbox/catalog_fal*.py and catalog_replicate.py; the other fal
+# ids are listed as verified in reference/fal-api.md §6.1; the other Replicate ids are seen
+# in public code calling api.replicate.com (unverified against the live API). Input names of the models
+# outside the sandbox are unverified too; the schema, when it can be fetched, is what translation follows.
+BUILTIN: dict[str, Alias] = {
+    a.name: a
+    for a in (
+        _builtin("flux-schnell", "fal-ai/flux/schnell", "black-forest-labs/flux-schnell"),  # sandbox
+        _builtin("flux-dev", "fal-ai/flux/dev", "black-forest-labs/flux-dev"),  # sandbox
+        _builtin("flux-1.1-pro", "fal-ai/flux-pro/v1.1", "black-forest-labs/flux-1.1-pro"),
+        _builtin("flux-1.1-pro-ultra", "fal-ai/flux-pro/v1.1-ultra", "black-forest-labs/flux-1.1-pro-ultra"),
+        # fal takes the picture to edit as image_url, Replicate as input_image (unverified).
+        _builtin(
+            "flux-kontext-pro",
+            "fal-ai/flux-pro/kontext",
+            "black-forest-labs/flux-kontext-pro",
+            renames={"image_url": "input_image"},
+        ),
+        # SDXL is a community model on Replicate: it runs only at a version (the well-known public one).
+        _builtin(
+            "sdxl",
+            "fal-ai/fast-sdxl",
+            "stability-ai/sdxl:39ed52f2a78e934b3ba6e2a89f5b1c712de7dfea535525255b1aa35c5565e08b",
+            renames={"guidance": "guidance_scale"},
+        ),  # sandbox
+        _builtin("recraft-v3", "fal-ai/recraft/v3/text-to-image", "recraft-ai/recraft-v3"),
+        _builtin("nano-banana", "fal-ai/nano-banana", "google/nano-banana"),
+        _builtin("minimax-video-01", "fal-ai/minimax/video-01", "minimax/video-01"),  # sandbox
+        _builtin(
+            "kling-2.1-master", "fal-ai/kling-video/v2.1/master/text-to-video", "kwaivgi/kling-v2.1-master"
+        ),
+        _builtin("veo-3.1", "fal-ai/veo3.1", "google/veo-3.1"),
+        _builtin("veo-3.1-fast", "fal-ai/veo3.1/fast", "google/veo-3.1-fast"),
+    )
+}
+
+
+def table(settings: Settings) -> dict[str, Alias]:
+    """The aliases in effect: the built-in table with the config's `[aliases]` laid over it, by name."""
+    return merge(BUILTIN, settings.aliases)
+
+
+def merge(
+    base: Mapping[str, Alias], overrides: Mapping[str, Mapping[str, Target | None]]
+) -> dict[str, Alias]:
+    """`base` with each override applied per provider: a Target replaces that side, None removes it."""
+    merged = dict(base)
+    for name, sides in overrides.items():
+        old = merged.get(name)
+        targets = dict(old.targets) if old is not None else {}
+        for provider, target in sides.items():
+            if target is None:
+                targets.pop(provider, None)
+            else:
+                targets[provider] = target
+        ordered = {p: targets[p] for p in PROVIDERS if p in targets}
+        if not ordered:
+            merged.pop(name, None)
+            continue
+        merged[name] = Alias(name, ordered, "config" if old is None else f"{old.source}, config")
+    return merged
+
+
+def reverse(model: str, provider: str, aliases: Mapping[str, Alias]) -> Alias | None:
+    """The alias whose `provider` side is `model` (a Replicate version does not matter), if any. When
+    aliases disagree on what the model is elsewhere (a config alias reusing an id), none: no guessing."""
+    wanted = _base(model)
+    found = [
+        a for a in aliases.values() if provider in a.targets and _base(a.targets[provider].model) == wanted
+    ]
+    elsewhere = {tuple((p, _base(t.model)) for p, t in a.targets.items()) for a in found}
+    return found[0] if len(elsewhere) == 1 else None
+
+
+def _base(model: str) -> str:
+    return model.strip().strip("/").split(":")[0].lower()
+
+
+def is_alias_name(name: str) -> bool:
+    """Whether `name` has the shape of an alias: no `/` (every model id has one) and not a bare version."""
+    text = name.strip()
+    return bool(text) and "/" not in text and ":" not in text and not _VERSION.match(text)
+
+
+def preference(settings: Settings) -> list[str]:
+    """Providers in order of preference: `[defaults] fallback`, then `[defaults] provider`, then fal."""
+    return list(dict.fromkeys([*(settings.fallback or ()), settings.provider or "fal", *PROVIDERS]))
+
+
+def routes(settings: Settings, *, model: str | None, provider: str | None) -> list[Route]:
+    """Every provider the model can run on, best first; just one when `provider` pins it.
+
+    An alias runs on each provider it names (a provider without a key goes last: it could only fail);
+    a model id runs on its own provider first, then on the other side of the alias that maps it, if any.
+    """
+    from genctl.providers import detect_provider
+
+    if provider is not None and provider not in PROVIDERS:
+        raise error(
+            "usage.invalid",
+            f"Unknown provider {provider!r}.",
+            fix="Use --provider fal or --provider replicate.",
+        )
+    aliases = table(settings)
+    name = (model or settings.models.get("image") or DEFAULT_ALIAS).strip()
+    alias = aliases.get(name)
+    if alias is not None:
+        if provider is not None:
+            return [Route(provider, _side(alias, provider).model, alias)]
+        order = [p for p in preference(settings) if p in alias.targets]
+        order.sort(key=lambda p: not _has_keys(settings, p))  # stable: providers with a key first
+        return [Route(p, alias.targets[p].model, alias) for p in order]
+    if is_alias_name(name):
+        _check_near_alias(name, aliases)
+    first = provider or detect_provider(name) or settings.provider or "fal"
+    found = [Route(first, name)]
+    mapped = reverse(name, first, aliases) if provider is None else None
+    if mapped is not None:
+        found += [
+            Route(p, mapped.targets[p].model, mapped)
+            for p in preference(settings)
+            if p != first and p in mapped.targets
+        ]
+    return found
+
+
+def _has_keys(settings: Settings, provider: str) -> bool:
+    found = settings.providers.get(provider)
+    return found is not None and bool(found.keys)
+
+
+def _side(alias: Alias, provider: str) -> Target:
+    target = alias.targets.get(provider)
+    if target is None:
+        has = " and ".join(LABELS[p] for p in alias.targets)
+        raise error(
+            "model.not_found",
+            f"The alias {alias.name} has no {LABELS[provider]} model (it runs on {has}).",
+            fix=f'Drop --provider {provider}, or map it in the config: [aliases."{alias.name}"] '
+            f'{provider} = "owner/model".',
+            provider=provider,
+        )
+    return target
+
+
+def _check_near_alias(name: str, aliases: Mapping[str, Alias]) -> None:
+    """model.not_found for a name that can only be a misspelt alias (every model id has a `/`)."""
+    near = difflib.get_close_matches(name, list(aliases), n=1, cutoff=0.75)
+    if near:
+        raise error(
+            "model.not_found",
+            f"{name} is neither a model id (owner/name) nor an alias — did you mean {near[0]}?",
+            fix=f"Use -m {near[0]}; `genctl models --aliases` lists every alias.",
+        )
+
+
+def from_config(
+    data: Mapping[str, Any], path: Path, warnings: list[str]
+) -> dict[str, dict[str, Target | None]]:
+    """The `[aliases]` tables of a config file: name -> provider -> Target (None: `provider = ""` removes it).
+
+    A side is `fal = "fal-ai/flux/dev"`, or a table: `replicate = { model = "…", params = { a = "b" } }`.
+    """
+    found: dict[str, dict[str, Target | None]] = {}
+    for name, sides in data.items():
+        where = f'[aliases."{name}"] in {path}'
+        if not is_alias_name(name):
+            raise _invalid(
+                f'alias name "{name}" in {path} has a "/" or ":", so it would read as a model id',
+                f'Edit {path}: name the alias without "/" or ":", e.g. [aliases."my-flux"].',
+            )
+        if not isinstance(sides, dict):
+            raise _invalid(
+                f"{where} must be a table", f'Edit {path}: write [aliases."{name}"] then fal = "…".'
+            )
+        found[name] = {}
+        for provider, side in sides.items():
+            if provider not in PROVIDERS:
+                near = difflib.get_close_matches(provider, PROVIDERS, n=1)
+                hint = f" — did you mean {near[0]}?" if near else ""
+                warnings.append(f"unknown provider {provider} in {where}{hint}")
+                continue
+            found[name][provider] = _target(side, f"{where}, {provider}", path, warnings)
+    return found
+
+
+def _target(side: object, where: str, path: Path, warnings: list[str]) -> Target | None:
+    fix = f'Edit {path}: write fal = "fal-ai/…" or replicate = {{ model = "owner/name", params = {{ … }} }}.'
+    if isinstance(side, str):
+        return Target(side.strip()) if side.strip() else None
+    if not isinstance(side, dict) or not isinstance(side.get("model"), str) or not side["model"].strip():
+        raise _invalid(f'{where} must be a model id or a table with model = "…"', fix)
+    for extra in side:
+        if extra not in _TARGET_FIELDS:
+            warnings.append(f"unknown field {extra} in {where}")
+    params = side.get("params", {})
+    if not isinstance(params, dict) or not all(isinstance(v, str) and v for v in params.values()):
+        raise _invalid(
+            f'{where}: params must map input names to names, e.g. {{ guidance_scale = "guidance" }}', fix
+        )
+    return Target(side["model"].strip(), dict(params))
+
+
+def _invalid(message: str, fix: str) -> GenctlError:
+    return error("config.invalid", message, fix=fix)

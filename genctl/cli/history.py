@@ -1,0 +1,170 @@
+"""`genctl history` and `genctl result`: the jobs genctl recorded, and finishing one of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from genctl.cli.common import JsonOpt, QuietOpt
+from genctl.cli.output import out
+from genctl.errors import GenctlError, error, usage
+
+if TYPE_CHECKING:
+    from genctl.history import History, JobRecord
+    from genctl.recovery import Recovery
+
+STATUSES = ("pending", "succeeded", "failed")
+T = TypeVar("T")
+
+
+def history_command(
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="Show at most N jobs (0: all).", min=0, metavar="N")
+    ] = 20,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status", help="Only jobs that are pending (submitted, queued, running), succeeded or failed."
+        ),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Delete every recorded job.")] = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """List recorded jobs, newest first: request id, status, key label, outputs, prompt."""
+    from genctl.cli.config import settings_for_cli
+    from genctl.history import History
+
+    out.configure(json_mode=json_, quiet=quiet)
+    settings = settings_for_cli()
+    history = History()
+    if clear:
+        cleared = _read(history, lambda: history.clear())
+        if json_:
+            out.json({"ok": True, "cleared": cleared})
+        else:
+            out.info(f"Cleared {cleared} job(s) from {history.path}.")
+        return
+    if status is not None and status not in STATUSES:
+        raise usage(f"--status {status!r} is not one of {', '.join(STATUSES)}.", fix="Use --status failed.")
+    rows = _read(history, lambda: history.recent(limit=limit or None, status=status))  # type: ignore[arg-type]
+    if json_:
+        out.json({"ok": True, "count": len(rows), "jobs": [row.to_json() for row in rows]})
+        return
+    if not settings.history_enabled:
+        out.info("History is off ([history] enabled = false): new jobs are not recorded.")
+    if not rows:
+        out.info("No jobs in the history" + (f" with status {status}." if status else "."))
+        return
+    out.table(
+        ["submitted", "request id", "provider", "model", "status", "key", "outputs", "prompt"],
+        [_row(row) for row in rows],
+    )
+
+
+def result_command(
+    request_id: Annotated[
+        str, typer.Argument(help="The job's request id (or its start, as in output file names).")
+    ],
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-dir", "-o", help="Where to save outputs (default: where the job was to save them)."
+        ),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until the job is done, then save its outputs.")
+    ] = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Fetch a recorded job's status and outputs again, and save the outputs that are missing."""
+    from genctl.cli.config import settings_for_cli
+    from genctl.cli.generate import _Progress
+    from genctl.history import History
+    from genctl.recovery import recover
+
+    out.configure(json_mode=json_, quiet=quiet)
+    settings = settings_for_cli()
+    history = History()
+    with _Progress("Fetching") as progress:
+        found = _read(
+            history,
+            lambda: recover(
+                settings,
+                request_id,
+                output_dir=output_dir,
+                wait=wait,
+                history=history,
+                on_event=progress.event,
+                on_bytes=progress.downloaded,
+            ),
+        )
+    _print_recovery(found, json_mode=json_)
+
+
+def _print_recovery(found: Recovery, *, json_mode: bool) -> None:
+    if json_mode:
+        out.json(found.to_json())
+        return
+    rid = found.record.request_id
+    if found.status != "succeeded":
+        where = f" (queue position {found.queue_position})" if found.queue_position is not None else ""
+        out.info(f"{rid} is {found.status}{where}: not done yet; `genctl result {rid} --wait` waits for it.")
+        return
+    fetched = sum(output.downloaded for output in found.outputs)
+    if fetched:
+        out.info(f"Saved {fetched} of {len(found.outputs)} output(s) of {rid}.")
+    for output in found.outputs:
+        if output.path is not None:
+            out.result(output.path)
+        elif output.url is not None:
+            out.result(output.url)
+        elif output.value is not None:
+            out.result(output.value if isinstance(output.value, str) else _compact(output.value))
+
+
+def _row(row: JobRecord) -> list[str]:
+    from genctl.keys import timestamp
+
+    status = row.status if row.error_code is None else f"{row.status} ({row.error_code})"
+    files = [o for o in row.outputs if o.get("url") or o.get("inline")]
+    saved = len(files) - len(row.missing_outputs())
+    outputs = f"{saved}/{len(files)} saved" if files else "-"
+    prompt = (row.prompt or "").replace("\n", " ")
+    return [
+        timestamp(row.submitted_at),
+        row.request_id,
+        row.provider,
+        row.model,
+        status,
+        row.key_label or "-",
+        outputs,
+        prompt if len(prompt) <= 40 else prompt[:39] + "…",
+    ]
+
+
+def _read(history: History, action: Callable[[], T]) -> T:
+    """Run `action`; a history database that cannot be read or written becomes a config.invalid error."""
+    import sqlite3
+
+    try:
+        return action()
+    except GenctlError:
+        raise
+    except (sqlite3.Error, OSError) as exc:
+        raise error(
+            "config.invalid",
+            f"Cannot use the job history {history.path}: {getattr(exc, 'strerror', None) or exc}.",
+            fix=f"Check that the folder is writable; a damaged file can be moved aside (mv {history.path} "
+            f"{history.path}.bad) and genctl starts a new one.",
+        ) from exc
+
+
+def _compact(value: object) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)

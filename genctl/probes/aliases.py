@@ -1,0 +1,133 @@
+"""Doctor's alias check: which providers can serve each model alias now, read from the checks already made
+(keys, connectivity, and the alias's models when they were checked); it sends nothing of its own.
+
+One check (`aliases`, its own area in the report), not one per alias: the aliases are grouped by the
+providers that can serve them, and the details have each alias and provider. A provider that cannot serve
+is already a failed key or connectivity check, so the alias check only says what that means for the
+aliases (ok, or skip when no provider can serve any); it warns only when `[defaults] fallback` names a
+provider that cannot serve (the fallback could not happen).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
+
+from genctl import diagnose
+from genctl.diagnose import Finding
+from genctl.probes import LABELS, PROVIDER_NAMES, Check, DoctorContext, Probe
+
+# The URL a generation's submit goes to: when it cannot be reached, the provider cannot serve anything.
+_SUBMIT_URL = {"fal": "queue_url", "replicate": "api_url"}
+
+
+@dataclass(frozen=True)
+class _Side:
+    """Whether one provider can serve one model: "ok", "fail" (with the code why) or "skip" (unknown)."""
+
+    status: str
+    code: str = ""
+
+    def to_json(self, model: str) -> dict[str, Any]:
+        return {
+            "model": model,
+            "can_serve": {"ok": True, "fail": False}.get(self.status),
+            "code": self.code or None,
+        }
+
+
+def probes(ctx: DoctorContext) -> list[Probe]:
+    """A late source (genctl.doctor.LATE_SOURCES): it reads the phase-one checks in `ctx.checks`."""
+    template = Probe("aliases", "aliases", None, "aliases")
+    return [replace(template, run=partial(check_aliases, ctx, template))]
+
+
+def check_aliases(ctx: DoctorContext, probe: Probe) -> list[Check]:
+    from genctl.aliases import table
+
+    providers = {p: _provider(ctx, p) for p in PROVIDER_NAMES}
+    found: dict[str, dict[str, Any]] = {}
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for alias in table(ctx.settings).values():
+        sides = {p: _model(ctx, p, t.model, providers[p]) for p, t in alias.targets.items()}
+        found[alias.name] = {p: side.to_json(alias.targets[p].model) for p, side in sides.items()}
+        serving = tuple(p for p, side in sides.items() if side.status == "ok")
+        groups.setdefault(serving, []).append(alias.name)
+    why = {p: side.code for p, side in providers.items() if side.status == "fail"}
+    details = {"aliases": found, "providers": {p: side.status for p, side in providers.items()}}
+    checks = [probe.check(_finding(groups, why, details))]
+    if (fallback := _fallback(ctx, providers)) is not None:
+        checks.append(probe.check(fallback, aspect="fallback", subject="[defaults] fallback"))
+    return checks
+
+
+def _provider(ctx: DoctorContext, provider: str) -> _Side:
+    keys = ctx.settings.providers[provider].keys
+    if not keys:
+        return _Side("fail", "key.missing")
+    if provider not in ctx.providers:
+        return _Side("skip")
+    reach = ctx.check(f"connectivity.{provider}.{_SUBMIT_URL[provider]}")
+    if reach is not None and reach.finding.status == "fail":
+        return _Side("fail", reach.finding.code)
+    verdicts = [c.finding for k in keys if (c := ctx.check(f"keys.{provider}.{k.label}")) is not None]
+    if any(f.status in ("ok", "warn") for f in verdicts):  # one working key is enough
+        return _Side("ok")
+    failed = next((f for f in verdicts if f.status == "fail"), None)
+    return _Side("fail", failed.code) if failed is not None else _Side("skip")
+
+
+def _model(ctx: DoctorContext, provider: str, model: str, side: _Side) -> _Side:
+    """The provider's side, unless the model itself was checked and failed (-m, or the config's models)."""
+    checked = ctx.check(f"models.{provider}.{model}")
+    if side.status == "ok" and checked is not None and checked.finding.status == "fail":
+        return _Side("fail", checked.finding.code)
+    return side
+
+
+def _finding(
+    groups: dict[tuple[str, ...], list[str]], why: dict[str, str], details: dict[str, Any]
+) -> Finding:
+    """`all 12 aliases can run on fal.ai and Replicate`, or by group: `on fal.ai and Replicate: a, b; on
+    fal.ai: mine (Replicate: key.locked)`; per alias and provider in the details."""
+    failing = "; ".join(f"{LABELS[p]}: {code}" for p, code in why.items())
+    if not any(serving for serving in groups):
+        if not why:  # nothing known: offline, or the providers were not probed
+            return diagnose.skipped(
+                "key.invalid", "which providers can serve each alias was not checked", **details
+            )
+        message = f"no provider can serve an alias now ({failing})"
+        return diagnose.skipped(next(iter(why.values())), message, "Fix the checks above.", **details)
+    note = f" ({failing})" if failing else ""
+    if len(groups) == 1:
+        [(serving, names)] = groups.items()
+        return diagnose.ok(f"all {len(names)} aliases can run on {_on(serving)}{note}", **details)
+    parts = [
+        f"on {_on(serving)}: {', '.join(names)}" for serving, names in sorted(groups.items(), key=_widest)
+    ]
+    return diagnose.ok("; ".join(parts) + note, **details)
+
+
+def _on(serving: tuple[str, ...]) -> str:
+    return " and ".join(LABELS[p] for p in serving) if serving else "no provider now"
+
+
+def _widest(group: tuple[tuple[str, ...], list[str]]) -> int:
+    return -len(group[0])
+
+
+def _fallback(ctx: DoctorContext, providers: dict[str, _Side]) -> Finding | None:
+    """A warning when `[defaults] fallback` names a provider that cannot serve: that fallback cannot be."""
+    order = ctx.settings.fallback or ()
+    broken = [p for p in order if providers[p].status == "fail"]
+    if len(order) < 2 or not broken:
+        return None
+    listed = ", ".join(f"{LABELS[p]} ({providers[p].code})" for p in broken)
+    return Finding(
+        providers[broken[0]].code,
+        "warn",
+        f"fallback {' → '.join(LABELS[p] for p in order)} is configured, but {listed} cannot serve now",
+        "Fix that provider's keys (checks above), or drop it from [defaults] fallback.",
+        {"fallback": list(order), "cannot_serve": broken},
+    )

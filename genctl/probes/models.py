@@ -1,0 +1,244 @@
+"""Doctor's model checks, through the catalogue and pre-flight of `genctl generate`: the model exists (else
+model.not_found with did-you-mean), generates media (model.wrong_kind), runs without a version
+(model.needs_version), its input schema can be had, the config's `[models."…"]` defaults pass it
+(payload.invalid), and its price where the provider publishes one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from genctl import diagnose
+from genctl.diagnose import Finding
+from genctl.errors import CredentialError, GenctlError, error
+from genctl.probes import LABELS, Check, DoctorContext, Probe
+
+if TYPE_CHECKING:
+    from genctl.catalog import Catalog, ModelDetail
+    from genctl.config import Settings
+    from genctl.keys import Key
+    from genctl.probes import DoctorOptions
+
+# A request id no job has: asking its status tells a known fal app ("Request not found") from an unknown one
+# ("Application 'x' not found", fal-api.md §2.2). Free; UNVERIFIED that the live queue answers exactly so.
+PROBE_REQUEST_ID = "00000000-0000-4000-8000-000000000000"
+# What `genctl generate` runs with no -m and no [defaults] image_model (the flux-schnell alias).
+BUILT_IN_DEFAULTS = {"fal": "fal-ai/flux/schnell", "replicate": "black-forest-labs/flux-schnell"}
+
+
+@dataclass(frozen=True)
+class ModelToCheck:
+    model: str
+    provider: str
+    origin: str  # why it is checked: -m, [defaults] image_model, [models."…"], built-in default
+
+
+def models_to_check(settings: Settings, options: DoctorOptions) -> list[ModelToCheck]:
+    """-m models (only those, when given); else the config's defaults and `[models."…"]` tables, and the
+    built-in default of each provider with keys when the config names no image model."""
+    from genctl.aliases import table
+    from genctl.providers import detect_provider
+
+    flag = options.provider_flag
+    chosen: dict[str, ModelToCheck] = {}
+    aliases = table(settings)
+
+    def add(model: str, origin: str, *, forced: bool = False) -> None:
+        if (alias := aliases.get(model)) is not None:  # an alias: its model on each provider with a key
+            keyed = [t for p, t in alias.targets.items() if settings.providers[p].keys]
+            for target in keyed or alias.targets.values():
+                add(target.model, f"{origin} (alias {model})")
+            return
+        detected = detect_provider(model)
+        if flag and not forced and detected not in (flag, None):
+            return
+        provider = flag or detected or settings.provider or "fal"
+        if model not in chosen:
+            chosen[model] = ModelToCheck(model, provider, origin)
+
+    if options.models:
+        for model in options.models:
+            add(model, "-m", forced=True)
+        return list(chosen.values())
+    for kind, model in settings.models.items():
+        add(model, f"[defaults] {kind}_model")
+    for model in settings.model_params:
+        add(model, f'[models."{model}"]')
+    if "image" not in settings.models:
+        for provider in options.providers:
+            if settings.providers[provider].keys:
+                add(BUILT_IN_DEFAULTS[provider], "built-in default")
+    return list(chosen.values())
+
+
+def probes(ctx: DoctorContext) -> list[Probe]:
+    found: list[Probe] = []
+    for item in models_to_check(ctx.settings, ctx.options):
+        template = Probe(f"models.{item.provider}.{item.model}", "models", item.provider, item.model)
+        found.append(replace(template, run=partial(check_model, ctx, template, item)))
+    return found
+
+
+def check_model(ctx: DoctorContext, probe: Probe, item: ModelToCheck) -> list[Check]:
+    from genctl import preflight, suggest
+    from genctl.catalog import NotCached
+
+    model, provider = item.model, item.provider
+    facts: dict[str, Any] = {"origin": item.origin}
+    try:
+        preflight.check_name(model)  # a text model's name (gpt-4o-mini) needs no request
+        detail, key, catalog = _find(ctx, model, provider)
+    except NotCached:
+        message = f"not checked ({ctx.why_offline}) and no cached schema of {model}"
+        fix = f"Run `genctl models show {model}` once online: doctor --offline then checks against that copy."
+        return [probe.check(diagnose.skipped("model.not_found", message, fix, **facts))]
+    except _NoKeyAccepted as refused:
+        message = (
+            f"not checked: no {LABELS[provider]} key was accepted ({refused.err.code}; see the key checks)"
+        )
+        return [probe.check(diagnose.skipped(refused.err.code, message, refused.err.fix, **facts))]
+    except GenctlError as err:
+        return [probe.check(diagnose.from_error(err).with_details(**facts))]
+    if detail is None:
+        return [probe.check(_not_found(ctx, model, provider, key, catalog).with_details(**facts))]
+    info = detail.info
+    if info.kind == "text":
+        return [probe.check(diagnose.from_error(suggest.wrong_kind(model, found=info)).with_details(**facts))]
+    if provider == "replicate" and info.is_official is False and ":" not in model:
+        versionless = suggest.needs_version(model, info.latest_version)
+        return [probe.check(diagnose.from_error(versionless).with_details(**facts))]
+    price = info.price
+    if price is None and provider == "fal" and not ctx.offline:
+        price = catalog.fal.prices([model]).get(model)
+    facts.update(
+        category=info.category,
+        kind=info.kind,
+        inputs=len(detail.schema.fields) if detail.schema else None,
+        version=detail.version,
+        price=price.to_json() if price else None,
+        url=info.url,
+    )
+    parts = [info.category or info.kind or "media model"]
+    parts.append(f"{len(detail.schema.fields)} inputs" if detail.schema else "no input schema published")
+    if price is not None:
+        parts.append(price.text())
+    if info.status == "deprecated":
+        parts.append("deprecated")
+    checks = [probe.check(diagnose.ok(", ".join(parts), **facts))]
+    if (params := _params(ctx, model, provider, detail)) is not None:
+        checks.append(probe.check(params, aspect="params"))
+    return checks
+
+
+class _NoKeyAccepted(Exception):
+    def __init__(self, err: GenctlError) -> None:
+        super().__init__(err.message)
+        self.err = err
+
+
+def _find(ctx: DoctorContext, model: str, provider: str) -> tuple[ModelDetail | None, Key | None, Catalog]:
+    """The catalogue entry and schema, asked with each key in turn until one is accepted (a revoked first key
+    must not fail every model: the key checks report it)."""
+    keys: list[Key | None] = [*ctx.keys(provider)] or [None]
+    refused: CredentialError | None = None
+    for key in keys:
+        catalog = ctx.catalog(provider, key)
+        try:
+            return catalog.find(model, provider), key, catalog
+        except CredentialError as err:
+            refused = err
+    assert refused is not None
+    raise _NoKeyAccepted(refused)
+
+
+def _not_found(ctx: DoctorContext, model: str, provider: str, key: Key | None, catalog: Catalog) -> Finding:
+    """model.not_found in the provider's own words where a free request can get them, with did-you-mean."""
+    from genctl import preflight
+
+    answer: GenctlError | None = None
+    if not ctx.offline and key is not None:
+        answer = (
+            _replicate_answer(catalog, model, key)
+            if provider == "replicate"
+            else _fal_answer(ctx, model, key)
+        )
+    if answer is not None and answer.code == "output.expired":
+        # fal answered "Request not found" for the app: it exists, so the endpoint is private or misspelt.
+        private = error(
+            "model.not_found",
+            f"{model} is not in fal.ai's public catalogue, though its app exists: a private endpoint, "
+            "or a wrong path after the app.",
+            fix="If it is your own app, ignore this; else check the path at fal.ai/models.",
+            provider="fal",
+        )
+        return diagnose.from_error(private, status="warn")
+    if answer is None or answer.code != "model.not_found":
+        where = "fal.ai/models" if provider == "fal" else "replicate.com/explore"
+        answer = error(
+            "model.not_found",
+            f"{LABELS[provider]}'s catalogue has no model {model!r}.",
+            fix=f"Check the id at {where}.",
+            provider=provider,
+        )
+    return diagnose.from_error(preflight.not_found(answer, model=model, provider=provider, catalog=catalog))
+
+
+def _replicate_answer(catalog: Catalog, model: str, key: Key) -> GenctlError | None:
+    """Replicate's own 404 for the model (the catalogue turns it into "none"), mapped as generate maps it."""
+    from genctl.catalog import ONE_TRY
+    from genctl.providers import replicate_catalog as rc
+    from genctl.providers.replicate import parse_model_ref
+
+    owner, name, _ = parse_model_ref(model)
+    if owner is None or name is None:
+        return None
+    request = rc.model_request(catalog.urls["replicate"], owner, name, key=key)
+    try:
+        catalog.send("replicate", request, ONE_TRY, key=key, model=model)
+    except GenctlError as err:
+        return err
+    return None
+
+
+def _fal_answer(ctx: DoctorContext, model: str, key: Key) -> GenctlError | None:
+    """fal's answer for the app: the status of a request no one made (free). An unknown app is fal's
+    model.not_found; a known one is "Request not found" (mapped as output.expired)."""
+    from genctl.catalog import ONE_TRY
+    from genctl.http import send
+    from genctl.providers import get_provider
+    from genctl.providers.base import HttpRequest
+    from genctl.providers.fal import FalProvider, split_endpoint
+
+    fal = get_provider("fal", ctx.settings.providers["fal"])
+    assert isinstance(fal, FalProvider) and ctx.client is not None
+    app, _ = split_endpoint(model)
+    url = f"{fal.queue_url}/{app}/requests/{PROBE_REQUEST_ID}/status"
+    request = HttpRequest("GET", url, headers=FalProvider.headers(key), idempotent=True)
+    try:
+        response = send(ctx.client, request, policy=ONE_TRY, provider="fal")
+    except GenctlError as err:
+        return err
+    return None if response.is_success else fal.error_from_response(response, model=model, key=key)
+
+
+def _params(ctx: DoctorContext, model: str, provider: str, detail: ModelDetail) -> Finding | None:
+    """The config's defaults for the model against its schema: the pre-flight's payload.invalid, as
+    `genctl generate -m MODEL` would raise it before sending anything."""
+    from genctl.schema_check import check_params, payload_error
+
+    defaults = ctx.settings.model_params.get(model)
+    if not defaults:
+        return None
+    if detail.schema is None:
+        message = f"{len(defaults)} configured default(s) not checked: no input schema"
+        return diagnose.skipped("payload.invalid", message)
+    where = f" in {ctx.settings.config_file}" if ctx.settings.config_file else ""
+    sources = {name: f'[models."{model}"]{where}' for name in defaults}
+    _, problems = check_params(detail.schema, dict(defaults), sources=sources)
+    # The config holds defaults, not a whole input: a required input it leaves out (the prompt) is fine.
+    problems = [p for p in problems if p.field.split(".")[0].split("[")[0] in defaults]
+    if problems:
+        return diagnose.from_error(payload_error(model, provider, problems))
+    names = ", ".join(defaults)
+    return diagnose.ok(f"configured defaults valid: {names}", params=sorted(defaults))

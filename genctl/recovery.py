@@ -1,0 +1,402 @@
+"""`genctl result`: finish a job from its history row, and explain a result that can no longer be had.
+
+A row is enough to finish a job that a killed run, a full disk or `--no-wait` left behind: its status and
+result are fetched again with the key that submitted it (found in the configured keys by fingerprint), and
+every output without a local file is downloaded. A result the provider no longer keeps is `output.expired`
+with when it was lost and how long that provider keeps results.
+
+Hidden `.part` files: a download killed outright (SIGKILL, power loss) leaves its temp file, never a final
+file (genctl.download writes atomically). `genctl result` deletes the job's own `.part` files in the folder
+it saves to, once untouched for `STALE_PART_AGE` (a live download writes to its file continuously); a
+plain `generate` leaves other files alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genctl.errors import GenctlError, error, usage
+
+if TYPE_CHECKING:
+    import httpx
+
+    from genctl.config import Settings
+    from genctl.history import History, JobRecord, Status
+    from genctl.keys import Key
+    from genctl.providers.base import Job, Output, Provider, Result
+    from genctl.runner import Event
+
+FAL_KEEPS = 3600.0  # fal keeps a queue result 1 hour after it completes (fal-api.md §1.1) ...
+FAL_KEEPS_LARGE = 360.0  # ... only 6 minutes when the result is 10 KB or more
+FAL_LARGE = 10 * 1024  # "10 KB": whether fal means 10,000 or 10,240 bytes is unverified
+REPLICATE_KEEPS = 3600.0  # API predictions' outputs are deleted after 1 hour (replicate-api.md §1.6)
+STALE_PART_AGE = 120.0  # seconds a .part file must be untouched before `genctl result` deletes it
+# Errors that say how the job itself ended (a network error or a key problem says nothing about it).
+_JOB_ENDINGS = frozenset(
+    {"generation.failed", "generation.canceled", "generation.aborted", "output.expired"}
+    | {"content.policy", "payload.invalid"}
+)
+
+
+@dataclass(frozen=True)
+class RecoveredOutput:
+    """One output of a recovered job: where it is now, and whether this run downloaded it."""
+
+    url: str | None
+    path: str | None
+    content_type: str | None
+    bytes: int | None
+    downloaded: bool
+    value: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {
+            "url": self.url,
+            "path": self.path,
+            "content_type": self.content_type,
+            "bytes": self.bytes,
+            "downloaded": self.downloaded,
+        }
+        return data if self.value is None else {**data, "value": self.value}
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What `genctl result` found: the job's status and, once it succeeded, its outputs."""
+
+    record: JobRecord
+    status: str  # succeeded, or submitted / queued / running while the job is not done
+    outputs: list[RecoveredOutput]
+    queue_position: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        record = self.record
+        return {
+            "ok": True,
+            "status": self.status,
+            "provider": record.provider,
+            "model": record.model,
+            "request_id": record.request_id,
+            "queue_position": self.queue_position,
+            "outputs": [output.to_json() for output in self.outputs],
+            "key_label": record.key_label,
+        }
+
+
+def recover(
+    settings: Settings,
+    request_id: str,
+    *,
+    output_dir: Path | None = None,
+    wait: bool = False,
+    history: History | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Recovery:
+    """Fetch the job `request_id` (or a unique prefix of it) names in history and save what is missing."""
+    from genctl.history import History
+    from genctl.http import make_client
+    from genctl.providers import get_provider
+
+    history = history if history is not None else History()
+    record = history.find(request_id)
+    if record is None:
+        raise usage(
+            f"No job {request_id!r} in the history ({history.path}).",
+            fix="`genctl history` lists the recorded jobs; runs with --no-history or with [history] "
+            "enabled = false are not recorded.",
+        )
+    dest = output_dir or (Path(record.output_dir) if record.output_dir else settings.output_dir)
+    clean_parts(dest, record)
+    provider_settings = settings.providers[record.provider]
+    provider = get_provider(record.provider, provider_settings)
+    with make_client(
+        timeout=provider_settings.timeout, connect_timeout=provider_settings.connect_timeout
+    ) as c:
+        fetched = _fetch(
+            settings, record, provider, c, history=history, wait=wait, on_event=on_event, sleep=sleep
+        )
+        if isinstance(fetched, Recovery):
+            return fetched
+        outputs, key = fetched
+        saved = _save_missing(
+            record, outputs, provider, key, c, history=history, dest=dest, on_bytes=on_bytes
+        )
+    return Recovery(record=history.find(record.request_id) or record, status="succeeded", outputs=saved)
+
+
+def _fetch(
+    settings: Settings,
+    record: JobRecord,
+    provider: Provider,
+    client: httpx.Client,
+    *,
+    history: History,
+    wait: bool,
+    on_event: Callable[[Event], None] | None,
+    sleep: Callable[[float], None],
+) -> Recovery | tuple[Sequence[Output], Key | None]:
+    """The job's outputs (and the key to download them with), or a Recovery saying it is not done yet.
+
+    A row that already holds the output URLs needs no call to the provider: only the files are fetched.
+    """
+    from genctl.providers.base import Output
+    from genctl.runner import fetch_result, follow
+    from genctl.tracking import Tracker, output_entries, result_size
+
+    missing = record.missing_outputs()
+    if record.status == "succeeded" and not any(record.outputs[i - 1].get("inline") for i in missing):
+        outputs = [
+            Output(url=o.get("url"), content_type=o.get("content_type"), value=o.get("value"))
+            for o in record.outputs
+        ]
+        return outputs, _key_or_none(settings, record)
+    key = key_of(settings, record)
+    job = record.job()
+    tracker = Tracker.of_job(history, job, ())
+
+    def track(event: Event) -> None:
+        tracker.event(event)
+        if on_event is not None:
+            on_event(event)
+
+    try:
+        if wait:
+            result: Result | None = follow(
+                provider=provider, client=client, job=job, key=key, on_event=track, sleep=sleep
+            )
+        else:
+            status, result = fetch_result(provider=provider, client=client, job=job, key=key, sleep=sleep)
+            if result is None:  # not done yet: fetch_result raises for a job that ended badly
+                state: Status = "queued" if status.state == "queued" else "running"
+                tracker.status(state)
+                fresh = history.find(record.request_id) or record
+                return Recovery(record=fresh, status=state, outputs=[], queue_position=status.queue_position)
+    except KeyboardInterrupt as exc:
+        raise error(
+            "interrupted",
+            f"Stopped waiting for {record.request_id}; the job goes on at {record.provider}.",
+            fix=f"`genctl result {record.request_id} --wait` picks it up again.",
+            provider=record.provider,
+            request_id=record.request_id,
+        ) from exc
+    except GenctlError as err:
+        final = expired(err, record) if err.code == "output.expired" else err
+        if final.code in _JOB_ENDINGS:
+            tracker.failed(final)
+        if final is err:
+            raise
+        raise final from err
+    assert result is not None
+    entries = output_entries(result.outputs)
+    for index, old in enumerate(record.outputs[: len(entries)]):
+        if old.get("path") and Path(old["path"]).is_file():  # saved by an earlier run: keep it
+            entries[index].update(path=old["path"], bytes=old.get("bytes"))
+    tracker.status(
+        "succeeded",
+        outputs=entries,
+        result_bytes=result_size(result.raw),
+        error_code=None,
+        error_message=None,
+    )
+    return result.outputs, key
+
+
+def _save_missing(
+    record: JobRecord,
+    outputs: Sequence[Output],
+    provider: Provider,
+    key: Key | None,
+    client: httpx.Client,
+    *,
+    history: History,
+    dest: Path,
+    on_bytes: Callable[[int], None] | None,
+) -> list[RecoveredOutput]:
+    """Download each output with no local file into `dest`; every output, where it is now."""
+    from genctl.download import save_output
+    from genctl.tracking import Tracker
+
+    fresh = history.find(record.request_id) or record
+    tracker = Tracker.of_job(history, fresh.job(), ())
+    tracker.entries = [dict(entry) for entry in fresh.outputs]
+    missing = set(fresh.missing_outputs())
+    found: list[RecoveredOutput] = []
+    downloaded = False
+    for index, output in enumerate(outputs, start=1):
+        entry = fresh.outputs[index - 1] if index <= len(fresh.outputs) else {}
+        if index not in missing or output.url is None:
+            found.append(
+                RecoveredOutput(
+                    url=entry.get("url", output.url),
+                    path=entry.get("path"),
+                    content_type=entry.get("content_type") or output.content_type,
+                    bytes=entry.get("bytes"),
+                    downloaded=False,
+                    value=output.value,
+                )
+            )
+            continue
+        headers = provider.download_headers(output.url, key=key) if key is not None else {}
+        try:
+            saved = save_output(
+                client,
+                output,
+                dest_dir=dest,
+                model=record.model,
+                request_id=record.request_id,
+                index=index,
+                headers=headers,
+                on_bytes=on_bytes,
+            )
+        except GenctlError as err:
+            if err.code == "output.expired":
+                gone = expired(err, fresh)
+                tracker.failed(gone)
+                raise gone from err
+            raise unsaved(err, fresh.job(), outputs, dest=dest, recorded=True) from err
+        except OSError as exc:
+            raise unsaved(exc, fresh.job(), outputs, dest=dest, recorded=True) from exc
+        tracker.saved(index, saved)
+        downloaded = True
+        found.append(
+            RecoveredOutput(
+                url=None if output.url.startswith("data:") else output.url,
+                path=str(saved.path) if saved.path else None,
+                content_type=saved.content_type,
+                bytes=saved.bytes,
+                downloaded=True,
+            )
+        )
+    if downloaded:
+        tracker.all_saved(dest)
+    return found
+
+
+def key_of(settings: Settings, record: JobRecord) -> Key:
+    """The configured key that submitted the job (by fingerprint): only its account can read the job."""
+    from genctl.generation import KEY_ENV
+
+    keys = settings.providers[record.provider].keys
+    for key in keys:
+        if key.fingerprint == record.key_fingerprint:
+            return key
+    label, provider = record.key_label or "?", record.provider
+    also = (
+        f" A key labelled {label} is configured, but it is a different key."
+        if any(key.label == label for key in keys)
+        else ""
+    )
+    raise error(
+        "key.missing",
+        f"The {provider} key that submitted request {record.request_id} ({label}, fingerprint "
+        f"{record.key_fingerprint}) is not configured any more; only its account can read the job.{also}",
+        fix=f"Give genctl that key again ({KEY_ENV[provider]}=…, or `genctl keys add {provider} --label "
+        f"{label}`), then run `genctl result {record.request_id}` again.",
+        provider=provider,
+        request_id=record.request_id,
+    )
+
+
+def _key_or_none(settings: Settings, record: JobRecord) -> Key | None:
+    try:
+        return key_of(settings, record)
+    except GenctlError:
+        return None  # fal's output files are public; Replicate's may be too (replicate-api.md §1.6)
+
+
+def expired(err: GenctlError, record: JobRecord, *, now: float | None = None) -> GenctlError:
+    """`output.expired` with when the result was lost and how long the provider keeps results."""
+    from genctl.keys import iso, timestamp
+
+    now = time.time() if now is None else now
+    if record.provider == "fal":
+        large = record.result_bytes is not None and record.result_bytes >= FAL_LARGE
+        keeps = FAL_KEEPS_LARGE if large else FAL_KEEPS
+        rule = "fal keeps a result 1 hour after the job completes, only 6 minutes when it is 10 KB or more"
+    else:
+        keeps = REPLICATE_KEEPS
+        rule = "Replicate deletes the outputs of an API prediction after 1 hour"
+    ended = record.completed_at
+    if ended is None:
+        lost_at = None
+        when = f"it was submitted {timestamp(record.submitted_at, now)} and not seen to finish"
+    elif ended + keeps <= now:
+        lost_at = ended + keeps
+        when = f"it completed {timestamp(ended, now)}, so it was lost at about {timestamp(lost_at, now)}"
+    else:
+        lost_at = now
+        when = (
+            f"it completed {timestamp(ended, now)} and is gone before its time (deleted, or another "
+            "account's job)"
+        )
+    return error(
+        "output.expired",
+        f"{record.provider} no longer holds the result of {record.model} (request {record.request_id}): "
+        f"{when}; {rule}.",
+        fix="It cannot be recovered: run the generation again (it is charged again). To keep results, let "
+        "genctl download them at once, or run `genctl result ID --wait` soon after `--no-wait`.",
+        provider=record.provider,
+        http_status=err.http_status,
+        request_id=record.request_id,
+        details={
+            "lost_at": iso(lost_at),
+            "completed_at": iso(ended),
+            "submitted_at": iso(record.submitted_at),
+            "retention_seconds": keeps,
+            "provider_said": err.message,
+        },
+    )
+
+
+def unsaved(
+    exc: GenctlError | OSError, job: Job, outputs: Sequence[Output], *, dest: Path, recorded: bool
+) -> GenctlError:
+    """The error for outputs of a finished job that could not be saved: how to fetch them all the same."""
+    urls = [o.url for o in outputs if o.url and not o.url.startswith("data:")]
+    if isinstance(exc, OSError):
+        exc = error("usage.invalid", f"Could not write in {dest}: {exc.strerror or exc}.")
+    if exc.code == "output.expired":
+        exc.request_id = exc.request_id or job.request_id
+        return exc
+    head = "Free some space or choose another folder: " if exc.code == "usage.invalid" else ""
+    if recorded:
+        fix = (
+            f"{head}genctl result {job.request_id} -o OTHER_DIR saves them (within about an hour, before "
+            f"{job.provider} deletes them)."
+        )
+        also = "its output URLs are kept in the history"
+    else:
+        fix = f"{head}its outputs stay about an hour at: {' '.join(urls) or '(inline outputs only)'}"
+        also = "the history is off, so the URLs are listed in the fix"
+    return error(
+        exc.code,
+        f"{exc.message} The job {job.request_id} succeeded; {also}.",
+        fix=fix,
+        provider=exc.provider or job.provider,
+        http_status=exc.http_status,
+        request_id=job.request_id,
+        details={**exc.details, "outputs": urls},
+    )
+
+
+def clean_parts(dest: Path, record: JobRecord, *, now: float | None = None) -> list[Path]:
+    """Delete the job's own hidden `.part` temp files in `dest` that are older than STALE_PART_AGE."""
+    from genctl.download import output_name
+
+    stem = output_name(record.model, record.request_id, 1, None, None).rsplit("-", 1)[0]
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    with contextlib.suppress(OSError):
+        for path in dest.glob(f".{stem}-*.part"):
+            with contextlib.suppress(OSError):
+                if now - path.stat().st_mtime >= STALE_PART_AGE:
+                    path.unlink()
+                    removed.append(path)
+    return removed

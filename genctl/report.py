@@ -1,0 +1,228 @@
+"""How a doctor report reads: the terminal lines (grouped like `flutter doctor`) and the Markdown report in
+the shape of a hand-written diagnosis (summary and root causes, test results, findings per provider, fixes
+in priority order, a working curl call per working model). Pure: strings in, strings out; no secret in
+either (keys only masked, curl lines use $FAL_KEY / $REPLICATE_API_TOKEN)."""
+
+from __future__ import annotations
+
+import platform
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from genctl import diagnose
+from genctl.probes import LABELS
+
+if TYPE_CHECKING:
+    from genctl.config import Settings
+    from genctl.doctor import DoctorReport
+    from genctl.probes import Check
+
+MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "○"}
+TITLES = {
+    "environment": "Environment",
+    "connectivity": "Connectivity",
+    "keys": "Keys",
+    "models": "Models",
+    "live": "Live generation",
+}
+EXAMPLE_PROMPT = "a lighthouse at dusk"
+
+
+def area_title(category: str, provider: str | None) -> str:
+    title = TITLES.get(category, category.title())
+    return f"{title} · {LABELS[provider]}" if provider else title
+
+
+def conclusion(report: DoctorReport) -> str:
+    """`doctor found 3 problems in 2 areas`, or `no problems found`."""
+    problems = report.problems
+    if not problems:
+        return "no problems found"
+    areas = {(c.category, c.provider) for c in problems}
+    n, m = len(problems), len(areas)
+    return f"doctor found {n} problem{'s' if n != 1 else ''} in {m} area{'s' if m != 1 else ''}"
+
+
+def text_lines(report: DoctorReport, *, verbose: bool = False) -> list[str]:
+    """The terminal report: `[✓] Area`, a line per check, `Fix:` under each problem, then the conclusion."""
+    lines: list[str] = []
+    for (category, provider), checks in report.areas().items():
+        status = diagnose.worst(c.finding.status for c in checks)
+        if status == "skip" and any(c.finding.status == "ok" for c in checks):
+            status = "ok"  # a check that could not be made does not make the area look broken
+        lines.append(f"[{MARKS[status]}] {area_title(category, provider)}")
+        for check in checks:
+            finding = check.finding
+            code = f" [{finding.code}]" if finding.code != diagnose.OK_CODE else ""
+            lines.append(f"    {MARKS[finding.status]}{code} {check.subject}: {finding.message}")
+            if finding.fix and finding.status != "ok":
+                lines.append(f"      Fix: {finding.fix}")
+            if verbose:
+                lines += [f"      {line}" for line in _exchange_lines(finding.details)]
+    lines += ["", f"{conclusion(report)} ({len(report.checks)} checks in {report.seconds:.1f} s)"]
+    return lines
+
+
+def _exchange_lines(details: dict[str, Any], *, timing: bool = True) -> list[str]:
+    """--verbose: each HTTP exchange (status, time, request id, the provider's words) and the probe's time."""
+    lines = []
+    for exchange in details.get("http") or ():
+        line = f"{exchange['method']} {exchange['url']} → HTTP {exchange['status']}"
+        if exchange.get("ms") is not None:
+            line += f" in {exchange['ms']} ms"
+        if exchange.get("request_id"):
+            line += f", request id {exchange['request_id']}"
+        if exchange.get("message"):
+            line += f": {exchange['message']}"
+        lines.append(line)
+    if details.get("request_id") and not details.get("http"):
+        lines.append(f"request id {details['request_id']}")
+    if timing and details.get("http") and details.get("elapsed_ms") is not None:
+        lines.append(f"took {details['elapsed_ms']} ms")
+    return lines
+
+
+# -- Markdown ----------------------------------------------------------------------------------------------
+
+
+def markdown(report: DoctorReport, settings: Settings, *, now: datetime | None = None) -> str:
+    """The whole report as Markdown, masked keys only: safe to paste into an issue."""
+    from genctl import __version__
+
+    when = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# genctl doctor report",
+        "",
+        f"Generated {when} by genctl {__version__} (Python {platform.python_version()}, {platform.system()}) "
+        f"in {report.seconds:.1f} s. Keys appear only masked (`a1b2…9f0e`): this report holds no secret.",
+        "",
+        *_summary(report),
+        *_results_table(report),
+        *_details(report),
+        *_fixes(report),
+        *_working_calls(report, settings),
+    ]
+    every_key = [key for provider in settings.providers.values() for key in provider.keys]
+    from genctl.http import redact
+
+    return redact("\n".join(lines).rstrip() + "\n", every_key)
+
+
+def _summary(report: DoctorReport) -> list[str]:
+    counts = report.summary()
+    total = len(report.checks)
+    line = (
+        f"**{counts['fail']} failed, {counts['warn']} warning{'s' if counts['warn'] != 1 else ''}, "
+        f"{counts['ok']} passed, {counts['skip']} skipped** of {total} checks: {conclusion(report)}."
+    )
+    lines = ["## Summary", "", line, ""]
+    causes = _root_causes(report)
+    if causes:
+        lines += ["Root causes, most fundamental first:", ""]
+        for number, (finding, checks) in enumerate(causes, start=1):
+            where = ", ".join(
+                dict.fromkeys(f"{area_title(c.category, c.provider)}: {c.subject}" for c in checks)
+            )
+            lines.append(f"{number}. **`{finding.code}`** ({finding.status}) — {_one_line(finding.message)}")
+            lines.append(f"   Seen in: {where}.")
+        lines.append("")
+    return lines
+
+
+def _root_causes(report: DoctorReport) -> list[tuple[diagnose.Finding, list[Check]]]:
+    """Problems grouped by (code, fix), failures before warnings, then by diagnose.priority."""
+    groups: dict[tuple[str, str], list[Check]] = {}
+    for check in report.problems:
+        groups.setdefault((check.finding.code, check.finding.fix), []).append(check)
+    ordered = sorted(
+        groups.values(),
+        key=lambda checks: (
+            checks[0].finding.status != "fail",
+            diagnose.priority(checks[0].finding.code),
+        ),
+    )
+    return [(checks[0].finding, checks) for checks in ordered]
+
+
+def _results_table(report: DoctorReport) -> list[str]:
+    lines = ["## Test results", "", "| check | status | details |", "|---|---|---|"]
+    for check in report.checks:
+        finding = check.finding
+        what = f"{area_title(check.category, check.provider)}: {check.subject}"
+        code = f"`{finding.code}`: " if finding.code != diagnose.OK_CODE else ""
+        status = f"{MARKS[finding.status]} {finding.status}"
+        lines.append(f"| {_cell(what)} | {status} | {_cell(code + finding.message)} |")
+    return [*lines, ""]
+
+
+def _details(report: DoctorReport) -> list[str]:
+    lines = ["## Detailed findings", ""]
+    sections: dict[str | None, list[Check]] = {}
+    for check in report.checks:
+        sections.setdefault(check.provider, []).append(check)
+    for provider, checks in sections.items():
+        lines += [f"### {LABELS[provider] if provider else 'Environment'}", ""]
+        for check in checks:
+            finding = check.finding
+            title = f"{area_title(check.category, None)}: {check.subject}"
+            if not finding.problem:
+                lines.append(f"- {MARKS[finding.status]} {title} — {_one_line(finding.message)}")
+                continue
+            lines += ["", f"#### {MARKS[finding.status]} {title} — `{finding.code}`", ""]
+            lines.append(f"- **Finding:** {_one_line(finding.message)}")
+            if finding.fix:
+                lines.append(f"- **Fix:** {_one_line(finding.fix)}")
+            for exchange in _exchange_lines(finding.details, timing=False):
+                lines.append(f"- **Evidence:** `{exchange}`")
+            lines.append("")
+        lines.append("")
+    return lines
+
+
+def _fixes(report: DoctorReport) -> list[str]:
+    causes = [(finding, checks) for finding, checks in _root_causes(report) if finding.fix]
+    if not causes:
+        return []
+    lines = ["## Fix recommendations, in priority order", ""]
+    for number, (finding, checks) in enumerate(causes, start=1):
+        subjects = ", ".join(dict.fromkeys(c.subject for c in checks))
+        lines.append(f"{number}. {_one_line(finding.fix)} (`{finding.code}`: {subjects})")
+    return [*lines, ""]
+
+
+def _working_calls(report: DoctorReport, settings: Settings) -> list[str]:
+    """For each model that passed, the submit request as curl, the key as $FAL_KEY / $REPLICATE_API_TOKEN."""
+    from genctl.http import to_curl
+    from genctl.keys import Key
+    from genctl.params import build_params
+    from genctl.providers import get_provider
+
+    lines = ["## Working calls", ""]
+    calls = []
+    for check in report.checks:
+        if check.category != "models" or check.id != f"models.{check.provider}.{check.subject}":
+            continue
+        if check.finding.status != "ok" or check.provider is None:
+            continue
+        defaults_check = next((c for c in report.checks if c.id == f"{check.id}.params"), None)
+        if defaults_check is not None and defaults_check.finding.status == "fail":
+            continue  # the call with the config's defaults would be refused
+        provider = get_provider(check.provider, settings.providers[check.provider])
+        # A stand-in key: to_curl writes the Authorization header as the env variable, never a key.
+        stand_in = Key(provider=check.provider, label="stand-in", source="report", _secret="stand-in")
+        defaults = dict(settings.model_params.get(check.subject, {}))
+        params = build_params(prompt=EXAMPLE_PROMPT, defaults=defaults, params=[])
+        request = provider.submit_request(model=check.subject, params=params, key=stand_in)
+        calls += [f"{check.subject} ({LABELS[check.provider]}):", "", "```sh", to_curl(request), "```", ""]
+    if not calls:
+        return [*lines, "No model passed its checks, so there is no working call to show.", ""]
+    intro = "Each model that passed its checks, as one call (export the key variable first):"
+    return [*lines, intro, "", *calls]
+
+
+def _cell(text: str) -> str:
+    return _one_line(text).replace("|", "\\|")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
