@@ -1,0 +1,28 @@
+"""The README's contract tables stay true: every diagnosis code with its exit code, and the set-up."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from genctl.errors import CODES
+
+README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_diagnosis_code_is_documented_with_its_exit_code() -> None:
+    rows = dict(re.findall(r"^\| `([a-z]+\.[a-z_]+|interrupted)` \| (\d+) \|", README, flags=re.M))
+    assert rows == {code: str(exit_code) for code, (exit_code, _) in CODES.items()}
+
+
+def test_exit_code_table_names_each_code_under_its_exit_code() -> None:
+    table = README.split("## Exit codes", 1)[1].split("##", 1)[0]
+    for code, (exit_code, _) in CODES.items():
+        [row] = [line for line in table.splitlines() if f"`{code}`" in line]
+        assert row.startswith(f"| {exit_code} |"), row
+
+
+def test_set_up_is_the_two_commands() -> None:
+    setup = README.split("## Set-up", 1)[1].split("##", 1)[0]
+    assert 'uv run genctl generate --sandbox "' in setup
+    assert "uv run pytest" in setup
