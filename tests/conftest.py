@@ -81,3 +81,47 @@ def run_subprocess(
         check=False,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@dataclass
+class TtyRun:
+    """A genctl run whose stderr was a terminal: `screen` is what it drew there."""
+
+    exit_code: int
+    stdout: str
+    screen: str
+
+
+def run_on_tty(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60) -> TtyRun:
+    """Run `python -m genctl ARGS` with stderr on a pseudo-terminal (colour on), stdout piped."""
+    import pty
+
+    master, slave = pty.openpty()
+    full_env = {**os.environ, **(env or {}), "TERM": "xterm"}
+    full_env.pop("NO_COLOR", None)
+    with subprocess.Popen(
+        [sys.executable, "-m", "genctl", *args], stdout=subprocess.PIPE, stderr=slave, env=full_env, text=True
+    ) as proc:
+        os.close(slave)
+        stdout, _ = proc.communicate(timeout=timeout)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed its end
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(master)
+    return TtyRun(proc.returncode, stdout, b"".join(chunks).decode(errors="replace"))
+
+
+@pytest.fixture
+def home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """For the config tests: GENCTL_HOME is tmp_path itself, and no --config left from an earlier run."""
+    from genctl.cli import common
+
+    monkeypatch.setenv("GENCTL_HOME", str(tmp_path))
+    monkeypatch.setattr(common.options, "config_path", None)
+    return tmp_path

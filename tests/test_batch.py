@@ -18,6 +18,7 @@ from genctl.history import History
 from genctl.keys import fingerprint
 from genctl.sandbox import Sandbox
 from genctl.sandbox import keys as sk
+from tests.conftest import run_on_tty
 from tests.test_generate import PNG
 
 FAL_KEYS = f"{sk.FAL_KEY_OK},{sk.FAL_KEY_OK_2}"
@@ -281,48 +282,16 @@ def test_dry_run_prints_one_request_per_item(genctl, tmp_path: Path) -> None:
 
 
 def test_progress_bar_on_a_tty_and_results_still_on_stdout(sandbox: Sandbox, tmp_path: Path) -> None:
-    import pty
-
     batch = write(tmp_path / "b.txt", "a fox", "a cat", "[sandbox:fail] a dog")
-    master, slave = pty.openpty()
-    environ = {**os.environ, **env(sandbox), "TERM": "xterm"}
-    environ.pop("NO_COLOR")
-    with subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "genctl",
-            "generate",
-            "--batch",
-            str(batch),
-            "-m",
-            "fal-ai/flux/schnell",
-            "-o",
-            "out",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env=environ,
-        text=True,
-    ) as proc:
-        os.close(slave)
-        stdout, _ = proc.communicate(timeout=60)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        os.close(master)
-    terminal = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 1
-    assert len(stdout.splitlines()) == 2 and all(line.startswith("out/") for line in stdout.splitlines())
-    assert "Generating" in terminal and "3/3" in terminal
-    assert "item 3 (line 3) failed [generation.failed]" in terminal
-    assert "2 succeeded, 1 failed: generation.failed ×1" in terminal
+    run = run_on_tty(
+        "generate", "--batch", str(batch), "-m", "fal-ai/flux/schnell", "-o", "out", env=env(sandbox)
+    )
+    assert run.exit_code == 1
+    lines = run.stdout.splitlines()
+    assert len(lines) == 2 and all(line.startswith("out/") for line in lines)
+    assert "Generating" in run.screen and "3/3" in run.screen
+    assert "item 3 (line 3) failed [generation.failed]" in run.screen
+    assert "2 succeeded, 1 failed: generation.failed ×1" in run.screen
 
 
 def test_ctrl_c_cancels_the_running_jobs(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -6,41 +6,15 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from genctl.config import Settings, load_settings, write_config
 from genctl.errors import GenctlError
+from tests.config_support import FAL_SECRET, REPLICATE_SECRET, assert_no_secret, load, write
 
-FAL_SECRET = "abcd1234-ef56-7890:0123456789abcdef0123456789abcdef"
-FAL_SECRET_2 = "wxyz9876-ab12-3456:fedcba9876543210fedcba9876543210"
-REPLICATE_SECRET = "r8_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
-REPLICATE_SECRET_2 = "r8_ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210"
-SECRETS = (FAL_SECRET, FAL_SECRET_2, REPLICATE_SECRET, REPLICATE_SECRET_2)
-
-
-@pytest.fixture(autouse=True)
-def home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """No stray keys or config from this machine: GENCTL_HOME is tmp_path, no colour."""
-    for name in list(os.environ):
-        if name.upper().startswith(("FAL_", "REPLICATE_", "GENCTL_")):
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GENCTL_HOME", str(tmp_path))
-    monkeypatch.setenv("NO_COLOR", "1")
-    yield tmp_path
-
-
-def write(path: Path, text: str, mode: int = 0o600) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    path.chmod(mode)
-    return path
-
-
-def load(home: Path, **env: str) -> Settings:
-    return load_settings(env={"GENCTL_HOME": str(home), **env})
+pytestmark = pytest.mark.usefixtures("home")
 
 
 def load_error(home: Path, text: str, **env: str) -> GenctlError:
@@ -55,13 +29,6 @@ def load_error(home: Path, text: str, **env: str) -> GenctlError:
 
 def labels(settings: Settings, provider: str) -> list[str]:
     return [key.label for key in settings.providers[provider].keys]
-
-
-def assert_no_secret(*texts: str) -> None:
-    for text in texts:
-        for secret in SECRETS:
-            assert secret not in text
-            assert secret.rpartition(":")[2] not in text
 
 
 # -- errors and warnings --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from genctl.sandbox import Sandbox
 from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
-from tests.conftest import run_subprocess
+from tests.conftest import run_on_tty, run_subprocess
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -149,37 +149,10 @@ def test_no_progress_when_stderr_is_not_a_tty(genctl, sandbox: Sandbox) -> None:
     assert run.stderr == ""
 
 
-def test_progress_on_a_tty_shows_queue_position_and_logs(sandbox: Sandbox, tmp_path: Path) -> None:
-    import os
-    import pty
-    import subprocess
-    import sys
-
-    master, slave = pty.openpty()
-    env = {**os.environ, **fal_env(sandbox), "TERM": "xterm"}
-    env.pop("NO_COLOR")
+def test_progress_on_a_tty_shows_queue_position_and_logs(sandbox: Sandbox) -> None:
     prompt = "[sandbox:queue=2][sandbox:progress=2] a fox"
-    with subprocess.Popen(
-        [sys.executable, "-m", "genctl", "generate", prompt, "-m", "fal-ai/flux/dev"],
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env=env,
-        text=True,
-    ) as proc:
-        os.close(slave)
-        stdout, _ = proc.communicate(timeout=60)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        os.close(master)
-    screen = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 0
-    assert "In queue (position" in screen
-    assert "step 2/2" in screen
-    assert stdout.strip().endswith(".png")  # results stay on stdout, free of progress
+    run = run_on_tty("generate", prompt, "-m", "fal-ai/flux/dev", env=fal_env(sandbox))
+    assert run.exit_code == 0
+    assert "In queue (position" in run.screen
+    assert "step 2/2" in run.screen
+    assert run.stdout.strip().endswith(".png")  # results stay on stdout, free of progress

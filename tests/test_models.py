@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from genctl.sandbox import Sandbox, fingerprint
 from genctl.sandbox.catalog_replicate import SDXL_VERSION
 from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
+from tests.conftest import run_on_tty
 
 BOTH_KEYS = {"FAL_KEY": FAL_KEY_OK, "REPLICATE_API_TOKEN": REPLICATE_TOKEN_OK}
 
@@ -328,32 +327,7 @@ def test_help(genctl, args: list[str]) -> None:
 
 
 def test_progress_bars_on_a_tty(sandbox: Sandbox) -> None:
-    import os
-    import pty
-
-    master, slave = pty.openpty()
-    env = {**os.environ, **sandbox.env(), **BOTH_KEYS, "TERM": "xterm"}
-    env.pop("NO_COLOR")
-    with subprocess.Popen(
-        [sys.executable, "-m", "genctl", "models", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env=env,
-        text=True,
-    ) as proc:
-        os.close(slave)
-        stdout, _ = proc.communicate(timeout=60)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        os.close(master)
-    screen = b"".join(chunks).decode(errors="replace")
-    assert proc.returncode == 0
-    assert "Replicate collections" in screen
-    assert json.loads(stdout)["ok"] is True  # stdout stays clean
+    run = run_on_tty("models", "--json", env={**sandbox.env(), **BOTH_KEYS})
+    assert run.exit_code == 0
+    assert "Replicate collections" in run.screen
+    assert json.loads(run.stdout)["ok"] is True  # stdout stays clean
