@@ -149,7 +149,8 @@ def for_sandbox(settings: Settings, env: Mapping[str, str]) -> Settings:
         **settings.origins,
         **{f"providers.{p}.{url}": "flag" for p in providers for url in DEFAULT_URLS[p]},
     }
-    return replace(settings, providers=providers, origins=origins)
+    # A job of an in-process emulator cannot be recovered once the process ends: keep it out of history.
+    return replace(settings, providers=providers, origins=origins, history_enabled=False)
 
 
 def _sandbox_keys(provider: str) -> tuple[Key, ...]:

@@ -156,3 +156,10 @@ def test_progress_on_a_tty_shows_queue_position_and_logs(sandbox: Sandbox) -> No
     assert "In queue (position" in run.screen
     assert "step 2/2" in run.screen
     assert run.stdout.strip().endswith(".png")  # results stay on stdout, free of progress
+
+
+def test_sandbox_jobs_stay_out_of_history(genctl, hermetic_env: Path) -> None:
+    run = genctl("generate", "--sandbox", "a fox", "--json")
+    assert run.exit_code == 0, run.stderr
+    history = genctl("history", "--json")
+    assert json.loads(history.stdout)["jobs"] == []
