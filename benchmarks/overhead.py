@@ -111,9 +111,14 @@ def in_process(box: Sandbox, out_dir: Path) -> None:
         "bare httpx + fsync": lambda: bare_generation(box.url, bare_dir, fsync=True),
     }
 
+    # The first run also fetches the model's input schema for the pre-flight check (a free GET, then cached
+    # for catalog_ttl): count the steady state, and say what the cold run added.
+    cold_calls = calls(box, variants["genctl generate()"])
     genctl_calls = calls(box, variants["genctl generate()"])
     bare_calls = calls(box, variants["bare httpx"])
+    extra = [call for call in cold_calls if call not in genctl_calls]
     print(f"HTTP calls per generation: genctl {len(genctl_calls)}, bare {len(bare_calls)}")
+    print(f"  (a cold schema cache adds {len(extra)}: {', '.join(extra) or 'none'})")
     for mine, theirs in zip(genctl_calls, bare_calls, strict=False):
         print(f"  genctl {mine:<28} bare {theirs}")
     if genctl_calls != bare_calls:
