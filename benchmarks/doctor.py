@@ -19,7 +19,7 @@ import time
 
 from genctl import doctor
 from genctl.config import load_settings
-from genctl.probes import DoctorOptions
+from genctl.doctor.probes import DoctorOptions
 from genctl.sandbox import Sandbox
 from genctl.sandbox import keys as sk
 

@@ -12,7 +12,7 @@ Identity, for `--resume`: the batch file's absolute path, plus the item's `name`
 hash of its effective request (provider, model, prompt, params, inputs) and which occurrence of that
 request it is. Moving a line or inserting one above changes nothing; an edited line is a new item. With
 `--resume` an item whose last job succeeded is skipped; one whose job is still pending or whose outputs
-were not saved (a killed run) is finished with `genctl.recovery` instead of being paid for again.
+were not saved (a killed run) is finished with `genctl.history.recovery` instead of being paid for again.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from genctl.config import Settings
     from genctl.generation import GenerationReport, GenerationRequest
     from genctl.history import JobRecord
+    from genctl.history.recovery import Recovery
     from genctl.providers.base import Job
-    from genctl.recovery import Recovery
     from genctl.runner import Event
 
 FIELDS = ("prompt", "model", "provider", "params", "inputs", "name")
@@ -300,7 +300,7 @@ class _Workers:
 
     def _one(self, item: BatchItem, client: httpx.Client) -> ItemOutcome:
         from genctl.generation import generate
-        from genctl.recovery import recover
+        from genctl.history.recovery import recover
 
         request = item.request
         row = self.previous.get(item.identity)

@@ -17,7 +17,7 @@ from genctl import paths
 from genctl.aliases import Target, from_config
 from genctl.errors import GenctlError, error
 from genctl.keys import DEFAULT_COOLDOWN, Key
-from genctl.keysources import clean_entry, env_keys, merge_keys
+from genctl.keys.sources import clean_entry, env_keys, merge_keys
 
 PROVIDERS = ("fal", "replicate")
 MODEL_KINDS = ("image", "video", "audio")

@@ -125,7 +125,7 @@ def from_error(err: GenctlError, *, status: Status | None = None) -> Finding:
 
 
 def from_key_check(check: KeyCheck) -> Finding:
-    """A live key check's verdict (genctl.keycheck) as a Finding: "valid" with what the provider told about
+    """A live key check's verdict (genctl.keys.check) as a Finding: "valid" with what the provider told about
     the account, or the provider's refusal as `from_error` maps it (network errors included)."""
     facts = {
         name: value

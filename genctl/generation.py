@@ -138,7 +138,8 @@ def dry_run(
 
     Sends nothing: the pre-flight check uses a cached schema only, not even the free schema GET.
     """
-    from genctl import fallback, preflight
+    from genctl import fallback
+    from genctl.catalog import preflight
     from genctl.http import to_curl
     from genctl.translate import checked
 
@@ -169,11 +170,12 @@ def generate(
     `on_notice` hears each move to the next, and the report lists the providers that failed.
     `client`: an httpx client to share (a batch runs every item on one); by default one is made and closed.
 
-    Before anything is sent, the pre-flight (genctl.preflight, unless `request.validate` is off) stops a
-    text model, a versionless community model or input the model would reject; `on_notice` hears why a
+    Before anything is sent, the pre-flight (genctl.catalog.preflight, unless `request.validate` is off)
+    stops a text model, a versionless community model or input the model would reject; `on_notice` hears why a
     check was skipped. A model.* error the provider answers gets catalogue suggestions added.
     """
-    from genctl import fallback, preflight
+    from genctl import fallback
+    from genctl.catalog import preflight
 
     started = clock()
     if request.validate:
@@ -200,7 +202,8 @@ def _generate_on(
     client: httpx.Client | None,
 ) -> GenerationReport:
     """The whole generation on one provider: plan, pre-flight, run, save."""
-    from genctl import fallback, preflight
+    from genctl import fallback
+    from genctl.catalog import preflight
     from genctl.http import make_client
     from genctl.translate import checked
 
@@ -269,17 +272,17 @@ def _run(
     """Upload inputs, submit and follow the job with the next key in rotation, failing over between keys.
 
     Until the provider has accepted the job, a rejected or rate-limited key hands the same request to the
-    key `genctl.failover` picks. Once the job is accepted nothing is retried with another key: a second
+    key `genctl.keys.failover` picks. Once the job is accepted nothing is retried with another key: a second
     accepted job could be charged twice. An accepted job is in history from its "submitted" event on (before
     the first poll), and follows it to its end. With `request.wait` off the job is only submitted: the
     result is empty and `genctl result` fetches it later.
     """
-    from genctl.failover import Failover
+    from genctl.history.tracking import Tracker
     from genctl.inputs import resolve_inputs
     from genctl.keys import pool_for
+    from genctl.keys.failover import Failover
     from genctl.providers.base import Result
     from genctl.runner import Event, EventKind, run_generation, submit_only
-    from genctl.tracking import Tracker
 
     def notify(kind: EventKind, message: str) -> None:
         if on_event is not None:
@@ -374,8 +377,8 @@ def _save_all(
     its URLs are in history: the error says so, and how to fetch them (`genctl result ID -o OTHER_DIR`).
     """
     from genctl.download import SavedFile, save_output
-    from genctl.recovery import unsaved
-    from genctl.tracking import Tracker
+    from genctl.history.recovery import unsaved
+    from genctl.history.tracking import Tracker
 
     tracker = Tracker.of_job(history, job, result.outputs)
     saved: list[SavedFile] = []

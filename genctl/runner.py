@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("genctl.runner")
 
-# "key": a key notice from genctl.failover: a switch to another key, or key state that cannot be saved.
-# "history": the job history cannot be written (genctl.tracking); the job goes on unrecorded.
+# "key": a key notice from genctl.keys.failover: a switch to another key, or key state that cannot be saved.
+# "history": the job history cannot be written (genctl.history.tracking); the job goes on unrecorded.
 EventKind = Literal["submitted", "queued", "running", "log", "completed", "retry", "key", "history"]
 CANCEL_TIMEOUT = 5.0  # seconds: a best-effort cancel must not hold up the error report
 _NOT_CANCELLED = frozenset({"ALREADY_COMPLETED", "NOT_FOUND", "succeeded", "failed", "aborted"})

@@ -9,7 +9,7 @@ come from it; without one (--no-validate, catalogue unreachable) only what is sa
 knobs take the provider's usual name. What cannot be expressed is a payload.invalid naming the input, the
 provider and what it accepts, raised before anything is sent — never a silent drop. Other inputs pass
 through as written (the pre-flight check then judges them against the schema). `translate` is pure;
-`checked` runs it for a generation, inside genctl.preflight's check where that gets the schema.
+`checked` runs it for a generation, inside genctl.catalog.preflight's check where that gets the schema.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from genctl.aliases import LABELS, Route
+from genctl.catalog.schema import InputSchema, branches, show, types
+from genctl.catalog.schema_check import Problem
 from genctl.errors import GenctlError, error
-from genctl.schema import InputSchema, branches, show, types
-from genctl.schema_check import Problem
 
 if TYPE_CHECKING:
     import httpx
@@ -64,7 +64,7 @@ def checked(
 ) -> Plan:
     """The plan's inputs translated for an alias's model, then pre-flight checked unless `request.validate`
     is off. Without a client (a dry run) only a cached schema is used."""
-    from genctl import preflight
+    from genctl.catalog import preflight
 
     adapt = adapter(route)
     if not request.validate:

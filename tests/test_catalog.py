@@ -241,7 +241,7 @@ def test_a_bad_fal_key_does_not_block_the_catalogue(
 
 
 def test_a_token_in_the_api_url_never_reaches_the_cache(tmp_path: Path) -> None:
-    from genctl.cache import DiskCache
+    from genctl.catalog.cache import DiskCache
 
     cache = DiskCache(tmp_path)
     source = "https://me:s3cr3t-token@gateway.example:8443/v1?api_key=k3y"
@@ -256,7 +256,7 @@ def test_a_token_in_the_api_url_never_reaches_the_cache(tmp_path: Path) -> None:
 
 def test_old_api_url_folders_are_pruned(tmp_path: Path) -> None:
     # Every `--sandbox` run has its own port, hence its own folder: only the newest MAX_SOURCES stay.
-    from genctl.cache import MAX_SOURCES, DiskCache
+    from genctl.catalog.cache import MAX_SOURCES, DiskCache
 
     cache = DiskCache(tmp_path)
     for port in range(MAX_SOURCES + 3):

@@ -1,12 +1,12 @@
-"""Did-you-mean and the wrong-kind check, pure (genctl.suggest), over the sandbox's real model ids."""
+"""Did-you-mean and the wrong-kind check, pure (genctl.catalog.suggest), over the sandbox's real model ids."""
 
 from __future__ import annotations
 
 import pytest
 
+from genctl.catalog.suggest import looks_like_text_model, needs_version, rank, same_model, tokens, wrong_kind
 from genctl.providers.base import ModelInfo, category_kind
 from genctl.sandbox.catalog import fal_models, replicate_models
-from genctl.suggest import looks_like_text_model, needs_version, rank, same_model, tokens, wrong_kind
 
 FAL = [ModelInfo(m.endpoint_id, "fal", m.category, status=m.status) for m in fal_models()]
 REPLICATE = [ModelInfo(m.ref, "replicate") for m in replicate_models()]

@@ -10,7 +10,7 @@ import pytest
 
 from genctl.errors import error
 from genctl.keys import Key, KeyPool, fingerprint
-from genctl.keystate import KeyStore
+from genctl.keys.state import KeyStore
 from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk
 from tests.test_generate import PNG

@@ -12,7 +12,7 @@ import pytest
 
 from genctl.errors import CredentialError, RateLimitError, error
 from genctl.keys import Key, KeyPool, describe
-from genctl.keystate import KeyStore
+from genctl.keys.state import KeyStore
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
 

@@ -303,7 +303,7 @@ def test_a_language_model_found_in_the_catalogue_is_wrong_kind(sandbox: Sandbox)
 
     import httpx
 
-    from genctl import preflight
+    from genctl.catalog import preflight
     from genctl.config import load_settings
     from genctl.errors import GenctlError
     from genctl.generation import GenerationRequest, plan

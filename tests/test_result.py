@@ -15,7 +15,7 @@ import pytest
 
 from genctl.errors import error
 from genctl.history import History, JobRecord
-from genctl.recovery import expired
+from genctl.history.recovery import expired
 from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk
 from tests.test_generate import PNG, fal_env, replicate_env

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from genctl.catalog.schema import InputSchema, inline, parse_input_schema
+from genctl.catalog.schema_check import check_params, payload_error
 from genctl.sandbox.catalog import fal_model, replicate_model
-from genctl.schema import InputSchema, inline, parse_input_schema
-from genctl.schema_check import check_params, payload_error
 
 
 def fal_schema(endpoint_id: str) -> InputSchema:

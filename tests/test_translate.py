@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from genctl.catalog.schema import InputSchema, parse_input_schema
 from genctl.errors import GenctlError
 from genctl.sandbox.catalog import fal_model, replicate_model
-from genctl.schema import InputSchema, parse_input_schema
 from genctl.translate import translate
 
 

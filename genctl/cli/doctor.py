@@ -60,7 +60,7 @@ def doctor(
     """Diagnose the set-up: environment, connectivity, every key and model; say what is wrong and the fix."""
     from genctl.config import PROVIDERS
     from genctl.doctor import run_doctor
-    from genctl.probes import DoctorOptions
+    from genctl.doctor.probes import DoctorOptions
 
     out.configure(json_mode=json_output)
     if provider is not None and provider not in PROVIDERS:
@@ -92,7 +92,7 @@ def doctor(
     if json_output:
         out.json(result.to_json())
     else:
-        from genctl.report import text_lines
+        from genctl.doctor.report import text_lines
 
         for line in text_lines(result, verbose=verbose):
             out.result(line)
@@ -141,7 +141,7 @@ def _settings() -> tuple[Settings, GenctlError | None]:
 
 def _write_report(path: Path, result: object, settings: Settings) -> None:
     from genctl.doctor import DoctorReport
-    from genctl.report import markdown
+    from genctl.doctor.report import markdown
 
     assert isinstance(result, DoctorReport)
     text = markdown(result, settings)

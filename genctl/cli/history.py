@@ -14,7 +14,7 @@ from genctl.errors import GenctlError, error, usage
 
 if TYPE_CHECKING:
     from genctl.history import History, JobRecord
-    from genctl.recovery import Recovery
+    from genctl.history.recovery import Recovery
 
 STATUSES = ("pending", "succeeded", "failed")
 T = TypeVar("T")
@@ -85,7 +85,7 @@ def result_command(
     from genctl.cli.config import settings_for_cli
     from genctl.cli.generate import _Progress
     from genctl.history import History
-    from genctl.recovery import recover
+    from genctl.history.recovery import recover
 
     out.configure(json_mode=json_, quiet=quiet)
     settings = settings_for_cli()

@@ -63,7 +63,7 @@ def status_command(
     pools = {name: pool_for(settings, name) for name in names}
     checks: dict[Key, KeyCheck] = {}
     if check:
-        from genctl.keycheck import apply_checks, check_keys
+        from genctl.keys.check import apply_checks, check_keys
 
         keys = [key for pool in pools.values() for key in pool.keys]
         with out.status(f"Checking {len(keys)} key(s)…"):
@@ -269,7 +269,7 @@ def add_command(
 
 
 def _check_before_adding(settings: Settings, key: Key) -> None:
-    from genctl.keycheck import check_keys
+    from genctl.keys.check import check_keys
 
     verdict = check_keys(settings.providers, [key])[key]
     if verdict.error is not None:
@@ -348,7 +348,7 @@ def _entries(data: dict[str, Any], provider: str, *, create: bool) -> list[Any]:
 
 
 def _secret_of(entry: Any) -> str:
-    from genctl.keysources import clean_key
+    from genctl.keys.sources import clean_key
 
     raw = entry.get("key", "") if isinstance(entry, dict) else entry
     return clean_key(raw)[0] if isinstance(raw, str) else ""
@@ -361,7 +361,7 @@ def _label_of(entry: Any, number: int) -> str:
 
 def _read_secret(provider: str) -> str:
     """The key from a hidden prompt on a terminal, else from piped stdin; never waits on an idle pipe."""
-    from genctl.keysources import clean_key
+    from genctl.keys.sources import clean_key
 
     how = f'echo "$KEY" | genctl keys add {provider}'
     if _stdin_is_terminal():

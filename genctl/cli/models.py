@@ -16,8 +16,8 @@ from genctl.errors import error, usage
 
 if TYPE_CHECKING:
     from genctl.catalog import Catalog, ModelDetail
+    from genctl.catalog.schema import Field
     from genctl.providers.base import ModelInfo
-    from genctl.schema import Field
 
 LABELS = {"fal": "fal.ai", "replicate": "Replicate"}
 
@@ -184,7 +184,7 @@ def show_command(
     quiet: QuietOpt = False,
 ) -> None:
     """One model: what it is, its price where known, its inputs (in the model's order), and how to run it."""
-    from genctl import preflight, suggest
+    from genctl.catalog import preflight, suggest
     from genctl.providers import detect_provider
 
     out.configure(json_mode=json_, quiet=quiet)

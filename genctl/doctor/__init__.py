@@ -1,10 +1,10 @@
 """`genctl doctor`'s engine: gather probes from the sources, run them at once on a bounded pool of threads
 (every HTTP call with the probe timeout, the whole phase with a deadline), collect their Checks.
 
-Adding a check: write a source — a function `(DoctorContext) -> Iterable[Probe]` (genctl.probes) — and append
-it to `SOURCES`; to `LATE_SOURCES` instead when it needs the phase-one results in `ctx.checks` (like `--live`,
-which picks the cheapest model that passed). Each Probe's `run()` returns its Checks, or raises a GenctlError
-that becomes a failed Check; the report, JSON and exit code need nothing more.
+Adding a check: write a source — a function `(DoctorContext) -> Iterable[Probe]` (genctl.doctor.probes) —
+and append it to `SOURCES`; to `LATE_SOURCES` instead when it needs the phase-one results in `ctx.checks`
+(like `--live`, which picks the cheapest model that passed). Each Probe's `run()` returns its Checks, or
+raises a GenctlError that becomes a failed Check; the report, JSON and exit code need nothing more.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from genctl import diagnose
 from genctl.diagnose import Finding
-from genctl.errors import GenctlError
-from genctl.probes import (
+from genctl.doctor.probes import (
     CATEGORIES,
     PROVIDER_NAMES,
     Check,
@@ -36,6 +35,7 @@ from genctl.probes import (
     start_recording,
     stop_recording,
 )
+from genctl.errors import GenctlError
 
 if TYPE_CHECKING:
     from genctl.config import Settings

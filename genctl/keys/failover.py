@@ -125,7 +125,7 @@ class Failover:
 
     def _learn_accounts(self) -> None:
         """Ask the provider (Replicate: free `GET /account`) whose the unlabelled keys are; remembered."""
-        from genctl.keycheck import lookup_accounts
+        from genctl.keys.check import lookup_accounts
 
         unknown = [view.key for view in self.pool.views() if view.account is None]
         if unknown:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from genctl import diagnose
-from genctl.probes import Check, DoctorContext, Probe, install_recorder
+from genctl.doctor.probes import Check, DoctorContext, Probe, install_recorder
 
 if TYPE_CHECKING:
     import httpx
@@ -78,7 +78,7 @@ def probe_url(ctx: DoctorContext, provider: str, setting: str, url: str) -> diag
         timings["dns_ms"] = _ms(began)
         details["addresses"] = sorted({str(info[4][0]) for info in addresses})[:4]
     else:
-        from genctl.probes.environment import masked_proxy
+        from genctl.doctor.probes.environment import masked_proxy
 
         details["proxy"] = masked_proxy(proxy)
     trace = _Trace()

@@ -16,7 +16,7 @@ from typing import Any
 
 from genctl import diagnose
 from genctl.diagnose import Finding
-from genctl.probes import LABELS, PROVIDER_NAMES, Check, DoctorContext, Probe
+from genctl.doctor.probes import LABELS, PROVIDER_NAMES, Check, DoctorContext, Probe
 
 # The URL a generation's submit goes to: when it cannot be reached, the provider cannot serve anything.
 _SUBMIT_URL = {"fal": "queue_url", "replicate": "api_url"}

@@ -6,7 +6,7 @@ One table, `jobs`, in `history.db` in the state dir. A row is written when the p
 the key's label and fingerprint (sha256[:12]), never the key.
 
 Several genctl processes and threads write at once, each change one short transaction: see
-genctl.history_db for the schema, WAL mode and the shared connection.
+genctl.history.db for the schema, WAL mode and the shared connection.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from genctl import paths
 from genctl.errors import usage
-from genctl.history_db import COLUMNS, Connections
+from genctl.history.db import COLUMNS, Connections
 
 if TYPE_CHECKING:
     from genctl.keys import Key

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from genctl import suggest
+from genctl.catalog import suggest
 from genctl.errors import GenctlError, ModelError
 from genctl.params import parse_input
 
@@ -23,15 +23,15 @@ if TYPE_CHECKING:
     import httpx
 
     from genctl.catalog import Catalog
+    from genctl.catalog.schema import InputSchema
     from genctl.config import Settings
     from genctl.generation import GenerationRequest, Plan
     from genctl.keys import Key
-    from genctl.schema import InputSchema
 
 Notice = Callable[[str], None]
 # Rewrites the params for the model before they are checked (genctl.translate), given its schema or None.
 Adapt = Callable[["InputSchema | None", dict[str, Any]], dict[str, Any]]
-log = logging.getLogger("genctl.preflight")
+log = logging.getLogger("genctl.catalog.preflight")
 
 
 def check_name(model: str | None) -> None:
@@ -78,7 +78,7 @@ def check(
     given, rewrites the params first, with the schema when there is one (else None).
     """
     from genctl.catalog import NotCached
-    from genctl.schema_check import check_params, payload_error
+    from genctl.catalog.schema_check import check_params, payload_error
 
     notify = on_notice or (lambda message: None)
     provider, model = resolved.provider.name, resolved.model

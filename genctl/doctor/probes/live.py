@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genctl import diagnose
+from genctl.doctor.probes import LABELS, Check, DoctorContext, Probe
 from genctl.errors import GenctlError
-from genctl.probes import LABELS, Check, DoctorContext, Probe
 
 if TYPE_CHECKING:
     from genctl.keys import Key

@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from genctl.catalog.schema import InputSchema, parse_input_schema
 from genctl.errors import GenctlError, ModelError, error
 from genctl.providers import fal_catalog as fc
 from genctl.providers import replicate_catalog as rc
 from genctl.providers.base import ModelInfo, Price
-from genctl.schema import InputSchema, parse_input_schema
 
 if TYPE_CHECKING:
     import httpx

@@ -1,4 +1,5 @@
-"""Params checked against a model's input schema (genctl.schema): coerced where unambiguous, else Problems.
+"""Params checked against a model's input schema (genctl.catalog.schema): coerced where unambiguous,
+else Problems.
 
 Pure. One `payload.invalid` (exit 5) lists every problem: unknown parameter (with did-you-mean), wrong type,
 outside the enum or min/max, required and missing; each names the field, what was given, what is allowed.
@@ -11,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from genctl.errors import GenctlError, error
-from genctl.schema import (
+from genctl.catalog.schema import (
     MAX_DEPTH,
     Field,
     InputSchema,
@@ -24,6 +24,7 @@ from genctl.schema import (
     show,
     types,
 )
+from genctl.errors import GenctlError, error
 
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 

@@ -1,9 +1,9 @@
 """API keys: the Key value type, masking, shape checks, and the KeyPool that rotates them.
 
 A Key never shows its secret in repr/str/format; the only way to the secret is `Key.reveal()`, called
-where a request header is built. Keys are read from env and config by `genctl.keysources`. A KeyPool
+where a request header is built. Keys are read from env and config by `genctl.keys.sources`. A KeyPool
 spreads the keys of one provider round-robin across processes (the position lives in the state file, see
-`genctl.keystate`), marks keys failed on credential errors (account-wide for locks and billing), cools
+`genctl.keys.state`), marks keys failed on credential errors (account-wide for locks and billing), cools
 rate-limited keys down, and explains itself when none is left.
 """
 
@@ -20,7 +20,7 @@ from genctl.errors import CODES, GenctlError, error
 
 if TYPE_CHECKING:
     from genctl.config import Settings
-    from genctl.keystate import KeyStore, ProviderState
+    from genctl.keys.state import KeyStore, ProviderState
 
 # A rejected key (the exit-3 codes): try the next one. genctl never rotates on model, input or server
 # errors: those would fail the same way with any key, and a second paid attempt could be charged.
@@ -349,7 +349,7 @@ def _duration(seconds: float) -> str:
 
 def pool_for(settings: Settings, provider: str, *, store: KeyStore | None = None) -> KeyPool:
     """The pool of `provider`'s configured keys, persisted in the state dir (or `store`)."""
-    from genctl.keystate import KeyStore
+    from genctl.keys.state import KeyStore
 
     keys = settings.providers[provider].keys
     return KeyPool(provider, keys, store=store or KeyStore(), cooldown=settings.key_cooldown)

@@ -1,4 +1,4 @@
-"""Doctor's key checks: each key's shape (local), then genctl.keycheck's free live probes read as Findings —
+"""Doctor's key checks: each key's shape (local), then genctl.keys.check's free live probes read as Findings —
 valid (account, balance, scope, rate-limit headroom) or why not — and what those probes cannot see:
 Replicate billing (only a paid call shows a 402) and keys the rotation has set aside."""
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from genctl import diagnose
 from genctl.diagnose import Finding
-from genctl.probes import Check, DoctorContext, Probe
+from genctl.doctor.probes import Check, DoctorContext, Probe
 
 if TYPE_CHECKING:
     from genctl.keys import Key, KeyView
@@ -77,7 +77,7 @@ def shape_finding(key: Key) -> Finding | None:
 
 def check_key(ctx: DoctorContext, probe: Probe, key: Key) -> list[Check]:
     from genctl.catalog import ONE_TRY
-    from genctl.keycheck import check_key as probe_key
+    from genctl.keys.check import check_key as probe_key
 
     local = shape_finding(key)
     if ctx.offline:
@@ -109,7 +109,7 @@ def _verdict(ctx: DoctorContext, key: Key, verdict: KeyCheck) -> Finding:
         first_call = ctx.settings.providers[key.provider].urls["api_url"]  # where every key probe starts
         proxy, var = proxy_for(first_call)
         if proxy is not None:
-            from genctl.probes.environment import masked_proxy
+            from genctl.doctor.probes.environment import masked_proxy
 
             finding = diagnose.network_finding(verdict.error, proxy=masked_proxy(proxy), proxy_var=var)
             return finding.with_details(check=verdict.status)

@@ -1,7 +1,8 @@
 """Tracker: writes one job's life into history as it happens, and never lets the database fail a job.
 
 `genctl.generation` feeds it the runner's events (the row is written on "submitted", before the first
-status poll), the result, and each output as it is saved; `genctl.recovery` uses it for `genctl result`.
+status poll), the result, and each output as it is saved; `genctl.history.recovery` uses it for
+`genctl result`.
 A database that cannot be written (read-only state dir, disk full) costs a warning, once: the paid job
 goes on without its history.
 """

@@ -3,7 +3,7 @@
 Every fetch goes through one rule (`Catalog.cached`): a cached copy younger than `[defaults] catalog_ttl`
 is used as is; else it is fetched (`refresh=True` always fetches) and written back; when the provider
 cannot be reached, an older copy stands in, with a one-line notice. Notices and progress go to callbacks:
-the core never prints. What is fetched from each provider lives in `genctl.catalog_sources`.
+the core never prints. What is fetched from each provider lives in `genctl.catalog.sources`.
 
 Pages: fal's `/models` cursor is opaque (it "encodes the page number", fal-api.md §3.1) and Replicate's
 `next` is a URL (replicate-api.md §3.1), so the pages of one listing come one after the other; what *can*
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from genctl import paths
-from genctl.cache import DiskCache
-from genctl.catalog_sources import FalSource, ModelDetail, NotCached, ReplicateSource, merge_same
+from genctl.catalog.cache import DiskCache
+from genctl.catalog.sources import FalSource, ModelDetail, NotCached, ReplicateSource, merge_same
 from genctl.errors import CredentialError, GenctlError, RateLimitError, UnavailableError, error
 from genctl.http import RetryPolicy, send
 from genctl.providers.fal_catalog import PAGE_SIZE
@@ -92,7 +92,7 @@ class Catalog:
         self.fal = FalSource(self)
         self.replicate = ReplicateSource(self)
 
-    # -- plumbing (the `Fetcher` protocol of genctl.catalog_sources) ---------------------------------------
+    # -- plumbing (the `Fetcher` protocol of genctl.catalog.sources) ---------------------------------------
 
     def notify(self, message: str) -> None:
         """Pass a notice on, once (threads may hit the same one)."""

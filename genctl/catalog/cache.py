@@ -24,7 +24,7 @@ from genctl import paths
 
 FORMAT = 1
 MAX_SOURCES = 16  # API URLs kept; older folders go (each `--sandbox` run has its own port, hence URL)
-log = logging.getLogger("genctl.cache")
+log = logging.getLogger("genctl.catalog.cache")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from genctl import diagnose
 from genctl.diagnose import Finding
-from genctl.probes import LABELS, Check, DoctorContext, Probe
+from genctl.doctor.probes import LABELS, Check, DoctorContext, Probe
 
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
 CA_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")  # what httpx reads (trust_env), so what genctl trusts
@@ -98,10 +98,11 @@ def _mode(path: os.PathLike[str] | str) -> int | None:
 
 
 def _warning(text: str, path: object) -> Finding:
-    """A loader warning (genctl.config / keysources) as a Finding: permissions, a cleaned key, a typo.
+    """A loader warning (genctl.config / genctl.keys.sources) as a Finding: permissions, a cleaned key, a
+    typo.
 
     The loader hands warnings over as text (Settings.warnings); these phrases are its own (config.py
-    `_check_permissions`, keysources `_cleaned`), so a reworded warning falls back to config.invalid.
+    `_check_permissions`, keys/sources.py `_cleaned`), so a reworded warning falls back to config.invalid.
     """
     if "other users can access it" in text:
         return Finding("config.permissions", "warn", text, f"chmod 600 {path}")

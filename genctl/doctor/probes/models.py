@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from genctl import diagnose
 from genctl.diagnose import Finding
+from genctl.doctor.probes import LABELS, Check, DoctorContext, Probe
 from genctl.errors import CredentialError, GenctlError, error
-from genctl.probes import LABELS, Check, DoctorContext, Probe
 
 if TYPE_CHECKING:
     from genctl.catalog import Catalog, ModelDetail
     from genctl.config import Settings
+    from genctl.doctor.probes import DoctorOptions
     from genctl.keys import Key
-    from genctl.probes import DoctorOptions
 
 # A request id no job has: asking its status tells a known fal app ("Request not found") from an unknown one
 # ("Application 'x' not found", fal-api.md §2.2). Free; UNVERIFIED that the live queue answers exactly so.
@@ -81,8 +81,7 @@ def probes(ctx: DoctorContext) -> list[Probe]:
 
 
 def check_model(ctx: DoctorContext, probe: Probe, item: ModelToCheck) -> list[Check]:
-    from genctl import preflight, suggest
-    from genctl.catalog import NotCached
+    from genctl.catalog import NotCached, preflight, suggest
 
     model, provider = item.model, item.provider
     facts: dict[str, Any] = {"origin": item.origin}
@@ -154,7 +153,7 @@ def _find(ctx: DoctorContext, model: str, provider: str) -> tuple[ModelDetail | 
 
 def _not_found(ctx: DoctorContext, model: str, provider: str, key: Key | None, catalog: Catalog) -> Finding:
     """model.not_found in the provider's own words where a free request can get them, with did-you-mean."""
-    from genctl import preflight
+    from genctl.catalog import preflight
 
     answer: GenctlError | None = None
     if not ctx.offline and key is not None:
@@ -225,7 +224,7 @@ def _fal_answer(ctx: DoctorContext, model: str, key: Key) -> GenctlError | None:
 def _params(ctx: DoctorContext, model: str, provider: str, detail: ModelDetail) -> Finding | None:
     """The config's defaults for the model against its schema: the pre-flight's payload.invalid, as
     `genctl generate -m MODEL` would raise it before sending anything."""
-    from genctl.schema_check import check_params, payload_error
+    from genctl.catalog.schema_check import check_params, payload_error
 
     defaults = ctx.settings.model_params.get(model)
     if not defaults:

@@ -146,9 +146,9 @@ def _fetch(
 
     A row that already holds the output URLs needs no call to the provider: only the files are fetched.
     """
+    from genctl.history.tracking import Tracker, output_entries, result_size
     from genctl.providers.base import Output
     from genctl.runner import fetch_result, follow
-    from genctl.tracking import Tracker, output_entries, result_size
 
     missing = record.missing_outputs()
     if record.status == "succeeded" and not any(record.outputs[i - 1].get("inline") for i in missing):
@@ -221,7 +221,7 @@ def _save_missing(
 ) -> list[RecoveredOutput]:
     """Download each output with no local file into `dest`; every output, where it is now."""
     from genctl.download import save_output
-    from genctl.tracking import Tracker
+    from genctl.history.tracking import Tracker
 
     fresh = history.find(record.request_id) or record
     tracker = Tracker.of_job(history, fresh.job(), ())

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from genctl import diagnose
-from genctl.probes import LABELS
+from genctl.doctor.probes import LABELS
 
 if TYPE_CHECKING:
     from genctl.config import Settings
     from genctl.doctor import DoctorReport
-    from genctl.probes import Check
+    from genctl.doctor.probes import Check
 
 MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "○"}
 TITLES = {

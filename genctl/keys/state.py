@@ -43,7 +43,7 @@ else:
         fcntl.flock(fd, fcntl.LOCK_EX)
 
 
-log = logging.getLogger("genctl.keystate")
+log = logging.getLogger("genctl.keys.state")
 
 STATE_FILE = "keys.json"
 LOCK_FILE = "keys.lock"
