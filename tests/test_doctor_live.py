@@ -78,3 +78,29 @@ def test_live_in_a_script_needs_yes(genctl, sandbox: Sandbox) -> None:
     assert "Error [usage.invalid]" in run.stderr
     assert "Add --yes" in run.stderr
     assert sandbox.requests == []
+
+
+def test_ctrl_c_during_live_cancels_the_paid_job(sandbox: Sandbox) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    sandbox.configure(never_finish=True)
+    env = {**os.environ, **sandbox.env(), "FAL_KEY": sk.FAL_KEY_OK}
+    with subprocess.Popen(
+        [sys.executable, "-m", "genctl", "doctor", "--live", "--yes", "--provider", "fal"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        deadline = time.monotonic() + 30
+        while sandbox.count(r"/requests/[^/]+/status$") < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    [cancel] = sandbox.cancels
+    assert cancel.provider == "fal"
+    assert "Traceback" not in stderr

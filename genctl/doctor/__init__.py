@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 ProbeSource = Callable[[DoctorContext], Iterable[Probe]]
 SOURCES: list[ProbeSource] = [environment.probes, network.probes, keys.probes, models.probes]
 LATE_SOURCES: list[ProbeSource] = [live.probes, aliases.probes]
+CANCEL_GRACE = 8.0  # seconds Ctrl-C waits for probes to cancel what they started
 MAX_WORKERS = 16  # probes at once: each mostly waits on the network
 Progress = Callable[[int, int], None]  # (probes done, probes in all)
 
@@ -149,7 +150,14 @@ def _run_all(
         futures = [pool.submit(_run_probe, ctx, probe, started) for probe in probes]
         for future in futures:
             future.add_done_callback(tick)
-        finished, _ = wait(futures, timeout=budget)
+        try:
+            finished, _ = wait(futures, timeout=budget)
+        except KeyboardInterrupt:
+            # Ctrl-C: a --live probe may hold a paid job. Tell the probes to stop and give them the time to
+            # send its cancel (the runner's cancel call is bounded) before the process exits.
+            ctx.stop.set()
+            wait(futures, timeout=CANCEL_GRACE)
+            raise
     finally:
         # A probe still running past the deadline is abandoned (its calls end at their own timeouts).
         pool.shutdown(wait=False, cancel_futures=True)

@@ -98,9 +98,17 @@ class DoctorContext:
         self.clock = clock
         self.checks: list[Check] = []
         self.providers: tuple[str, ...] = options.providers  # those worth probing (genctl.doctor decides)
+        # Set on Ctrl-C: a probe that started a paid job (--live) stops waiting and cancels it.
+        self.stop = threading.Event()
         self._lock = threading.Lock()
         self._catalogs: dict[tuple[str, str | None], Catalog] = {}
         self._views: dict[str, list[KeyView]] = {}
+
+    def sleep(self, seconds: float) -> None:
+        """A sleep for probes that poll: Ctrl-C (`stop`) ends it as a KeyboardInterrupt in the probe's thread,
+        which the runner answers by cancelling the remote job."""
+        if self.stop.wait(seconds):
+            raise KeyboardInterrupt
 
     @property
     def offline(self) -> bool:

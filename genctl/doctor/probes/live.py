@@ -96,6 +96,7 @@ def run_live(ctx: DoctorContext, probe: Probe, model: str | None, key: Key | Non
             params=params,
             key=key,
             deadline=max(MIN_DEADLINE, ctx.options.timeout * 6),
+            sleep=ctx.sleep,
         )
         size = 0
         with tempfile.TemporaryDirectory(prefix="genctl-doctor-") as folder:
