@@ -213,6 +213,21 @@ def test_add_from_stdin_keeps_everything_else_and_makes_the_file_private(genctl,
     assert "Warning" not in run.stderr  # the rewrite fixed the mode
 
 
+def test_add_keeps_comments_and_layout_when_it_can_append(genctl, hermetic_env: Path) -> None:
+    commented = '# team config\n[defaults]\noutput_dir = "out"  # where images go\n\n[providers.fal]\ntimeout = 60.0\n'
+    config = write_config(hermetic_env, commented)
+    for label, key in (("ci-1", sk.FAL_KEY_OK), ("ci-2", sk.FAL_KEY_OK_2)):
+        run = genctl("keys", "add", "fal", "--label", label, input=key + "\n")
+        assert run.exit_code == 0, run.stderr
+        assert "comments were not kept" not in run.stderr
+    text = config.read_text()
+    assert text.startswith(commented)  # every byte the user wrote is still there, in place
+    data = tomllib.loads(text)
+    assert [k["label"] for k in data["providers"]["fal"]["keys"]] == ["ci-1", "ci-2"]
+    assert data["providers"]["fal"]["timeout"] == 60.0
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+
+
 @pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
 def test_add_creates_a_private_file_in_a_private_folder_from_the_first_byte(
     genctl, hermetic_env: Path

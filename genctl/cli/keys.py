@@ -233,7 +233,7 @@ def add_command(
 
     echo "$FAL_KEY" | genctl keys add fal --label ci-1 --account acme
     """
-    from genctl.config import load_settings, read_config, write_config
+    from genctl.config import append_table, load_settings, read_config, write_config
     from genctl.keys import Key, shape_warning
 
     name = _provider(provider)
@@ -258,13 +258,17 @@ def add_command(
     key = Key(provider=name, label=label, source=str(path), _secret=secret, account=account)
     if check:
         _check_before_adding(settings, key)
-    entries.append({"key": secret, "label": label, **({"account": account} if account else {})})
-    had_comments = path.exists() and any(
-        line.lstrip().startswith("#") for line in path.read_text(encoding="utf-8").splitlines()
-    )
-    write_config(path, data)
-    if had_comments:
-        out.warn(f"{path} was rewritten with the new key; its comments were not kept")
+    entry = {"key": secret, "label": label, **({"account": account} if account else {})}
+    entries.append(entry)
+    # Appending a [[providers.X.keys]] table keeps the file as the user wrote it; only a file that already
+    # holds an inline `keys = [...]` array needs the whole file rewritten.
+    if not append_table(path, f"providers.{name}.keys", entry, expected=data):
+        had_comments = path.exists() and any(
+            line.lstrip().startswith("#") for line in path.read_text(encoding="utf-8").splitlines()
+        )
+        write_config(path, data)
+        if had_comments:
+            out.warn(f"{path} was rewritten with the new key; its comments were not kept")
     out.info(f"Added {name} key {key} to {path}.")
 
 
