@@ -214,7 +214,10 @@ def test_add_from_stdin_keeps_everything_else_and_makes_the_file_private(genctl,
 
 
 def test_add_keeps_comments_and_layout_when_it_can_append(genctl, hermetic_env: Path) -> None:
-    commented = '# team config\n[defaults]\noutput_dir = "out"  # where images go\n\n[providers.fal]\ntimeout = 60.0\n'
+    commented = (
+        '# team config\n[defaults]\noutput_dir = "out"  # where images go\n'
+        "\n[providers.fal]\ntimeout = 60.0\n"
+    )
     config = write_config(hermetic_env, commented)
     for label, key in (("ci-1", sk.FAL_KEY_OK), ("ci-2", sk.FAL_KEY_OK_2)):
         run = genctl("keys", "add", "fal", "--label", label, input=key + "\n")
