@@ -200,7 +200,7 @@ def test_add_from_stdin_keeps_everything_else_and_makes_the_file_private(genctl,
     run = genctl("keys", "add", "fal", "--label", "ci-2", "--account", "team", input=sk.FAL_KEY_OK_2 + "\n")
     assert run.exit_code == 0, run.stderr
     assert f"holds API keys and other users can access it (mode 644): run chmod 600 {config}" in run.stderr
-    assert f"{config} was rewritten with the new key; its comments were not kept" in run.stderr
+    assert f"{config} was rewritten; its comments were not kept" in run.stderr
     assert f"Added fal key ci-2 (0000…0002) to {config}." in run.stderr
     assert run.stdout == ""
     after = tomllib.loads(config.read_text())
@@ -401,3 +401,12 @@ def test_check_names_a_colonless_fal_key_as_a_format_problem(genctl, sandbox) ->
     [key] = json.loads(run.stdout)["providers"]["fal"]["keys"]
     assert key["check"]["code"] == "key.format"
     assert "both halves, one colon" in key["check"]["fix"]
+
+
+def test_remove_says_when_comments_are_dropped(genctl, hermetic_env: Path) -> None:
+    config = write_config(
+        hermetic_env, "# mine\n" + fal_keys_toml(f'{{ key = "{sk.FAL_KEY_OK}", label = "ci-1" }}')
+    )
+    run = genctl("keys", "remove", "fal", "ci-1")
+    assert run.exit_code == 0, run.stderr
+    assert f"{config} was rewritten; its comments were not kept" in run.stderr

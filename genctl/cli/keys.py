@@ -233,7 +233,7 @@ def add_command(
 
     echo "$FAL_KEY" | genctl keys add fal --label ci-1 --account acme
     """
-    from genctl.config import append_table, load_settings, read_config, write_config
+    from genctl.config import append_table, load_settings, read_config
     from genctl.keys import Key, shape_warning
 
     name = _provider(provider)
@@ -263,13 +263,20 @@ def add_command(
     # Appending a [[providers.X.keys]] table keeps the file as the user wrote it; only a file that already
     # holds an inline `keys = [...]` array needs the whole file rewritten.
     if not append_table(path, f"providers.{name}.keys", entry, expected=data):
-        had_comments = path.exists() and any(
-            line.lstrip().startswith("#") for line in path.read_text(encoding="utf-8").splitlines()
-        )
-        write_config(path, data)
-        if had_comments:
-            out.warn(f"{path} was rewritten with the new key; its comments were not kept")
+        _rewrite(path, data)
     out.info(f"Added {name} key {key} to {path}.")
+
+
+def _rewrite(path: Path, data: dict[str, Any]) -> None:
+    """Write the whole config file back (tomli-w keeps the settings, not the comments), and say so."""
+    from genctl.config import write_config
+
+    had_comments = path.exists() and any(
+        line.lstrip().startswith("#") for line in path.read_text(encoding="utf-8").splitlines()
+    )
+    write_config(path, data)
+    if had_comments:
+        out.warn(f"{path} was rewritten; its comments were not kept")
 
 
 def _check_before_adding(settings: Settings, key: Key) -> None:
@@ -287,7 +294,7 @@ def remove_command(
     provider: ProviderArg, label: Annotated[str, typer.Argument(help="The key's label.")]
 ) -> None:
     """Remove the key labelled LABEL from the config file (see `genctl keys list`)."""
-    from genctl.config import read_config, write_config
+    from genctl.config import read_config
     from genctl.keys import Key, pool_for
 
     name = _provider(provider)
@@ -308,7 +315,7 @@ def remove_command(
             f"{path} has no {name} key labelled {label!r} (labels: {labels}).", fix="genctl keys list"
         )
     entry = entries.pop(found[0] - 1)
-    write_config(path, data)
+    _rewrite(path, data)
     removed = Key(provider=name, label=label, source=str(path), _secret=_secret_of(entry))
     pool_for(settings, name).forget(removed)
     out.info(f"Removed {name} key {removed} from {path}.")
