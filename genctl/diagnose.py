@@ -134,6 +134,11 @@ def from_key_check(check: KeyCheck) -> Finding:
     }
     if check.error is not None:
         return from_error(check.error).with_details(check=check.status, **facts)
+    return ok(valid_summary(check), check=check.status, **facts)
+
+
+def valid_summary(check: KeyCheck) -> str:
+    """What a passing key check learnt, in one line: `valid, account acme, balance 24.50 USD, scope ADMIN`."""
     parts = ["valid"]
     if check.account:
         parts.append(f"account {check.account}")
@@ -143,7 +148,7 @@ def from_key_check(check: KeyCheck) -> Finding:
         parts.append(f"scope {check.scope}")
     if check.rate_limit_remaining is not None:
         parts.append(f"rate-limit headroom {check.rate_limit_remaining} requests")
-    return ok(", ".join(parts), check=check.status, **facts)
+    return ", ".join(parts)
 
 
 def network_finding(err: GenctlError, *, proxy: str | None = None, proxy_var: str | None = None) -> Finding:

@@ -175,14 +175,9 @@ def _check_cell(check: KeyCheck | None) -> str:
         return ""
     if check.error is not None:
         return f"{'network error' if check.status == 'network' else check.status} ({check.error.code})"
-    parts = ["valid"]
-    if check.account:
-        parts.append(f"account {check.account}")
-    if check.balance is not None:
-        parts.append(f"balance {check.balance:.2f} {check.currency or ''}".rstrip())
-    if check.scope:
-        parts.append(f"scope {check.scope}")
-    return ", ".join([*parts, *check.notes])
+    from genctl.diagnose import valid_summary
+
+    return ", ".join([valid_summary(check), *check.notes])
 
 
 def _check_json(check: KeyCheck) -> dict[str, Any]:
