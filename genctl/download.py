@@ -185,47 +185,40 @@ def _stream(
     from genctl.http import map_transport_error
 
     try:
-        yield from _stream_response(client, url, headers, on_bytes, box)
+        with client.stream("GET", url, headers=dict(headers)) as response:
+            _check_status(response, url)
+            box["content_type"] = response.headers.get("content-type")
+            try:
+                for chunk in response.iter_bytes(CHUNK):
+                    if on_bytes:
+                        on_bytes(len(chunk))
+                    yield chunk
+            except httpx.TransportError as exc:
+                raise error(
+                    "network.connect",
+                    f"The download of {url} was cut off ({type(exc).__name__}); no partial file was kept.",
+                    fix="The result is still on the provider for about an hour: run the command again.",
+                ) from exc
     except httpx.TransportError as exc:  # before the body: refused, reset, or closed before the headers
         raise map_transport_error(exc, provider=None, url=url) from exc
 
 
-def _stream_response(
-    client: httpx.Client,
-    url: str,
-    headers: Mapping[str, str],
-    on_bytes: Callable[[int], None] | None,
-    box: dict[str, str | None],
-) -> Generator[bytes, None, None]:
-    import httpx
-
-    with client.stream("GET", url, headers=dict(headers)) as response:
-        if response.status_code >= 400:
-            if response.status_code in (403, 404, 410):
-                raise error(
-                    "output.expired",
-                    f"The output at {url} is gone (HTTP {response.status_code}).",
-                    fix="Outputs are kept for about an hour; run the generation again.",
-                    http_status=response.status_code,
-                )
-            raise error(
-                "provider.unavailable",
-                f"Downloading {url} failed with HTTP {response.status_code}.",
-                fix="Try again in a moment.",
-                http_status=response.status_code,
-            )
-        box["content_type"] = response.headers.get("content-type")
-        try:
-            for chunk in response.iter_bytes(CHUNK):
-                if on_bytes:
-                    on_bytes(len(chunk))
-                yield chunk
-        except httpx.TransportError as exc:
-            raise error(
-                "network.connect",
-                f"The download of {url} was cut off ({type(exc).__name__}); no partial file was kept.",
-                fix="The result is still on the provider for about an hour: run the command again.",
-            ) from exc
+def _check_status(response: httpx.Response, url: str) -> None:
+    status = response.status_code
+    if status in (403, 404, 410):
+        raise error(
+            "output.expired",
+            f"The output at {url} is gone (HTTP {status}).",
+            fix="Outputs are kept for about an hour; run the generation again.",
+            http_status=status,
+        )
+    if status >= 400:
+        raise error(
+            "provider.unavailable",
+            f"Downloading {url} failed with HTTP {status}.",
+            fix="Try again in a moment.",
+            http_status=status,
+        )
 
 
 def save_output(
