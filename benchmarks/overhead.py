@@ -33,10 +33,11 @@ from typing import Any
 
 import httpx
 
-from genctl.config import Settings, for_sandbox, load_settings
+from genctl.config import for_sandbox, load_settings
 from genctl.generation import GenerationRequest, generate
 from genctl.sandbox import Sandbox
 from genctl.sandbox.keys import FAL_KEY_OK
+from genctl.settings import Settings
 
 MODEL = "fal-ai/flux/schnell"
 PROMPT = "a red fox in fresh snow, benchmark"

@@ -9,33 +9,16 @@ on, in order of preference; genctl.fallback decides how far down that list a gen
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from genctl.errors import GenctlError, error
+from genctl.errors import error
+from genctl.providers import registry
+from genctl.settings import Settings, Target, is_alias_name
 
-if TYPE_CHECKING:
-    from genctl.config import Settings
-
-PROVIDERS = ("fal", "replicate")
-LABELS = {"fal": "fal.ai", "replicate": "Replicate"}
+PROVIDERS = registry.NAMES
 DEFAULT_ALIAS = "flux-schnell"  # the model of `genctl generate` without -m or [defaults] image_model
-_VERSION = re.compile(r"^[0-9a-f]{64}$")
-_TARGET_FIELDS = ("model", "params")
-
-
-@dataclass(frozen=True)
-class Target:
-    """One provider's side of an alias: the model id there, and how its inputs are named there."""
-
-    model: str
-    params: Mapping[str, str] = field(default_factory=dict)  # input name as written -> name on this provider
-
-    def to_json(self) -> dict[str, Any]:
-        return {"model": self.model, "params": dict(self.params)}
 
 
 @dataclass(frozen=True)
@@ -70,7 +53,10 @@ class Route:
 
 def _builtin(name: str, fal: str, replicate: str, *, renames: Mapping[str, str] | None = None) -> Alias:
     """A built-in alias; `renames` is the Replicate side's parameter map."""
-    return Alias(name, {"fal": Target(fal), "replicate": Target(replicate, dict(renames or {}))})
+    return Alias(
+        name,
+        {registry.FAL.name: Target(fal), registry.REPLICATE.name: Target(replicate, dict(renames or {}))},
+    )
 
 
 # Ids: "sandbox" = both sides are in genctl/sandbox/catalog_fal*.py and catalog_replicate.py; the other fal
@@ -151,15 +137,10 @@ def _base(model: str) -> str:
     return model.strip().strip("/").split(":")[0].lower()
 
 
-def is_alias_name(name: str) -> bool:
-    """Whether `name` has the shape of an alias: no `/` (every model id has one) and not a bare version."""
-    text = name.strip()
-    return bool(text) and "/" not in text and ":" not in text and not _VERSION.match(text)
-
-
 def preference(settings: Settings) -> list[str]:
     """Providers in order of preference: `[defaults] fallback`, then `[defaults] provider`, then fal."""
-    return list(dict.fromkeys([*(settings.fallback or ()), settings.provider or "fal", *PROVIDERS]))
+    first = settings.provider or registry.DEFAULT
+    return list(dict.fromkeys([*(settings.fallback or ()), first, *PROVIDERS]))
 
 
 def routes(settings: Settings, *, model: str | None, provider: str | None) -> list[Route]:
@@ -168,13 +149,11 @@ def routes(settings: Settings, *, model: str | None, provider: str | None) -> li
     An alias runs on each provider it names (a provider without a key goes last: it could only fail);
     a model id runs on its own provider first, then on the other side of the alias that maps it, if any.
     """
-    from genctl.providers import detect_provider
-
     if provider is not None and provider not in PROVIDERS:
         raise error(
             "usage.invalid",
             f"Unknown provider {provider!r}.",
-            fix="Use --provider fal or --provider replicate.",
+            fix="Use " + " or ".join(f"--provider {p}" for p in PROVIDERS) + ".",
         )
     aliases = table(settings)
     name = (model or settings.models.get("image") or DEFAULT_ALIAS).strip()
@@ -187,7 +166,7 @@ def routes(settings: Settings, *, model: str | None, provider: str | None) -> li
         return [Route(p, alias.targets[p].model, alias) for p in order]
     if is_alias_name(name):
         _check_near_alias(name, aliases)
-    first = provider or detect_provider(name) or settings.provider or "fal"
+    first = provider or registry.detect(name) or settings.provider or registry.DEFAULT
     found = [Route(first, name)]
     mapped = reverse(name, first, aliases) if provider is None else None
     if mapped is not None:
@@ -207,10 +186,10 @@ def _has_keys(settings: Settings, provider: str) -> bool:
 def _side(alias: Alias, provider: str) -> Target:
     target = alias.targets.get(provider)
     if target is None:
-        has = " and ".join(LABELS[p] for p in alias.targets)
+        has = " and ".join(registry.label(p) for p in alias.targets)
         raise error(
             "model.not_found",
-            f"The alias {alias.name} has no {LABELS[provider]} model (it runs on {has}).",
+            f"The alias {alias.name} has no {registry.label(provider)} model (it runs on {has}).",
             fix=f'Drop --provider {provider}, or map it in the config: [aliases."{alias.name}"] '
             f'{provider} = "owner/model".',
             provider=provider,
@@ -227,54 +206,3 @@ def _check_near_alias(name: str, aliases: Mapping[str, Alias]) -> None:
             f"{name} is neither a model id (owner/name) nor an alias — did you mean {near[0]}?",
             fix=f"Use -m {near[0]}; `genctl models --aliases` lists every alias.",
         )
-
-
-def from_config(
-    data: Mapping[str, Any], path: Path, warnings: list[str]
-) -> dict[str, dict[str, Target | None]]:
-    """The `[aliases]` tables of a config file: name -> provider -> Target (None: `provider = ""` removes it).
-
-    A side is `fal = "fal-ai/flux/dev"`, or a table: `replicate = { model = "…", params = { a = "b" } }`.
-    """
-    found: dict[str, dict[str, Target | None]] = {}
-    for name, sides in data.items():
-        where = f'[aliases."{name}"] in {path}'
-        if not is_alias_name(name):
-            raise _invalid(
-                f'alias name "{name}" in {path} has a "/" or ":", so it would read as a model id',
-                f'Edit {path}: name the alias without "/" or ":", e.g. [aliases."my-flux"].',
-            )
-        if not isinstance(sides, dict):
-            raise _invalid(
-                f"{where} must be a table", f'Edit {path}: write [aliases."{name}"] then fal = "…".'
-            )
-        found[name] = {}
-        for provider, side in sides.items():
-            if provider not in PROVIDERS:
-                near = difflib.get_close_matches(provider, PROVIDERS, n=1)
-                hint = f" — did you mean {near[0]}?" if near else ""
-                warnings.append(f"unknown provider {provider} in {where}{hint}")
-                continue
-            found[name][provider] = _target(side, f"{where}, {provider}", path, warnings)
-    return found
-
-
-def _target(side: object, where: str, path: Path, warnings: list[str]) -> Target | None:
-    fix = f'Edit {path}: write fal = "fal-ai/…" or replicate = {{ model = "owner/name", params = {{ … }} }}.'
-    if isinstance(side, str):
-        return Target(side.strip()) if side.strip() else None
-    if not isinstance(side, dict) or not isinstance(side.get("model"), str) or not side["model"].strip():
-        raise _invalid(f'{where} must be a model id or a table with model = "…"', fix)
-    for extra in side:
-        if extra not in _TARGET_FIELDS:
-            warnings.append(f"unknown field {extra} in {where}")
-    params = side.get("params", {})
-    if not isinstance(params, dict) or not all(isinstance(v, str) and v for v in params.values()):
-        raise _invalid(
-            f'{where}: params must map input names to names, e.g. {{ guidance_scale = "guidance" }}', fix
-        )
-    return Target(side["model"].strip(), dict(params))
-
-
-def _invalid(message: str, fix: str) -> GenctlError:
-    return error("config.invalid", message, fix=fix)

@@ -32,12 +32,12 @@ from genctl.errors import GenctlError, usage
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.config import Settings
     from genctl.generation import GenerationReport, GenerationRequest
     from genctl.history import JobRecord
     from genctl.history.recovery import Recovery
     from genctl.providers.base import Job
     from genctl.runner import Event
+    from genctl.settings import Settings
 
 FIELDS = ("prompt", "model", "provider", "params", "inputs", "name")
 _EXAMPLE = '{"prompt": "a fox", "model": "fal-ai/flux/dev", "params": {"num_images": 2}, "name": "fox"}'

@@ -1,4 +1,4 @@
-"""Settings: loaded once from flags > env > config file > defaults, and written back with tomli-w."""
+"""The config loader: Settings from flags > env > config file > defaults, and writing the file back."""
 
 from __future__ import annotations
 
@@ -9,28 +9,23 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from genctl import paths
-from genctl.aliases import Target, from_config
 from genctl.errors import GenctlError, error
-from genctl.keys import DEFAULT_COOLDOWN, Key
-from genctl.keys.sources import clean_entry, env_keys, merge_keys
+from genctl.key_sources import clean_entry, env_keys, merge_keys
+from genctl.providers import registry
+from genctl.settings import DEFAULT_COOLDOWN, ProviderSettings, Settings, Target, is_alias_name
+from genctl.values import Key
 
-PROVIDERS = ("fal", "replicate")
+PROVIDERS = registry.NAMES
 MODEL_KINDS = ("image", "video", "audio")
 
-DEFAULT_URLS: dict[str, dict[str, str]] = {
-    "fal": {
-        "queue_url": "https://queue.fal.run",
-        "run_url": "https://fal.run",
-        "api_url": "https://api.fal.ai/v1",
-        "rest_url": "https://rest.fal.ai",
-    },
-    "replicate": {"api_url": "https://api.replicate.com/v1"},
-}
+DEFAULT_URLS: dict[str, dict[str, str]] = {p.name: dict(p.default_urls) for p in registry.PROVIDERS.values()}
+_CHOICES = " or ".join(f'"{name}"' for name in PROVIDERS)
+_LIST = "[" + ", ".join(f'"{name}"' for name in PROVIDERS) + "]"
 
 # Setting (dotted, as in the file) -> the environment variable that overrides it.
 ENV_VARS: dict[str, str] = {
@@ -65,59 +60,23 @@ PROVIDER_SCHEMA: dict[str, dict[str, str]] = {
     for p, urls in DEFAULT_URLS.items()
 }
 KEY_FIELDS = ("key", "label", "account")
+_TARGET_FIELDS = ("model", "params")  # an [aliases] side written as a table
 
 # kind -> (what a value must be, an example value) for error messages and their fixes.
 _KINDS: dict[str, tuple[str, str]] = {
-    "provider": ('"fal" or "replicate"', '"fal"'),
+    "provider": (_CHOICES, f'"{registry.DEFAULT}"'),
     "text": ("a non-empty string", '"fal-ai/flux/dev"'),
     "path": ("a path string", '"~/Pictures/genctl"'),
     "seconds": ("a number of seconds greater than 0", "600"),
     "bytes": ("a whole number of bytes, 0 or more", "1000000"),
     "count": ("a whole number, 1 or more", "4"),
     "bool": ("true or false", "false"),
-    "providers": ('a list of providers, e.g. ["fal", "replicate"]', '["fal", "replicate"]'),
+    "providers": (f"a list of providers, e.g. {_LIST}", _LIST),
     "url": ("an http:// or https:// URL", '"https://gateway.example.com"'),
 }
 _KEYS_FIX = (
     'Write keys = ["…"] or keys = [{key = "…", label = "ci-1", account = "acme"}] (see config.example.toml).'
 )
-
-
-@dataclass(frozen=True)
-class ProviderSettings:
-    """One provider's keys, endpoint URLs and HTTP timeouts."""
-
-    name: str  # "fal" | "replicate"
-    keys: tuple[Key, ...] = ()
-    # fal: queue_url run_url api_url rest_url; replicate: api_url
-    urls: dict[str, str] = field(default_factory=dict)
-    timeout: float = 30.0  # read timeout of one HTTP call, seconds
-    connect_timeout: float = 10.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything a command needs to know about the user's set-up."""
-
-    config_file: Path | None = None  # the file read, if one existed
-    provider: str | None = None  # [defaults] provider
-    models: dict[str, str] = field(default_factory=dict)  # kind ("image"|"video"|"audio") -> model id
-    output_dir: Path = Path(".")
-    timeout: float | None = None  # whole-generation deadline in seconds (None: none)
-    upload_threshold: int = 1_000_000  # bytes; smaller local inputs go inline as data: URIs
-    key_cooldown: float = DEFAULT_COOLDOWN  # seconds a key that failed (401/402/403) sits out of the rotation
-    catalog_ttl: float = 86400.0  # seconds a cached model catalogue or input schema stays fresh
-    concurrency: int = 4  # `generate --batch`: items run at once
-    history_enabled: bool = True  # [history] enabled: record every job (genctl.history)
-    # [defaults] fallback: providers a generation may move on to, in order (None: no fallback).
-    fallback: tuple[str, ...] | None = None
-    aliases: dict[str, dict[str, Target | None]] = field(default_factory=dict)  # [aliases], over the built-in
-    providers: dict[str, ProviderSettings] = field(default_factory=dict)
-    model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()  # for the CLI to show on stderr (never containing a secret)
-    # Dotted setting ("defaults.timeout", "providers.fal.api_url", "config_file") -> where its value came
-    # from: "default", "env", "file" or "flag" (config_file: --config; provider URLs: --sandbox).
-    origins: dict[str, str] = field(default_factory=dict)
 
 
 def load_settings(
@@ -155,10 +114,9 @@ def for_sandbox(settings: Settings, env: Mapping[str, str]) -> Settings:
 
 def _sandbox_keys(provider: str) -> tuple[Key, ...]:
     # The emulator's demo keys, when `env` brings none: the user's real keys must not leave for a test server.
-    from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
+    from genctl.sandbox.keys import DEMO_KEYS  # the emulator only loads for --sandbox
 
-    secret = FAL_KEY_OK if provider == "fal" else REPLICATE_TOKEN_OK
-    return (Key(provider=provider, label="sandbox", source="sandbox", _secret=secret),)
+    return (Key(provider=provider, label="sandbox", source="sandbox", _secret=DEMO_KEYS[provider]),)
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -350,7 +308,7 @@ class _Loader:
             providers=providers,
             model_params=self._model_params(),
             fallback=self._value("defaults.fallback", defaults),
-            aliases=from_config(self._table(self.data, "aliases", "[aliases]"), self.path, self.warnings),
+            aliases=alias_tables(self._table(self.data, "aliases", "[aliases]"), self.path, self.warnings),
             warnings=tuple(self.warnings),
             origins=self.origins,
         )
@@ -469,3 +427,50 @@ class _Loader:
                     f"{config_file} holds API keys and other users can access it (mode {mode:o}): "
                     f"run chmod 600 {config_file}"
                 )
+
+
+def alias_tables(
+    data: Mapping[str, Any], path: Path, warnings: list[str]
+) -> dict[str, dict[str, Target | None]]:
+    """The `[aliases]` tables of a config file: name -> provider -> Target (None: `provider = ""` removes it).
+
+    A side is `fal = "fal-ai/flux/dev"`, or a table: `replicate = { model = "…", params = { a = "b" } }`.
+    """
+    found: dict[str, dict[str, Target | None]] = {}
+    for name, sides in data.items():
+        where = f'[aliases."{name}"] in {path}'
+        if not is_alias_name(name):
+            raise _invalid(
+                f'alias name "{name}" in {path} has a "/" or ":", so it would read as a model id',
+                f'Edit {path}: name the alias without "/" or ":", e.g. [aliases."my-flux"].',
+            )
+        if not isinstance(sides, dict):
+            raise _invalid(
+                f"{where} must be a table", f'Edit {path}: write [aliases."{name}"] then fal = "…".'
+            )
+        found[name] = {}
+        for provider, side in sides.items():
+            if provider not in PROVIDERS:
+                near = difflib.get_close_matches(provider, PROVIDERS, n=1)
+                hint = f" — did you mean {near[0]}?" if near else ""
+                warnings.append(f"unknown provider {provider} in {where}{hint}")
+                continue
+            found[name][provider] = _target(side, f"{where}, {provider}", path, warnings)
+    return found
+
+
+def _target(side: object, where: str, path: Path, warnings: list[str]) -> Target | None:
+    fix = f'Edit {path}: write fal = "fal-ai/…" or replicate = {{ model = "owner/name", params = {{ … }} }}.'
+    if isinstance(side, str):
+        return Target(side.strip()) if side.strip() else None
+    if not isinstance(side, dict) or not isinstance(side.get("model"), str) or not side["model"].strip():
+        raise _invalid(f'{where} must be a model id or a table with model = "…"', fix)
+    for extra in side:
+        if extra not in _TARGET_FIELDS:
+            warnings.append(f"unknown field {extra} in {where}")
+    params = side.get("params", {})
+    if not isinstance(params, dict) or not all(isinstance(v, str) and v for v in params.values()):
+        raise _invalid(
+            f'{where}: params must map input names to names, e.g. {{ guidance_scale = "guidance" }}', fix
+        )
+    return Target(side["model"].strip(), dict(params))

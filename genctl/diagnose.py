@@ -20,8 +20,8 @@ from genctl.errors import CODES as _CODES
 from genctl.errors import GenctlError
 
 if TYPE_CHECKING:
-    from genctl.keys import Key
     from genctl.providers.accounts import KeyCheck
+    from genctl.values import Key
 
 __all__ = [
     "CODES",

@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from genctl.aliases import LABELS, Route, routes
+from genctl.aliases import Route, routes
 from genctl.errors import CODES, GenctlError
+from genctl.providers import registry
 
 if TYPE_CHECKING:
-    from genctl.config import Settings
     from genctl.generation import GenerationRequest
+    from genctl.settings import Settings
 
 # The codes after which another provider may succeed: the first provider could not take the job at all.
 FALLBACK_CODES = frozenset(
@@ -58,7 +59,7 @@ class Failure:
         return {"provider": self.provider, "code": self.code, "message": self.message}
 
     def text(self) -> str:
-        return f"{LABELS.get(self.provider, self.provider)} failed ({self.code}: {self.message})"
+        return f"{registry.label(self.provider)} failed ({self.code}: {self.message})"
 
 
 def chain(settings: Settings, request: GenerationRequest) -> list[Route]:
@@ -135,13 +136,13 @@ def _maybe_delivered(err: GenctlError) -> bool:
 
 def moving_on(failure: Failure, route: Route) -> str:
     """The notice when one provider failed and the next is tried (the whole reason comes at the end)."""
-    label = LABELS.get(failure.provider, failure.provider)
-    return f"{label} failed ({failure.code}); trying {LABELS[route.provider]} ({route.model})"
+    label = registry.label(failure.provider)
+    return f"{label} failed ({failure.code}); trying {registry.label(route.provider)} ({route.model})"
 
 
 def served_elsewhere(failures: list[Failure], provider: str) -> str:
     """`fal.ai failed (key.locked: …); generated on Replicate instead`."""
-    return "; ".join(f.text() for f in failures) + f"; generated on {LABELS[provider]} instead"
+    return "; ".join(f.text() for f in failures) + f"; generated on {registry.label(provider)} instead"
 
 
 def annotate(err: GenctlError, failures: list[Failure]) -> GenctlError:

@@ -17,21 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from genctl.errors import GenctlError, ModelError, error
 from genctl.params import build_params, parse_input
+from genctl.providers import registry
 
 if TYPE_CHECKING:
     import httpx
 
     from genctl.aliases import Route
-    from genctl.config import ProviderSettings, Settings
     from genctl.download import SavedFile
     from genctl.fallback import Attempt, Failure
     from genctl.history import BatchRef, History
-    from genctl.keys import Key
-    from genctl.providers.base import HttpRequest, Job, Provider, Result
+    from genctl.providers.base import Job, Provider, Result
     from genctl.runner import Event
-
-KEY_ENV = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN"}
-KEY_PAGES = {"fal": "https://fal.ai/dashboard/keys", "replicate": "https://replicate.com/account/api-tokens"}
+    from genctl.settings import ProviderSettings, Settings
+    from genctl.values import HttpRequest, Key
 
 
 @dataclass(frozen=True)
@@ -107,11 +105,11 @@ def plan(settings: Settings, request: GenerationRequest, *, route: Route | None 
     name, model = route.provider, route.model
     provider_settings = settings.providers[name]
     if not provider_settings.keys:
-        env = KEY_ENV[name]
+        info = registry.info(name)
         raise error(
             "key.missing",
             f"No {name} key is configured.",
-            fix=f"export {env}=… (create one at {KEY_PAGES[name]}), or try it with no key: --sandbox.",
+            fix=f"export {info.key_env}=… (create one at {info.key_page}), or try it with no key: --sandbox.",
             provider=name,
         )
     # The alias's defaults (`[models."flux-dev"]`), then the model id's; translated with the -p values.

@@ -22,8 +22,7 @@ import httpx
 
 from genctl import __version__
 from genctl.errors import GenctlError, error
-from genctl.keys import Key, mask
-from genctl.providers.base import HttpRequest
+from genctl.values import HttpRequest, Key, mask
 
 log = logging.getLogger("genctl.http")
 

@@ -15,12 +15,12 @@ from genctl.errors import GenctlError, error, usage
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.config import ProviderSettings
     from genctl.http import RetryPolicy
-    from genctl.keys import Key
     from genctl.providers.base import Provider
     from genctl.providers.fal import FalProvider
     from genctl.providers.replicate import ReplicateProvider
+    from genctl.settings import ProviderSettings
+    from genctl.values import Key
 
 _PASS_THROUGH = ("https://", "http://", "data:")
 # fal_client's hosts are module globals: one upload at a time reconfigures them.

@@ -14,8 +14,8 @@ from genctl.http import RetryPolicy, json_body, send
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.keys import Key
-    from genctl.providers.base import HttpRequest, Job, JobStatus, Provider, Result
+    from genctl.providers.base import Job, JobStatus, Provider, Result
+    from genctl.values import HttpRequest, Key
 
 log = logging.getLogger("genctl.runner")
 

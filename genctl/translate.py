@@ -19,16 +19,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from genctl.aliases import LABELS, Route
-from genctl.catalog.schema import InputSchema, branches, show, types
+from genctl.aliases import Route
 from genctl.catalog.schema_check import Problem
 from genctl.errors import GenctlError, error
+from genctl.providers import registry
+from genctl.providers.schema import InputSchema, branches, show, types
 
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.config import Settings
     from genctl.generation import GenerationRequest, Plan
+    from genctl.settings import Settings
 
 # fal's image_size presets and their pixels (fal model pages: "ImageSize | Enum"; sizes as in the sandbox
 # catalogue, genctl/sandbox/catalog_fal.py). Dict order matters: square_hd is the 1:1 preset chosen first.
@@ -134,7 +135,7 @@ class _Target:
 
     @property
     def label(self) -> str:
-        return f"{self.model} on {LABELS[self.provider]}"
+        return f"{self.model} on {registry.label(self.provider)}"
 
     def has(self, name: str) -> bool:
         return self.schema is not None and self.schema.get(name) is not None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genctl.config import Settings, load_settings
+from genctl.config import load_settings
+from genctl.settings import Settings
 
 FAL_SECRET = "abcd1234-ef56-7890:0123456789abcdef0123456789abcdef"
 FAL_SECRET_2 = "wxyz9876-ab12-3456:fedcba9876543210fedcba9876543210"

@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from genctl.aliases import BUILTIN, Route, routes
-from genctl.config import Settings, load_settings
+from genctl.config import load_settings
 from genctl.errors import GenctlError
 from genctl.fallback import for_route
 from genctl.generation import GenerationRequest
 from genctl.sandbox import Sandbox
 from genctl.sandbox import keys as sk
+from genctl.settings import Settings
 
 KEYS = {"FAL_KEY": sk.FAL_KEY_OK, "REPLICATE_API_TOKEN": sk.REPLICATE_TOKEN_OK}
 

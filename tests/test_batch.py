@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from genctl.history import History
-from genctl.keys import fingerprint
 from genctl.sandbox import Sandbox
 from genctl.sandbox import keys as sk
+from genctl.values import fingerprint
 from tests.conftest import run_on_tty
 from tests.test_generate import PNG
 

@@ -12,11 +12,12 @@ import httpx
 import pytest
 
 from genctl.catalog import Catalog, NotCached
-from genctl.config import Settings, load_settings
+from genctl.config import load_settings
 from genctl.sandbox import Sandbox
 from genctl.sandbox.catalog import fal_models
 from genctl.sandbox.catalog_replicate import SDXL_VERSION
 from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
+from genctl.settings import Settings
 
 DAY = 86400.0
 
@@ -53,9 +54,9 @@ def catalog_for(box: Sandbox, http: httpx.Client, tmp_path: Path, **kwargs: obje
 
 
 def test_cache_hit_sends_nothing(sandbox: Sandbox, http: httpx.Client, tmp_path: Path) -> None:
-    first = catalog_for(sandbox, http, tmp_path).fal.all_models()
+    first = catalog_for(sandbox, http, tmp_path).sources["fal"].all_models()
     assert sandbox.count(r"/fal/api/v1/models$") == 1
-    again = catalog_for(sandbox, http, tmp_path).fal.all_models()
+    again = catalog_for(sandbox, http, tmp_path).sources["fal"].all_models()
     assert again == first
     assert sandbox.count(r"/fal/api/v1/models$") == 1
 
@@ -78,15 +79,15 @@ def test_ttl_comes_from_the_config(sandbox: Sandbox, http: httpx.Client, tmp_pat
     settings = settings_for(sandbox, GENCTL_CONFIG=str(config))
     assert settings.catalog_ttl == 60
     clock = Clock()
-    catalog_for(sandbox, http, tmp_path, clock=clock, settings=settings).fal.all_models()
+    catalog_for(sandbox, http, tmp_path, clock=clock, settings=settings).sources["fal"].all_models()
     clock.now += 61
-    catalog_for(sandbox, http, tmp_path, clock=clock, settings=settings).fal.all_models()
+    catalog_for(sandbox, http, tmp_path, clock=clock, settings=settings).sources["fal"].all_models()
     assert sandbox.count(r"/fal/api/v1/models$") == 2
 
 
 def test_refresh_bypasses_a_fresh_cache(sandbox: Sandbox, http: httpx.Client, tmp_path: Path) -> None:
-    catalog_for(sandbox, http, tmp_path).fal.all_models()
-    catalog_for(sandbox, http, tmp_path, refresh=True).fal.all_models()
+    catalog_for(sandbox, http, tmp_path).sources["fal"].all_models()
+    catalog_for(sandbox, http, tmp_path, refresh=True).sources["fal"].all_models()
     assert sandbox.count(r"/fal/api/v1/models$") == 2
 
 
@@ -94,11 +95,11 @@ def test_offline_uses_the_stale_copy_with_one_notice(http: httpx.Client, tmp_pat
     clock, notices = Clock(), []
     with Sandbox() as box:
         settings = settings_for(box)
-        fresh = catalog_for(box, http, tmp_path, clock=clock, settings=settings).fal.all_models()
+        fresh = catalog_for(box, http, tmp_path, clock=clock, settings=settings).sources["fal"].all_models()
     clock.now += 2 * DAY  # stale, and the sandbox's port is closed now
     catalog = catalog_for(box, http, tmp_path, clock=clock, settings=settings, on_notice=notices.append)
-    assert catalog.fal.all_models() == fresh
-    assert catalog.fal.all_models() == fresh
+    assert catalog.sources["fal"].all_models() == fresh
+    assert catalog.sources["fal"].all_models() == fresh
     assert notices == ["fal.ai unreachable (network.connect): using the catalogue cached 48 h ago."]
 
 
@@ -108,7 +109,7 @@ def test_offline_without_a_cache_is_the_network_error(http: httpx.Client, tmp_pa
     sleeps: list[float] = []
     catalog = Catalog(settings, client=http, cache_root=tmp_path / "cache", sleep=sleeps.append)
     with pytest.raises(Exception) as caught:
-        catalog.fal.all_models()
+        catalog.sources["fal"].all_models()
     assert getattr(caught.value, "code", None) == "network.connect"
     assert len(sleeps) == 2  # three tries, never a real sleep
 
@@ -116,12 +117,12 @@ def test_offline_without_a_cache_is_the_network_error(http: httpx.Client, tmp_pa
 def test_a_corrupt_cache_file_is_discarded_and_fetched_again(
     sandbox: Sandbox, http: httpx.Client, tmp_path: Path
 ) -> None:
-    catalog_for(sandbox, http, tmp_path).fal.all_models()
+    catalog_for(sandbox, http, tmp_path).sources["fal"].all_models()
     [path] = (tmp_path / "cache").rglob("models-*.json")
     for garbage in (b"{not json", b'{"genctl_cache": 1, "fetched_at": 1, "data": {"models": [{"x": 1}]}}'):
         path.write_bytes(garbage)
         notices: list[str] = []
-        models = catalog_for(sandbox, http, tmp_path, on_notice=notices.append).fal.all_models()
+        models = catalog_for(sandbox, http, tmp_path, on_notice=notices.append).sources["fal"].all_models()
         assert len(models) == len(fal_models())
         assert notices == [f"Discarded the unreadable cache file {path}; fetching it again."]
         assert json.loads(path.read_text())["genctl_cache"] == 1
@@ -152,8 +153,8 @@ def test_cache_files_are_atomic_json_and_hold_no_key(
 
 def test_each_api_url_has_its_own_cache(http: httpx.Client, tmp_path: Path) -> None:
     with Sandbox() as one, Sandbox() as two:
-        catalog_for(one, http, tmp_path).fal.all_models()
-        catalog_for(two, http, tmp_path).fal.all_models()
+        catalog_for(one, http, tmp_path).sources["fal"].all_models()
+        catalog_for(two, http, tmp_path).sources["fal"].all_models()
         assert (one.count(r"/models$"), two.count(r"/models$")) == (1, 1)
     assert len(list((tmp_path / "cache").iterdir())) == 2
 
@@ -169,7 +170,7 @@ def test_cache_only_never_fetches(sandbox: Sandbox, tmp_path: Path) -> None:
 def test_fal_pages_follow_the_cursor(sandbox: Sandbox, http: httpx.Client, tmp_path: Path) -> None:
     progress: list[tuple[str, int, int | None]] = []
     catalog = catalog_for(sandbox, http, tmp_path, page_size=5, on_progress=lambda *a: progress.append(a))
-    models = catalog.fal.all_models()
+    models = catalog.sources["fal"].all_models()
     assert [m.id for m in models] == [m.endpoint_id for m in fal_models()]
     assert sandbox.count(r"/fal/api/v1/models$") == 3  # 12 models, 5 a page
     assert [q for q in (r.query for r in sandbox.requests) if "cursor" in q] != []
@@ -177,7 +178,7 @@ def test_fal_pages_follow_the_cursor(sandbox: Sandbox, http: httpx.Client, tmp_p
 
 
 def test_fal_search_stops_at_the_limit(sandbox: Sandbox, http: httpx.Client, tmp_path: Path) -> None:
-    found = catalog_for(sandbox, http, tmp_path, page_size=2).fal.search("flux", None, 3)
+    found = catalog_for(sandbox, http, tmp_path, page_size=2).sources["fal"].search("flux", None, 3)
     assert len(found) == 3
     assert sandbox.count(r"/fal/api/v1/models$") == 2
 
@@ -187,7 +188,7 @@ def test_replicate_collections_at_once_and_the_feed_paged(
 ) -> None:
     progress: list[tuple[str, int, int | None]] = []
     catalog = catalog_for(sandbox, http, tmp_path, on_progress=lambda *a: progress.append(a))
-    models = {m.id: m for m in catalog.replicate.all_models()}
+    models = {m.id: m for m in catalog.sources["replicate"].all_models()}
     assert sandbox.count(r"/replicate/v1/collections/") == 4
     assert sandbox.count(r"/replicate/v1/models$") == 2  # 7 models, 5 a page: `next` followed
     assert models["stability-ai/sdxl"].category == "text-to-image"

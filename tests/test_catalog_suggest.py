@@ -130,7 +130,10 @@ def test_wrong_kind_says_what_genctl_does() -> None:
 
 
 def test_needs_version_names_the_latest() -> None:
-    err = needs_version("stability-ai/sdxl", "abc123")
+    err = needs_version("stability-ai/sdxl", "abc123", provider="replicate")
     assert (err.code, err.exit_code, err.provider) == ("model.needs_version", 4, "replicate")
     assert err.fix.startswith("Run it as -m stability-ai/sdxl:abc123 (its latest version)")
-    assert "replicate.com/stability-ai/sdxl/versions" in needs_version("stability-ai/sdxl", None).fix
+    assert (
+        "replicate.com/stability-ai/sdxl/versions"
+        in needs_version("stability-ai/sdxl", None, provider="replicate").fix
+    )

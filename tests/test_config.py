@@ -9,15 +9,9 @@ import platformdirs
 import pytest
 
 from genctl import paths
-from genctl.config import (
-    DEFAULT_URLS,
-    DEFAULTS_SCHEMA,
-    HISTORY_SCHEMA,
-    PROVIDER_SCHEMA,
-    Settings,
-    load_settings,
-)
+from genctl.config import DEFAULT_URLS, DEFAULTS_SCHEMA, HISTORY_SCHEMA, PROVIDER_SCHEMA, load_settings
 from genctl.errors import GenctlError
+from genctl.settings import Settings
 from tests.config_support import (
     FAL_SECRET,
     FAL_SECRET_2,

@@ -163,8 +163,20 @@ def test_unlisted_endpoint_of_a_known_app_is_a_warning(genctl, sandbox: Sandbox)
     run, checks = doctor_json(genctl, "-m", "fal-ai/flux/private-thing", env=fal_only(sandbox, sk.FAL_KEY_OK))
     assert run.exit_code == 0  # it may be the user's own endpoint: a warning
     check = checks["models.fal.fal-ai/flux/private-thing"]
-    assert_check(check, "warn", "model.not_found", "If it is your own app, ignore this")
-    assert "its app exists" in check["message"]
+    assert_check(check, "warn", "model.not_found", "If it is your own private endpoint, ignore this.")
+    # No free request tells a private endpoint from a wrong path (fal-api.md §8): only a possibility.
+    assert check["message"] == (
+        "fal-ai/flux/private-thing is not in fal.ai's public catalogue: a wrong id, or possibly a private "
+        "endpoint of yours."
+    )
+
+
+def test_mistyped_endpoint_path_keeps_its_did_you_mean(genctl, sandbox: Sandbox) -> None:
+    _run, checks = doctor_json(genctl, "-m", "fal-ai/flux/deb", env=fal_only(sandbox, sk.FAL_KEY_OK))
+    check = checks["models.fal.fal-ai/flux/deb"]
+    assert check["code"] == "model.not_found"
+    assert check["fix"].startswith("Did you mean fal-ai/flux/dev?"), check["fix"]
+    assert check["details"]["suggestions"][0]["id"] == "fal-ai/flux/dev"
 
 
 def test_text_model_is_the_wrong_kind(genctl, sandbox: Sandbox) -> None:

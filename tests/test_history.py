@@ -14,11 +14,11 @@ from pathlib import Path
 from genctl.config import load_settings
 from genctl.generation import GenerationRequest, generate
 from genctl.history import History, JobRecord
-from genctl.keys import fingerprint
 from genctl.runner import Event
 from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk
 from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
+from genctl.values import fingerprint
 from tests.test_generate import fal_env, replicate_env
 
 FAL = ("-m", "fal-ai/flux/schnell")
@@ -180,7 +180,7 @@ def test_an_unwritable_history_costs_a_warning_not_the_job(
 WRITER = """
 import sys
 from genctl.history import History
-from genctl.keys import Key
+from genctl.values import Key
 from genctl.providers.base import Job
 history, n = History(), int(sys.argv[1])
 key = Key(provider="fal", label="ci", source="env", _secret="k")
@@ -269,7 +269,7 @@ def test_a_prefix_of_a_request_id_finds_the_job(genctl, sandbox: Sandbox) -> Non
 
 
 def _key():  # type: ignore[no-untyped-def]
-    from genctl.keys import Key
+    from genctl.values import Key
 
     return Key(provider="replicate", label="t", source="test", _secret=REPLICATE_TOKEN_OK)
 

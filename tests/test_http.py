@@ -24,8 +24,7 @@ from genctl.http import (
     to_curl,
     transport_errors,
 )
-from genctl.keys import Key
-from genctl.providers.base import HttpRequest
+from genctl.values import HttpRequest, Key
 
 FAL_SECRET = "1b2c3d4e-0000-4000-8000-00000000abcd:9f0e0000000000000000000000007777"
 REP_SECRET = "r8_Abcdefghijklmnopqrstuvwxyz0123456789Z"

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from genctl.errors import error
-from genctl.keys import Key, KeyPool, fingerprint
+from genctl.keys import KeyPool
 from genctl.keys.state import KeyStore
 from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk
+from genctl.values import Key, fingerprint
 from tests.test_generate import PNG
 
 FAL_MATE = (

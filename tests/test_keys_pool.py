@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from genctl.errors import CredentialError, RateLimitError, error
-from genctl.keys import Key, KeyPool, describe
+from genctl.keys import KeyPool, describe
 from genctl.keys.state import KeyStore
+from genctl.values import Key
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
 

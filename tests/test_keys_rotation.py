@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from genctl.keys import fingerprint
 from genctl.sandbox import Sandbox
 from genctl.sandbox import keys as sk
+from genctl.values import fingerprint
 from tests.conftest import run_subprocess
 
 FAL_KEY_4 = "00000000-0000-4000-8000-000000000004:5a4d0000000000000000000000000004"

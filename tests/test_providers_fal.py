@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from genctl.errors import GenctlError
-from genctl.keys import Key
 from genctl.providers.base import Job, JobStatus, Output
 from genctl.providers.fal import FalProvider, app_splits, extract_outputs, split_endpoint
+from genctl.values import Key
 
 SECRET = "1b2c3d4e-0000-4000-8000-00000000abcd:9f0e0000000000000000000000007777"
 KEY = Key(provider="fal", label="env:FAL_KEY", source="env", _secret=SECRET)

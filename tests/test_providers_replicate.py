@@ -7,13 +7,13 @@ from typing import Any
 import httpx
 import pytest
 
-from genctl.config import ProviderSettings
 from genctl.errors import GenctlError
-from genctl.keys import Key
 from genctl.providers import detect_provider, get_provider
 from genctl.providers.base import Job, JobStatus, Output
 from genctl.providers.fal import FalProvider
 from genctl.providers.replicate import ReplicateProvider, cancel_after, outputs_from, parse_model_ref
+from genctl.settings import ProviderSettings
+from genctl.values import Key
 
 TOKEN = "r8_Abcdefghijklmnopqrstuvwxyz0123456789Z"
 KEY = Key(provider="replicate", label="env:REPLICATE_API_TOKEN", source="env", _secret=TOKEN)

@@ -11,11 +11,11 @@ import pytest
 
 from genctl.errors import GenctlError
 from genctl.http import RetryPolicy, make_client
-from genctl.keys import Key
 from genctl.providers.base import Job
 from genctl.providers.fal import FalProvider
 from genctl.providers.replicate import ReplicateProvider
 from genctl.runner import Event, cancel, fetch_result, run_generation, submit_only
+from genctl.values import Key
 
 FAL_SECRET = "1b2c3d4e-0000-4000-8000-00000000abcd:9f0e0000000000000000000000007777"
 REP_SECRET = "r8_Abcdefghijklmnopqrstuvwxyz0123456789Z"

@@ -13,13 +13,13 @@ import pytest
 from genctl.errors import GenctlError
 from genctl.http import RetryPolicy, make_client
 from genctl.inputs import resolve_input
-from genctl.keys import Key
 from genctl.providers.fal import FalProvider
 from genctl.providers.replicate import ReplicateProvider
 from genctl.runner import Event, run_generation
 from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk
 from genctl.sandbox.catalog_replicate import SDXL_VERSION
+from genctl.values import Key
 
 FLUX = "fal-ai/flux/dev"
 SCHNELL = "black-forest-labs/flux-schnell"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from genctl.catalog.schema import InputSchema, inline, parse_input_schema
 from genctl.catalog.schema_check import check_params, payload_error
+from genctl.providers.schema import InputSchema, inline, parse_input_schema
 from genctl.sandbox.catalog import fal_model, replicate_model
 
 

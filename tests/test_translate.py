@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from genctl.catalog.schema import InputSchema, parse_input_schema
 from genctl.errors import GenctlError
+from genctl.providers.schema import InputSchema, parse_input_schema
 from genctl.sandbox.catalog import fal_model, replicate_model
 from genctl.translate import translate
 

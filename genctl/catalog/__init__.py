@@ -3,7 +3,7 @@
 Every fetch goes through one rule (`Catalog.cached`): a cached copy younger than `[defaults] catalog_ttl`
 is used as is; else it is fetched (`refresh=True` always fetches) and written back; when the provider
 cannot be reached, an older copy stands in, with a one-line notice. Notices and progress go to callbacks:
-the core never prints. What is fetched from each provider lives in `genctl.catalog.sources`.
+the core never prints. What is fetched from each provider lives in `genctl.providers.sources`.
 
 Pages: fal's `/models` cursor is opaque (it "encodes the page number", fal-api.md §3.1) and Replicate's
 `next` is a URL (replicate-api.md §3.1), so the pages of one listing come one after the other; what *can*
@@ -23,25 +23,24 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from genctl import paths
 from genctl.catalog.cache import DiskCache
-from genctl.catalog.sources import FalSource, ModelDetail, NotCached, ReplicateSource, merge_same
-from genctl.errors import CredentialError, GenctlError, RateLimitError, UnavailableError, error
+from genctl.errors import GenctlError, RateLimitError, UnavailableError, error
 from genctl.http import RetryPolicy, send
+from genctl.providers import registry
 from genctl.providers.fal_catalog import PAGE_SIZE
+from genctl.providers.sources import SOURCES, ModelDetail, NotCached, Source, merge_same
 
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.config import Settings
-    from genctl.keys import Key
-    from genctl.providers.base import HttpRequest, ModelInfo, Provider
+    from genctl.providers.base import ModelInfo, Price, Provider
+    from genctl.settings import Settings
+    from genctl.values import HttpRequest, Key
 
 __all__ = ["Catalog", "Listing", "ModelDetail", "NotCached"]
 
 T = TypeVar("T")
 DEFAULT_POLICY = RetryPolicy(max_attempts=3, base_delay=0.5, max_wait=5.0)
 ONE_TRY = RetryPolicy(max_attempts=1)  # a cached copy is waiting: don't make the user wait for retries
-LABELS = {"fal": "fal.ai", "replicate": "Replicate"}
-KEY_ENV = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN"}
 log = logging.getLogger("genctl.catalog")
 
 
@@ -78,7 +77,7 @@ class Catalog:
             raise ValueError("a Catalog that may fetch needs an httpx client")
         self.settings, self.client = settings, client
         self.keys: Mapping[str, Key | None] = (
-            keys if keys is not None else {p: _first_key(settings, p) for p in LABELS}
+            keys if keys is not None else {p: _first_key(settings, p) for p in registry.NAMES}
         )
         self.refresh, self.cache_only, self.clock, self.sleep = refresh, cache_only, clock, sleep
         self.policy, self.page_size = policy, page_size
@@ -87,12 +86,13 @@ class Catalog:
         self._said: set[str] = set()
         self._lock = threading.Lock()
         self.cache = DiskCache(cache_root or paths.cache_dir() / "catalog", on_notice=self.notify)
-        self.providers: dict[str, Provider] = {p: get_provider(p, settings.providers[p]) for p in LABELS}
-        self.urls = {p: settings.providers[p].urls["api_url"].rstrip("/") for p in LABELS}
-        self.fal = FalSource(self)
-        self.replicate = ReplicateSource(self)
+        self.providers: dict[str, Provider] = {
+            p: get_provider(p, settings.providers[p]) for p in registry.NAMES
+        }
+        self.urls = {p: settings.providers[p].urls["api_url"].rstrip("/") for p in registry.NAMES}
+        self.sources: dict[str, Source] = {p: SOURCES[p](self) for p in registry.NAMES}
 
-    # -- plumbing (the `Fetcher` protocol of genctl.catalog.sources) ---------------------------------------
+    # -- plumbing (the `Fetcher` protocol of genctl.providers.sources) ---------------------------------------
 
     def notify(self, message: str) -> None:
         """Pass a notice on, once (threads may hit the same one)."""
@@ -141,7 +141,9 @@ class Catalog:
                 raise
             minutes = max(0.0, self.clock() - hit[1]) / 60
             age = f"{minutes / 60:.0f} h" if minutes >= 60 else f"{minutes:.0f} min"
-            self.notify(f"{LABELS[provider]} unreachable ({err.code}): using the catalogue cached {age} ago.")
+            self.notify(
+                f"{registry.label(provider)} unreachable ({err.code}): using the catalogue cached {age} ago."
+            )
             return hit[0]
         if data is not None:
             self.cache.write(path, source=source, name=name, data=data, now=self.clock())
@@ -166,26 +168,13 @@ class Catalog:
             raise self.providers[provider].error_from_response(response, model=model, key=key)
         return response
 
-    def fal_get(
-        self, build: Callable[[Key | None], HttpRequest], policy: RetryPolicy, model: str | None = None
-    ) -> httpx.Response:
-        """A platform GET with the fal key if any; on a key error once more without it (auth is optional)."""
-        key = self.keys.get("fal")
-        try:
-            return self.send("fal", build(key), policy, key=key, model=model)
-        except CredentialError:
-            if key is None:
-                raise
-            log.debug("fal refused the key on the platform API; retrying without it")
-            return self.send("fal", build(None), policy, key=None, model=model)
-
     def require_key(self, provider: str, what: str) -> Key:
         key = self.keys.get(provider)
         if key is None:
             raise error(
                 "key.missing",
-                f"{LABELS[provider]} needs a key to {what}.",
-                fix=f"Set {KEY_ENV[provider]}; `genctl models QUERY` searches without one.",
+                f"{registry.label(provider)} needs a key to {what}.",
+                fix=f"Set {registry.info(provider).key_env}; `genctl models QUERY` searches without one.",
                 provider=provider,
             )
         return key
@@ -194,13 +183,11 @@ class Catalog:
 
     def find(self, model_id: str, provider: str) -> ModelDetail | None:
         """The model and its input schema; None when the provider's catalogue has no such model."""
-        if provider == "fal":
-            return self.fal.find(model_id.strip().strip("/"))
-        return self.replicate.find(model_id.strip())
+        return self.sources[provider].find(model_id)
 
     def all_models(self, provider: str) -> list[ModelInfo]:
         """A provider's whole catalogue (Replicate: its collections and newest models; needs a token)."""
-        return self.fal.all_models() if provider == "fal" else self.replicate.all_models()
+        return self.sources[provider].all_models()
 
     def models(
         self,
@@ -211,16 +198,11 @@ class Catalog:
         limit: int | None = None,
     ) -> list[ModelInfo]:
         """One provider's models matching the query and category, in the provider's order."""
-        if provider == "fal":
-            return self.fal.search(query, category, limit)
-        if query:
-            found = self.replicate.search(query, limit)
-            return [m for m in found if not category or m.category == category or category in m.tags]
-        if category:
-            # Collection slugs double as categories: `text-to-image` and `text-to-video` are real slugs
-            # (replicate-api.md §3.1); whether others match fal's category names is unverified.
-            return self.replicate.collection(category)
-        return self.replicate.all_models()
+        return self.sources[provider].models(query, category, limit)
+
+    def prices(self, provider: str, model_ids: list[str]) -> dict[str, Price]:
+        """List prices of those models where the provider publishes them ({} otherwise)."""
+        return self.sources[provider].prices(model_ids)
 
     def search(
         self,
@@ -235,7 +217,7 @@ class Catalog:
         Without `provider`, one that fails (no Replicate token for a listing; offline with nothing cached)
         is left out with a notice rather than failing the whole listing.
         """
-        names = [provider] if provider else list(LABELS)
+        names = [provider] if provider else list(registry.NAMES)
         results: dict[str, list[ModelInfo]] = {}
         failures: list[GenctlError] = []
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -249,7 +231,7 @@ class Catalog:
                     if provider:
                         raise
                     failures.append(err)
-                    self.notify(f"{LABELS[name]} left out: {err.message} {err.fix}")
+                    self.notify(f"{registry.label(name)} left out: {err.message} {err.fix}")
         if not results and failures:
             raise failures[0]
         if query:
@@ -259,37 +241,28 @@ class Catalog:
             merged = sorted(everything, key=lambda m: (m.category or "~", m.id))
         merged = [m for m in merge_same(merged) if m.kind != "text"]  # genctl cannot run text models
         shown = merged[:limit] if limit else merged
-        prices = self.fal.prices([m.id for m in shown if m.provider == "fal"])
-        return Listing(models=[replace(m, price=prices.get(m.id, m.price)) for m in shown], total=len(merged))
+        prices: dict[tuple[str, str], Price] = {}
+        for name, source in self.sources.items():
+            found_prices = source.prices([m.id for m in shown if m.provider == name])
+            prices.update({(name, model_id): price for model_id, price in found_prices.items()})
+        return Listing(
+            models=[replace(m, price=prices.get((m.provider, m.id), m.price)) for m in shown],
+            total=len(merged),
+        )
 
     def categories(self) -> list[str]:
         """Categories known at run time: fal's metadata.category values and Replicate's collection slugs."""
-        found = {m.category for m in self.fal.all_models() if m.category}
-        if self.keys.get("replicate") is not None:
-            try:
-                found |= set(self.replicate.slugs())
-            except GenctlError as err:
-                log.debug("no Replicate collections: %s", err)
-        return sorted(found)
+        return sorted(set().union(*(source.categories() for source in self.sources.values())))
 
     def candidates(self, provider: str, hint: str, *, whole: bool = True) -> list[ModelInfo]:
         """Models a did-you-mean may pick from, as cheaply as they can be had: a whole catalogue already
         cached; else a search (fal: for the first word of `hint`, one or two pages; Replicate: one request,
         no token); else, when `whole`, the whole catalogue (fal: every page; Replicate: its collections)."""
-        found: list[ModelInfo] = []
         try:
-            try:
-                found += self.fal.all_models(peek=True) if provider == "fal" else []
-            except NotCached:
-                word = next((w for w in hint.split() if len(w) >= 3 and not w[0].isdigit()), "")
-                found += self.fal.search(word, None, None) if word else []
-            if provider == "replicate" and hint.strip():
-                found += self.replicate.search(hint)
-            if whole and not found and (provider == "fal" or self.keys.get("replicate") is not None):
-                found += self.all_models(provider)
+            return merge_same(self.sources[provider].candidates(hint, whole=whole))
         except (GenctlError, NotCached) as err:
             log.debug("no %s candidates: %s", provider, err)
-        return merge_same(found)
+            return []
 
 
 def _ranks(*lists: list[ModelInfo]) -> Iterable[list[ModelInfo]]:

@@ -18,15 +18,16 @@ from typing import TYPE_CHECKING, Any
 from genctl.catalog import suggest
 from genctl.errors import GenctlError, ModelError
 from genctl.params import parse_input
+from genctl.providers import registry
 
 if TYPE_CHECKING:
     import httpx
 
     from genctl.catalog import Catalog
-    from genctl.catalog.schema import InputSchema
-    from genctl.config import Settings
     from genctl.generation import GenerationRequest, Plan
-    from genctl.keys import Key
+    from genctl.providers.schema import InputSchema
+    from genctl.settings import Settings
+    from genctl.values import Key
 
 Notice = Callable[[str], None]
 # Rewrites the params for the model before they are checked (genctl.translate), given its schema or None.
@@ -57,9 +58,8 @@ def _catalog(
 
 
 def _keys(settings: Settings, provider: str, key: Key) -> dict[str, Key | None]:
-    other = "replicate" if provider == "fal" else "fal"
-    keys = settings.providers[other].keys
-    return {provider: key, other: keys[0] if keys else None}
+    others = {p: next(iter(settings.providers[p].keys), None) for p in registry.others(provider)}
+    return {provider: key, **others}
 
 
 def check(
@@ -95,13 +95,13 @@ def check(
         notify(f"Input not checked: the schema of {model} could not be fetched ({err.code}: {err.message}).")
         return _adapted(resolved, adapt, None)
     if detail is None:
-        if provider == "fal":  # private apps are not in the public catalogue: let fal answer
-            notify(f"{model} is not in fal.ai's public catalogue: sending it unchecked.")
+        if registry.info(provider).private_models:  # not in the public catalogue: let the provider answer
+            notify(f"{model} is not in {registry.label(provider)}'s public catalogue: sending it unchecked.")
         return _adapted(resolved, adapt, None)
     if detail.info.kind == "text":
         raise suggest.wrong_kind(model, found=detail.info)
-    if provider == "replicate" and detail.info.is_official is False and ":" not in model:
-        raise suggest.needs_version(model, detail.info.latest_version)
+    if detail.info.is_official is False and ":" not in model:
+        raise suggest.needs_version(model, detail.info.latest_version, provider=provider)
     if detail.schema is None:
         notify(f"Input not checked: {model} publishes no input schema.")
         return _adapted(resolved, adapt, None)
@@ -159,9 +159,10 @@ def explain(
             settings, client=client, keys=_keys(settings, provider, key), cache_only=False, on_notice=None
         )
         if err.code == "model.needs_version":
-            detail = catalog.find(model.split(":")[0], "replicate")
+            detail = catalog.find(model.split(":")[0], provider)
             latest = detail.info.latest_version if detail else None
-            return suggest.with_fix(err, suggest.needs_version(model, latest).fix, latest_version=latest)
+            fix = suggest.needs_version(model, latest, provider=provider).fix
+            return suggest.with_fix(err, fix, latest_version=latest)
         if err.code == "model.not_found":
             return not_found(err, model=model, provider=provider, catalog=catalog)
     except (GenctlError, NotCached) as failure:
@@ -171,18 +172,13 @@ def explain(
 
 def not_found(err: GenctlError, *, model: str, provider: str, catalog: Catalog) -> GenctlError:
     """model.not_found with the closest ids of `provider` and the same model on the other provider."""
-    from genctl.providers.fal import app_splits, split_endpoint
-
     hint = " ".join(suggest.tokens(model))
-    exact: list[str] = []
-    if provider == "fal":
-        try:
-            exact = app_splits(model, split_endpoint(model)[0])
-        except GenctlError:
-            exact = []
+    exact = catalog.sources[provider].near_ids(model)
     ranked = suggest.rank(model, catalog.candidates(provider, hint), exact=exact)
-    other = "replicate" if provider == "fal" else "fal"
-    elsewhere = suggest.same_model(model, catalog.candidates(other, hint, whole=False))
+    elsewhere = suggest.same_model(
+        model,
+        [m for other in registry.others(provider) for m in catalog.candidates(other, hint, whole=False)],
+    )
     if not ranked and not elsewhere:
         return err
     fix = suggest.not_found_fix(model, ranked, elsewhere, err.fix)

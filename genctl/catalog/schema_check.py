@@ -1,4 +1,4 @@
-"""Params checked against a model's input schema (genctl.catalog.schema): coerced where unambiguous,
+"""Params checked against a model's input schema (genctl.providers.schema): coerced where unambiguous,
 else Problems.
 
 Pure. One `payload.invalid` (exit 5) lists every problem: unknown parameter (with did-you-mean), wrong type,
@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from genctl.catalog.schema import (
+from genctl.errors import GenctlError, error
+from genctl.providers.schema import (
     MAX_DEPTH,
     Field,
     InputSchema,
@@ -24,7 +25,6 @@ from genctl.catalog.schema import (
     show,
     types,
 )
-from genctl.errors import GenctlError, error
 
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 

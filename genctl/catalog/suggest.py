@@ -13,9 +13,9 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from genctl.errors import GenctlError, error
+from genctl.providers import registry
 from genctl.providers.base import ModelInfo
 
-LABELS = {"fal": "fal.ai", "replicate": "Replicate"}
 # Media models to offer instead of a text model, by kind (ids from fal-api.md §6.1 and the catalogue).
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "image": ("fal-ai/flux/dev", "black-forest-labs/flux-schnell"),
@@ -102,7 +102,7 @@ def not_found_fix(model_id: str, ranked: list[ModelInfo], elsewhere: list[ModelI
         if len(ranked) > 1:
             parts.append(f"Also close: {', '.join(m.id for m in ranked[1:])}.")
     for model in elsewhere[:2]:
-        parts.append(f"On {LABELS[model.provider]}: {model.id} (-m {model.id}).")
+        parts.append(f"On {registry.label(model.provider)}: {model.id} (-m {model.id}).")
     if not parts:
         parts.append(fallback)
     words = " ".join(tokens(model_id)[:3])
@@ -131,7 +131,7 @@ def with_fix(err: GenctlError, fix: str, **details: Any) -> GenctlError:
 def wrong_kind(model_id: str, *, found: ModelInfo | None = None) -> GenctlError:
     """model.wrong_kind (exit 4): say what genctl generates and offer media models of each kind."""
     if found is not None:
-        what = f"a language model on {LABELS[found.provider]}"
+        what = f"a language model on {registry.label(found.provider)}"
         what += f" (category {found.category})" if found.category else ""
     else:
         what = "a text (chat or language) model"
@@ -145,18 +145,20 @@ def wrong_kind(model_id: str, *, found: ModelInfo | None = None) -> GenctlError:
     )
 
 
-def needs_version(model_id: str, latest: str | None, *, said: str = "") -> GenctlError:
+def needs_version(model_id: str, latest: str | None, *, provider: str, said: str = "") -> GenctlError:
     """model.needs_version (exit 4) with the latest version id in the fix (replicate-api.md §1.1)."""
     ref = model_id.split(":")[0]
-    page = f"https://replicate.com/{ref}/versions"
+    info = registry.info(provider)
+    page = info.model_page.format(id=ref) + "/versions"
     fix = f"Run it as -m {ref}:{latest} (its latest version), or pick a version at {page}."
     if latest is None:
         fix = f"Run it as -m {ref}:<version id>; versions are listed at {page}."
     reason = f": {said}" if said else ""
     return error(
         "model.needs_version",
-        f"{ref} is a community model on Replicate: it runs only at a version (owner/name:version){reason}.",
+        f"{ref} is a community model on {info.label}: it runs only at a version "
+        f"(owner/name:version){reason}.",
         fix=fix,
-        provider="replicate",
+        provider=provider,
         details={"latest_version": latest} if latest else None,
     )

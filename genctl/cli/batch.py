@@ -17,8 +17,8 @@ from genctl.errors import error, usage
 
 if TYPE_CHECKING:
     from genctl.batch import ItemOutcome
-    from genctl.config import Settings
     from genctl.generation import GenerationRequest
+    from genctl.settings import Settings
 
 
 def run_batch_command(

@@ -13,8 +13,7 @@ from genctl.cli import common
 from genctl.cli.output import out
 
 if TYPE_CHECKING:
-    from genctl.aliases import Target
-    from genctl.config import Settings
+    from genctl.settings import Settings, Target
 
 config_app = typer.Typer(
     help="Show which config file genctl reads and the settings in effect.",

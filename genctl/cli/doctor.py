@@ -16,7 +16,7 @@ from genctl.cli.output import out
 from genctl.errors import GenctlError, usage
 
 if TYPE_CHECKING:
-    from genctl.config import Settings
+    from genctl.settings import Settings
 
 LIVE_QUESTION = (
     "--live runs one real generation per provider, billed to your account (the cheapest model). Go on?"

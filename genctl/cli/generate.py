@@ -15,9 +15,9 @@ from genctl.cli.output import out
 from genctl.errors import usage
 
 if TYPE_CHECKING:
-    from genctl.config import Settings
     from genctl.generation import GenerationReport
     from genctl.runner import Event
+    from genctl.settings import Settings
 
 
 def generate(

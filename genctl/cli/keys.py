@@ -14,12 +14,14 @@ from genctl.cli import common
 from genctl.cli.config import settings_for_cli
 from genctl.cli.output import out
 from genctl.errors import error, usage
+from genctl.providers import registry
 
 if TYPE_CHECKING:
-    from genctl.config import Settings
     from genctl.errors import GenctlError
-    from genctl.keys import Key, KeyPool, KeyView
+    from genctl.keys import KeyPool, KeyView
     from genctl.providers.accounts import KeyCheck
+    from genctl.settings import Settings
+    from genctl.values import Key
 
 keys_app = typer.Typer(
     help="See each key's state (rotation, failures, live check) and add, remove or list keys.",
@@ -114,10 +116,9 @@ def _failure(
 
 
 def _summary(name: str, views: list[KeyView]) -> str:
-    from genctl.generation import KEY_ENV
 
     if not views:
-        return f"{name}: no keys (set {KEY_ENV[name]}, or `genctl keys add {name}`)"
+        return f"{name}: no keys (set {registry.info(name).key_env}, or `genctl keys add {name}`)"
     usable = sum(view.state == "usable" for view in views)
     cooling = sum(view.state == "cooling" for view in views)
     nxt = next((view.key.label for view in views if view.next), "none")
@@ -229,7 +230,7 @@ def add_command(
     echo "$FAL_KEY" | genctl keys add fal --label ci-1 --account acme
     """
     from genctl.config import append_table, load_settings, read_config
-    from genctl.keys import Key, shape_warning
+    from genctl.values import Key, shape_warning
 
     name = _provider(provider)
     path = _config_path()
@@ -290,7 +291,8 @@ def remove_command(
 ) -> None:
     """Remove the key labelled LABEL from the config file (see `genctl keys list`)."""
     from genctl.config import read_config
-    from genctl.keys import Key, pool_for
+    from genctl.keys import pool_for
+    from genctl.values import Key
 
     name = _provider(provider)
     path = _config_path()
@@ -354,7 +356,7 @@ def _entries(data: dict[str, Any], provider: str, *, create: bool) -> list[Any]:
 
 
 def _secret_of(entry: Any) -> str:
-    from genctl.keys.sources import clean_key
+    from genctl.key_sources import clean_key
 
     raw = entry.get("key", "") if isinstance(entry, dict) else entry
     return clean_key(raw)[0] if isinstance(raw, str) else ""
@@ -367,7 +369,7 @@ def _label_of(entry: Any, number: int) -> str:
 
 def _read_secret(provider: str) -> str:
     """The key from a hidden prompt on a terminal, else from piped stdin; never waits on an idle pipe."""
-    from genctl.keys.sources import clean_key
+    from genctl.key_sources import clean_key
 
     how = f'echo "$KEY" | genctl keys add {provider}'
     if _stdin_is_terminal():

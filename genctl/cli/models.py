@@ -13,13 +13,12 @@ from typer.core import TyperGroup
 from genctl.cli.common import JsonOpt, QuietOpt
 from genctl.cli.output import out
 from genctl.errors import error, usage
+from genctl.providers import registry
 
 if TYPE_CHECKING:
     from genctl.catalog import Catalog, ModelDetail
-    from genctl.catalog.schema import Field
     from genctl.providers.base import ModelInfo
-
-LABELS = {"fal": "fal.ai", "replicate": "Replicate"}
+    from genctl.providers.schema import Field
 
 
 class _QueryOrCommand(TyperGroup):
@@ -51,8 +50,9 @@ RefreshOpt = Annotated[
 
 
 def _provider(name: str | None) -> str | None:
-    if name is not None and name not in LABELS:
-        raise usage(f"Unknown provider {name!r}.", fix="Use --provider fal or --provider replicate.")
+    if name is not None and name not in registry.NAMES:
+        choices = " or ".join(f"--provider {p}" for p in registry.NAMES)
+        raise usage(f"Unknown provider {name!r}.", fix=f"Use {choices}.")
     return name
 
 
@@ -132,11 +132,10 @@ def list_command(
     )
     if listing.total > len(listing.models):
         out.info(f"{len(listing.models)} of {listing.total} models shown; --limit 0 shows all.")
-    if (
-        any(m.provider == "fal" and m.price is None for m in listing.models)
-        and catalog.keys.get("fal") is None
-    ):
-        out.info("fal.ai prices show with a key (FAL_KEY).")
+    for info in registry.PROVIDERS.values():
+        unpriced = any(m.provider == info.name and m.price is None for m in listing.models)
+        if info.publishes_prices and unpriced and catalog.keys.get(info.name) is None:
+            out.info(f"{info.label} prices show with a key ({info.key_env}).")
 
 
 def _print_aliases(query: str | None, provider: str | None, *, json_mode: bool) -> None:
@@ -159,8 +158,8 @@ def _print_aliases(query: str | None, provider: str | None, *, json_mode: bool) 
     rows = []
     for x in found:
         params = ", ".join(f"{p}: {a} → {b}" for p, names in x["params"].items() for a, b in names.items())
-        rows.append([x["name"], x["fal"] or "", x["replicate"] or "", params, x["source"]])
-    out.table(["alias", "fal.ai", "Replicate", "params", "source"], rows)
+        rows.append([x["name"], *(x[p] or "" for p in registry.NAMES), params, x["source"]])
+    out.table(["alias", *map(registry.label, registry.NAMES), "params", "source"], rows)
 
 
 def _check_category(catalog: Catalog, category: str) -> None:
@@ -185,29 +184,27 @@ def show_command(
 ) -> None:
     """One model: what it is, its price where known, its inputs (in the model's order), and how to run it."""
     from genctl.catalog import preflight, suggest
-    from genctl.providers import detect_provider
 
     out.configure(json_mode=json_, quiet=quiet)
     preflight.check_name(model)
     with ExitStack() as stack:
         catalog = _open_catalog(stack, refresh=refresh)
-        name = _provider(provider) or detect_provider(model) or catalog.settings.provider or "fal"
+        name = _provider(provider) or registry.detect(model) or catalog.settings.provider or registry.DEFAULT
         detail = catalog.find(model, name)
         if detail is None:
             words = " ".join(suggest.tokens(model)[:3])
             missing = error(
                 "model.not_found",
-                f"{LABELS[name]} has no model {model!r}.",
+                f"{registry.label(name)} has no model {model!r}.",
                 fix=f"Check the id; `genctl models {words}` searches both providers.",
                 provider=name,
             )
             raise preflight.not_found(missing, model=model, provider=name, catalog=catalog)
         info = detail.info
-        if name == "fal":
-            info = _with_price(info, catalog.fal.prices([info.id]))
-        other = "replicate" if name == "fal" else "fal"
+        info = _with_price(info, catalog.prices(name, [info.id]))
         hint = " ".join(suggest.tokens(info.id))
-        also = suggest.same_model(info.id, catalog.candidates(other, hint, whole=False))
+        nearby = [m for other in registry.others(name) for m in catalog.candidates(other, hint, whole=False)]
+        also = suggest.same_model(info.id, nearby)
     example = example_command(detail, provider=name)
     if json_:
         out.json(
@@ -228,7 +225,7 @@ def show_command(
 
 
 def _print_detail(info: ModelInfo, detail: ModelDetail, also: list[ModelInfo]) -> None:
-    out.result(f"{info.id}  ({LABELS[info.provider]})")
+    out.result(f"{info.id}  ({registry.label(info.provider)})")
     lines = [
         ("Name", info.display_name if info.display_name != info.id else ""),
         ("Category", info.category or ""),
@@ -239,7 +236,7 @@ def _print_detail(info: ModelInfo, detail: ModelDetail, also: list[ModelInfo]) -
             "Official",
             "" if info.is_official is None else "yes" if info.is_official else "no: runs only at a version",
         ),
-        ("Also on", ", ".join(f"{LABELS[m.provider]} {m.id}" for m in also)),
+        ("Also on", ", ".join(f"{registry.label(m.provider)} {m.id}" for m in also)),
         ("Page", info.url or ""),
     ]
     for label, value in lines:
@@ -270,11 +267,9 @@ def _print_detail(info: ModelInfo, detail: ModelDetail, also: list[ModelInfo]) -
 
 def example_command(detail: ModelDetail, *, provider: str) -> str:
     """A ready-to-run `genctl generate` line: the prompt, the model, and every other required input."""
-    from genctl.providers import detect_provider
-
     info = detail.info
     ref = info.id
-    if provider == "replicate" and info.is_official is False and detail.version:
+    if info.is_official is False and detail.version:
         ref = f"{info.id}:{detail.version}"
     parts = ["genctl", "generate"]
     fields = detail.schema.fields if detail.schema else ()
@@ -282,7 +277,7 @@ def example_command(detail: ModelDetail, *, provider: str) -> str:
     if prompt is not None or detail.schema is None:  # without a schema, a prompt is the best guess
         parts.append(shlex.quote(str((_example(prompt) if prompt else None) or "a fox in the snow at dawn")))
     parts += ["-m", shlex.quote(ref)]
-    if detect_provider(ref) != provider:
+    if registry.detect(ref) != provider:
         parts += ["--provider", provider]
     for field in fields:
         if not field.required or field.name == "prompt":

@@ -20,7 +20,6 @@ from genctl import diagnose
 from genctl.diagnose import Finding
 from genctl.doctor.probes import (
     CATEGORIES,
-    PROVIDER_NAMES,
     Check,
     DoctorContext,
     DoctorOptions,
@@ -36,9 +35,10 @@ from genctl.doctor.probes import (
     stop_recording,
 )
 from genctl.errors import GenctlError
+from genctl.providers import registry
 
 if TYPE_CHECKING:
-    from genctl.config import Settings
+    from genctl.settings import Settings
 
 ProbeSource = Callable[[DoctorContext], Iterable[Probe]]
 SOURCES: list[ProbeSource] = [environment.probes, network.probes, keys.probes, models.probes]
@@ -125,7 +125,7 @@ def active_providers(settings: Settings, options: DoctorOptions) -> tuple[str, .
         return (options.provider_flag,)
     wanted = {p for p in options.providers if settings.providers[p].keys}
     wanted |= {item.provider for item in models.models_to_check(settings, options)}
-    return tuple(p for p in PROVIDER_NAMES if p in wanted) or options.providers
+    return tuple(p for p in registry.NAMES if p in wanted) or options.providers
 
 
 def _run_all(
@@ -203,5 +203,5 @@ def _overdue(probe: Probe, budget: float) -> Finding:
 def _ordered(checks: list[Check]) -> list[Check]:
     """Display order: by category, then provider (fal, Replicate), keeping each probe's own order."""
     rank = {name: n for n, name in enumerate(CATEGORIES)}
-    providers: dict[str | None, int] = {None: 0, **{name: n + 1 for n, name in enumerate(PROVIDER_NAMES)}}
+    providers: dict[str | None, int] = {None: 0, **{name: n + 1 for n, name in enumerate(registry.NAMES)}}
     return sorted(checks, key=lambda c: (rank.get(c.category, len(rank)), providers.get(c.provider, 9)))

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from genctl import diagnose
-from genctl.doctor.probes import LABELS
+from genctl.providers import registry
 
 if TYPE_CHECKING:
-    from genctl.config import Settings
     from genctl.doctor import DoctorReport
     from genctl.doctor.probes import Check
+    from genctl.settings import Settings
 
 MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "○"}
 TITLES = {
@@ -30,7 +30,7 @@ EXAMPLE_PROMPT = "a lighthouse at dusk"
 
 def area_title(category: str, provider: str | None) -> str:
     title = TITLES.get(category, category.title())
-    return f"{title} · {LABELS[provider]}" if provider else title
+    return f"{title} · {registry.label(provider)}" if provider else title
 
 
 def conclusion(report: DoctorReport) -> str:
@@ -161,7 +161,7 @@ def _details(report: DoctorReport) -> list[str]:
     for check in report.checks:
         sections.setdefault(check.provider, []).append(check)
     for provider, checks in sections.items():
-        lines += [f"### {LABELS[provider] if provider else 'Environment'}", ""]
+        lines += [f"### {registry.label(provider) if provider else 'Environment'}", ""]
         for check in checks:
             finding = check.finding
             title = f"{area_title(check.category, None)}: {check.subject}"
@@ -193,9 +193,9 @@ def _fixes(report: DoctorReport) -> list[str]:
 def _working_calls(report: DoctorReport, settings: Settings) -> list[str]:
     """For each model that passed, the submit request as curl, the key as $FAL_KEY / $REPLICATE_API_TOKEN."""
     from genctl.http import to_curl
-    from genctl.keys import Key
     from genctl.params import build_params
     from genctl.providers import get_provider
+    from genctl.values import Key
 
     lines = ["## Working calls", ""]
     calls = []
@@ -213,7 +213,14 @@ def _working_calls(report: DoctorReport, settings: Settings) -> list[str]:
         defaults = dict(settings.model_params.get(check.subject, {}))
         params = build_params(prompt=EXAMPLE_PROMPT, defaults=defaults, params=[])
         request = provider.submit_request(model=check.subject, params=params, key=stand_in)
-        calls += [f"{check.subject} ({LABELS[check.provider]}):", "", "```sh", to_curl(request), "```", ""]
+        calls += [
+            f"{check.subject} ({registry.label(check.provider)}):",
+            "",
+            "```sh",
+            to_curl(request),
+            "```",
+            "",
+        ]
     if not calls:
         return [*lines, "No model passed its checks, so there is no working call to show.", ""]
     intro = "Each model that passed its checks, as one call (export the key variable first):"

@@ -25,8 +25,8 @@ from genctl.errors import usage
 from genctl.history.db import COLUMNS, Connections
 
 if TYPE_CHECKING:
-    from genctl.keys import Key
     from genctl.providers.base import Job
+    from genctl.values import Key
 
 FILE_NAME = "history.db"
 PENDING = ("submitted", "queued", "running")

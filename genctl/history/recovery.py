@@ -21,20 +21,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genctl.errors import GenctlError, error, usage
+from genctl.providers import registry
 
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.config import Settings
     from genctl.history import History, JobRecord, Status
-    from genctl.keys import Key
     from genctl.providers.base import Job, Output, Provider, Result
     from genctl.runner import Event
+    from genctl.settings import Settings
+    from genctl.values import Key
 
-FAL_KEEPS = 3600.0  # fal keeps a queue result 1 hour after it completes (fal-api.md §1.1) ...
-FAL_KEEPS_LARGE = 360.0  # ... only 6 minutes when the result is 10 KB or more
-FAL_LARGE = 10 * 1024  # "10 KB": whether fal means 10,000 or 10,240 bytes is unverified
-REPLICATE_KEEPS = 3600.0  # API predictions' outputs are deleted after 1 hour (replicate-api.md §1.6)
 STALE_PART_AGE = 120.0  # seconds a .part file must be untouched before `genctl result` deletes it
 # Errors that say how the job itself ended (a network error or a key problem says nothing about it).
 _JOB_ENDINGS = frozenset(
@@ -281,7 +278,6 @@ def _save_missing(
 
 def key_of(settings: Settings, record: JobRecord) -> Key:
     """The configured key that submitted the job (by fingerprint): only its account can read the job."""
-    from genctl.generation import KEY_ENV
 
     keys = settings.providers[record.provider].keys
     for key in keys:
@@ -297,8 +293,8 @@ def key_of(settings: Settings, record: JobRecord) -> Key:
         "key.missing",
         f"The {provider} key that submitted request {record.request_id} ({label}, fingerprint "
         f"{record.key_fingerprint}) is not configured any more; only its account can read the job.{also}",
-        fix=f"Give genctl that key again ({KEY_ENV[provider]}=…, or `genctl keys add {provider} --label "
-        f"{label}`), then run `genctl result {record.request_id}` again.",
+        fix=f"Give genctl that key again ({registry.info(provider).key_env}=…, or "
+        f"`genctl keys add {provider} --label {label}`), then run `genctl result {record.request_id}` again.",
         provider=provider,
         request_id=record.request_id,
     )
@@ -316,13 +312,8 @@ def expired(err: GenctlError, record: JobRecord, *, now: float | None = None) ->
     from genctl.keys import iso, timestamp
 
     now = time.time() if now is None else now
-    if record.provider == "fal":
-        large = record.result_bytes is not None and record.result_bytes >= FAL_LARGE
-        keeps = FAL_KEEPS_LARGE if large else FAL_KEEPS
-        rule = "fal keeps a result 1 hour after the job completes, only 6 minutes when it is 10 KB or more"
-    else:
-        keeps = REPLICATE_KEEPS
-        rule = "Replicate deletes the outputs of an API prediction after 1 hour"
+    retention = registry.info(record.provider).retention
+    keeps, rule = retention.keeps(record.result_bytes), retention.rule
     ended = record.completed_at
     if ended is None:
         lost_at = None

@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from genctl.download import SavedFile
     from genctl.errors import GenctlError
     from genctl.history import BatchRef, History, Status
-    from genctl.keys import Key
     from genctl.providers.base import Job, Output, Result
     from genctl.runner import Event
+    from genctl.values import Key
 
 log = logging.getLogger("genctl.history")
 Warn = Callable[[str], None]

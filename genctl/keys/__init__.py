@@ -1,7 +1,6 @@
-"""API keys: the Key value type, masking, shape checks, and the KeyPool that rotates them.
+"""The KeyPool that rotates a provider's API keys (the Key value type itself is in genctl.values).
 
-A Key never shows its secret in repr/str/format; the only way to the secret is `Key.reveal()`, called
-where a request header is built. Keys are read from env and config by `genctl.keys.sources`. A KeyPool
+Keys are read from env and config by `genctl.key_sources`. A KeyPool
 spreads the keys of one provider round-robin across processes (the position lives in the state file, see
 `genctl.keys.state`), marks keys failed on credential errors (account-wide for locks and billing), cools
 rate-limited keys down, and explains itself when none is left.
@@ -9,93 +8,24 @@ rate-limited keys down, and explains itself when none is left.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from genctl.errors import CODES, GenctlError, error
+from genctl.settings import DEFAULT_COOLDOWN
+from genctl.values import Key
 
 if TYPE_CHECKING:
-    from genctl.config import Settings
     from genctl.keys.state import KeyStore, ProviderState
+    from genctl.settings import Settings
 
 # A rejected key (the exit-3 codes): try the next one. genctl never rotates on model, input or server
 # errors: those would fail the same way with any key, and a second paid attempt could be charged.
 CREDENTIAL_CODES = frozenset(code for code, (exit_code, _) in CODES.items() if exit_code == 3)
 ACCOUNT_WIDE_CODES = frozenset({"key.locked", "billing.required"})  # a new key of that account won't help
-DEFAULT_COOLDOWN = 600.0  # seconds a failed key sits out ([defaults] key_cooldown)
 RATE_LIMIT_COOLDOWN = 30.0  # seconds a rate-limited key sits out when the provider names no retry time
-_FAL_SHAPE = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}:[0-9a-f]{32}", re.IGNORECASE)
-_REPLICATE_SHAPE = re.compile(r"r8_[A-Za-z0-9]{37}")
-
-
-def mask(secret: str, provider: str) -> str:
-    """The one displayable form of a key: `a1b2…9f0e` (fal: id head, secret tail) or `r8_A…x9Yz`."""
-    s = secret.strip()
-    if provider == "fal" and ":" in s:
-        key_id, _, key_secret = s.partition(":")
-        head, tail = key_id[:4], key_secret[-4:]
-        if len(key_id) < 8 or len(key_secret) < 8:
-            return "…" if not s else f"{key_id[:1]}…"
-        return f"{head}…{tail}"
-    if len(s) < 12:
-        # Too short to show any of it safely.
-        return "…" if not s else f"{s[:1]}…"
-    return f"{s[:4]}…{s[-4:]}"
-
-
-def fingerprint(secret: str) -> str:
-    """A short stable hash: the only form of a key ever written to state files."""
-    return hashlib.sha256(secret.encode()).hexdigest()[:12]
-
-
-def shape_warning(secret: str, provider: str) -> str | None:
-    """What looks wrong with a key's shape, or None. Only a warning: providers may change their formats."""
-    if provider == "fal":
-        if ":" not in secret:
-            return "no ':': a fal key is <key_id>:<key_secret>"
-        if not _FAL_SHAPE.fullmatch(secret):
-            return "not the usual <uuid>:<32 hex> shape"
-        return None
-    if not _REPLICATE_SHAPE.fullmatch(secret):
-        return "not the usual r8_ + 40 characters shape"
-    return None
-
-
-@dataclass(frozen=True)
-class Key:
-    """One API key of one provider, with where it came from."""
-
-    provider: str
-    label: str
-    source: str
-    _secret: str = field(repr=False)
-    account: str | None = None
-
-    def reveal(self) -> str:
-        """The secret itself, for the Authorization header and nothing else."""
-        return self._secret
-
-    @property
-    def masked(self) -> str:
-        return mask(self._secret, self.provider)
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self._secret)
-
-    @property
-    def shape_warning(self) -> str | None:
-        return shape_warning(self._secret, self.provider)
-
-    def __str__(self) -> str:
-        return f"{self.label} ({self.masked})"
-
-    def __repr__(self) -> str:
-        return f"Key(provider={self.provider!r}, label={self.label!r}, masked={self.masked!r})"
 
 
 # -- the pool --------------------------------------------------------------------------------------------

@@ -27,9 +27,9 @@ from genctl.providers.replicate import ReplicateProvider
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.config import ProviderSettings
-    from genctl.keys import Key, KeyPool
-    from genctl.providers.base import HttpRequest
+    from genctl.keys import KeyPool
+    from genctl.settings import ProviderSettings
+    from genctl.values import HttpRequest, Key
 
 PROBE_TIMEOUT = 5.0  # seconds for each probe call: a check must not hang on one dead key
 MAX_WORKERS = 8

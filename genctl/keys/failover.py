@@ -20,9 +20,10 @@ from genctl.keys import ACCOUNT_WIDE_CODES, CREDENTIAL_CODES
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.config import ProviderSettings
-    from genctl.keys import Key, KeyPool
+    from genctl.keys import KeyPool
     from genctl.runner import EventKind
+    from genctl.settings import ProviderSettings
+    from genctl.values import Key
 
 # Rate limits with no other key to switch to: wait at most this often, this long each (within --timeout).
 RATE_LIMIT_WAITS = 3

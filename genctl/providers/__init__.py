@@ -10,47 +10,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from genctl.errors import GenctlError, error
+from genctl.providers import registry
 
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.config import ProviderSettings
-    from genctl.keys import Key
     from genctl.providers.base import Provider
+    from genctl.settings import ProviderSettings
+    from genctl.values import Key
 
-PROVIDERS: tuple[str, ...] = ("fal", "replicate")
-
-# Owners seen only on one provider; an `owner/name` id whose owner is here picks that provider.
-_FAL_OWNERS = frozenset({"fal-ai", "fal", "workflows", "comfy"})
-_REPLICATE_OWNERS = frozenset(
-    {
-        "black-forest-labs",
-        "stability-ai",
-        "bytedance",
-        "google",
-        "ideogram-ai",
-        "recraft-ai",
-        "minimax",
-        "luma",
-        "kwaivgi",
-        "openai",
-        "meta",
-        "lucataco",
-        "wan-video",
-        "prunaai",
-        "qwen",
-        "replicate",
-        "nvidia",
-        "tencent",
-        "leonardoai",
-        "runwayml",
-        "pixverse",
-        "resemble-ai",
-        "zsxkib",
-        "jaaari",
-    }
-)
-_VERSION = re.compile(r"^[0-9a-f]{64}$")
+PROVIDERS: tuple[str, ...] = registry.NAMES
 _MAX_MESSAGE = 400
 
 
@@ -64,22 +33,12 @@ def get_provider(name: str, settings: ProviderSettings) -> Provider:
         from genctl.providers.replicate import ReplicateProvider
 
         return ReplicateProvider.from_settings(settings)
-    raise error("usage.invalid", f"Unknown provider {name!r}.", fix=f"Choose one of: {', '.join(PROVIDERS)}.")
+    raise registry.unknown(name)
 
 
 def detect_provider(model_id: str) -> str | None:
     """Guess the provider from the shape of a model id; None when the id does not say."""
-    model = model_id.strip()
-    if _VERSION.match(model):
-        return "replicate"
-    segments = model.split("/")
-    if segments[0] in _FAL_OWNERS or len(segments) >= 3:
-        return "fal"
-    if len(segments) == 2 and ":" in segments[1]:
-        return "replicate"
-    if len(segments) == 2 and segments[0] in _REPLICATE_OWNERS:
-        return "replicate"
-    return None
+    return registry.detect(model_id)
 
 
 @dataclass(frozen=True)
@@ -264,7 +223,7 @@ def scrub(err: GenctlError, key: Key | None) -> GenctlError:
 
 
 def _label(provider: str) -> str:
-    return {"fal": "fal.ai", "replicate": "Replicate"}.get(provider, provider)
+    return registry.label(provider)
 
 
 def _short(text: str) -> str:

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from genctl.providers import str_or_none
-from genctl.providers.base import HttpRequest
 from genctl.providers.fal import FalProvider
 from genctl.providers.replicate import ReplicateProvider
+from genctl.values import HttpRequest
 
 if TYPE_CHECKING:
     import httpx
 
     from genctl.errors import GenctlError
-    from genctl.keys import Key
+    from genctl.values import Key
 
 CheckStatus = Literal["valid", "invalid", "locked", "billing", "scope", "network", "error"]
 # A key's diagnosis code -> what a check shows; anything else is "error" (network.* is "network").

@@ -10,30 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from genctl.values import HttpRequest, Key
+
 if TYPE_CHECKING:
     import httpx
 
     from genctl.errors import GenctlError
-    from genctl.keys import Key
+
+__all__ = ["HttpRequest", "Key"]  # the Provider protocol speaks in them; they live in genctl.values
 
 ProviderName = Literal["fal", "replicate"]
 State = Literal["queued", "running", "succeeded", "failed", "canceled", "aborted"]
 TERMINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "canceled", "aborted"})
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    """One HTTP call, described. `idempotent` decides whether the runner may retry it."""
-
-    method: str
-    url: str
-    headers: dict[str, str] = field(default_factory=dict, repr=False)  # holds the Authorization secret
-    json: Any = None
-    params: dict[str, str] | None = None
-    idempotent: bool = False
-    # multipart parts, field -> (file name, data, mime type)
-    files: dict[str, tuple[str, bytes, str]] | None = field(default=None, repr=False)
-    timeout: float | None = None  # read timeout for this call when it must differ from the client's
 
 
 @dataclass(frozen=True)

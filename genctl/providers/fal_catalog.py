@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from genctl.providers import json_object, malformed, str_or_none
-from genctl.providers.base import HttpRequest, ModelInfo, Price, category_kind
+from genctl.providers.base import ModelInfo, Price, category_kind
+from genctl.values import HttpRequest
 
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.keys import Key
+    from genctl.values import Key
 
 # `limit` per page: "actual maximum depends on query type and expansion" (§3.1). 100 is the sandbox's
 # maximum; whether the real API allows as many is unverified, and it answers with fewer if not.

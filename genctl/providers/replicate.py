@@ -23,13 +23,14 @@ from genctl.providers import (
     scrub,
     str_or_none,
 )
-from genctl.providers.base import HttpRequest, Job, JobStatus, Output, Result, State
+from genctl.providers.base import Job, JobStatus, Output, Result, State
+from genctl.values import HttpRequest
 
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.config import ProviderSettings
-    from genctl.keys import Key
+    from genctl.settings import ProviderSettings
+    from genctl.values import Key
 
 DEFAULT_API_URL = "https://api.replicate.com/v1"
 _VERSION = re.compile(r"^[0-9a-f]{64}$")

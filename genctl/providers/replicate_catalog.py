@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from genctl.providers import json_object, malformed, str_or_none
-from genctl.providers.base import HttpRequest, ModelInfo, category_kind
+from genctl.providers.base import ModelInfo, category_kind
+from genctl.values import HttpRequest
 
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.keys import Key
+    from genctl.values import Key
 
 SEARCH_LIMIT = 50  # the API's maximum (§3.1: 1..50, default 20)
 _CATEGORY_TAG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*-to-[a-z0-9]+$")

@@ -40,6 +40,7 @@ REPLICATE_TOKEN_INVALID = "r8_sandbox0invalid00000000000000000000e1"
 REPLICATE_TOKEN_NO_BILLING = "r8_sandbox0nobilling000000000000000000e2"
 REPLICATE_TOKEN_NO_CREDIT = "r8_sandbox0nocredit0000000000000000000e3"
 
+DEMO_KEYS = {"fal": FAL_KEY_OK, "replicate": REPLICATE_TOKEN_OK}  # what --sandbox uses without env keys
 FAL_ACCOUNT = "sandbox-user"
 FAL_ACCOUNT_2 = "sandbox-team"
 REPLICATE_ACCOUNT = "sandbox-user"

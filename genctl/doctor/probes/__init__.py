@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genctl.diagnose import Finding
+from genctl.providers import registry
 
 if TYPE_CHECKING:
     import httpx
 
     from genctl.catalog import Catalog
-    from genctl.config import Settings
     from genctl.errors import GenctlError
-    from genctl.keys import Key, KeyView
+    from genctl.keys import KeyView
+    from genctl.settings import Settings
+    from genctl.values import Key
 
-PROVIDER_NAMES = ("fal", "replicate")
 CATEGORIES = ("environment", "connectivity", "keys", "models", "aliases", "live")  # display order
-LABELS = {"fal": "fal.ai", "replicate": "Replicate"}
 DEFAULT_TIMEOUT = 10.0  # seconds for each HTTP call of a probe (--timeout)
 
 
@@ -66,7 +66,7 @@ class Probe:
 class DoctorOptions:
     """What the user asked of `genctl doctor`."""
 
-    providers: tuple[str, ...] = PROVIDER_NAMES  # --provider narrows it to one
+    providers: tuple[str, ...] = registry.NAMES  # --provider narrows it to one
     provider_flag: str | None = None
     models: tuple[str, ...] = ()  # -m/--model, repeatable: only these models are checked
     offline: bool = False  # local checks only: nothing is sent

@@ -16,7 +16,8 @@ from typing import Any
 
 from genctl import diagnose
 from genctl.diagnose import Finding
-from genctl.doctor.probes import LABELS, PROVIDER_NAMES, Check, DoctorContext, Probe
+from genctl.doctor.probes import Check, DoctorContext, Probe
+from genctl.providers import registry
 
 # The URL a generation's submit goes to: when it cannot be reached, the provider cannot serve anything.
 _SUBMIT_URL = {"fal": "queue_url", "replicate": "api_url"}
@@ -46,7 +47,7 @@ def probes(ctx: DoctorContext) -> list[Probe]:
 def check_aliases(ctx: DoctorContext, probe: Probe) -> list[Check]:
     from genctl.aliases import table
 
-    providers = {p: _provider(ctx, p) for p in PROVIDER_NAMES}
+    providers = {p: _provider(ctx, p) for p in registry.NAMES}
     found: dict[str, dict[str, Any]] = {}
     groups: dict[tuple[str, ...], list[str]] = {}
     for alias in table(ctx.settings).values():
@@ -91,7 +92,7 @@ def _finding(
 ) -> Finding:
     """`all 12 aliases can run on fal.ai and Replicate`, or by group: `on fal.ai and Replicate: a, b; on
     fal.ai: mine (Replicate: key.locked)`; per alias and provider in the details."""
-    failing = "; ".join(f"{LABELS[p]}: {code}" for p, code in why.items())
+    failing = "; ".join(f"{registry.label(p)}: {code}" for p, code in why.items())
     if not any(serving for serving in groups):
         if not why:  # nothing known: offline, or the providers were not probed
             return diagnose.skipped(
@@ -110,7 +111,7 @@ def _finding(
 
 
 def _on(serving: tuple[str, ...]) -> str:
-    return " and ".join(LABELS[p] for p in serving) if serving else "no provider now"
+    return " and ".join(registry.label(p) for p in serving) if serving else "no provider now"
 
 
 def _widest(group: tuple[tuple[str, ...], list[str]]) -> int:
@@ -123,11 +124,11 @@ def _fallback(ctx: DoctorContext, providers: dict[str, _Side]) -> Finding | None
     broken = [p for p in order if providers[p].status == "fail"]
     if len(order) < 2 or not broken:
         return None
-    listed = ", ".join(f"{LABELS[p]} ({providers[p].code})" for p in broken)
+    listed = ", ".join(f"{registry.label(p)} ({providers[p].code})" for p in broken)
     return Finding(
         providers[broken[0]].code,
         "warn",
-        f"fallback {' → '.join(LABELS[p] for p in order)} is configured, but {listed} cannot serve now",
+        f"fallback {' → '.join(map(registry.label, order))} is configured, but {listed} cannot serve now",
         "Fix that provider's keys (checks above), or drop it from [defaults] fallback.",
         {"fallback": list(order), "cannot_serve": broken},
     )

@@ -12,14 +12,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from genctl import diagnose
 from genctl.diagnose import Finding
-from genctl.doctor.probes import LABELS, Check, DoctorContext, Probe
+from genctl.doctor.probes import Check, DoctorContext, Probe
+from genctl.providers import registry
 
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
 CA_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")  # what httpx reads (trust_env), so what genctl trusts
 FOREIGN_CA_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")  # other tools' settings; httpx ignores them
-KEY_ENV = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN"}
 _CHOSEN_BY = {"flag": "named by --config", "env": "named by GENCTL_CONFIG", "default": "the default location"}
-KEY_PAGES = {"fal": "https://fal.ai/dashboard/keys", "replicate": "https://replicate.com/account/api-tokens"}
 
 
 def probes(ctx: DoctorContext) -> list[Probe]:
@@ -98,11 +97,11 @@ def _mode(path: os.PathLike[str] | str) -> int | None:
 
 
 def _warning(text: str, path: object) -> Finding:
-    """A loader warning (genctl.config / genctl.keys.sources) as a Finding: permissions, a cleaned key, a
+    """A loader warning (genctl.config / genctl.key_sources) as a Finding: permissions, a cleaned key, a
     typo.
 
     The loader hands warnings over as text (Settings.warnings); these phrases are its own (config.py
-    `_check_permissions`, keys/sources.py `_cleaned`), so a reworded warning falls back to config.invalid.
+    `_check_permissions`, key_sources.py `_cleaned`), so a reworded warning falls back to config.invalid.
     """
     if "other users can access it" in text:
         return Finding("config.permissions", "warn", text, f"chmod 600 {path}")
@@ -123,7 +122,7 @@ def key_sources(ctx: DoctorContext) -> list[Check]:
     for settings in ctx.settings.providers.values():
         for key in settings.keys:
             source = "config file" if key.source == str(ctx.settings.config_file) else key.source
-            name = f"{source} ({LABELS[settings.name]})" if source == "config file" else source
+            name = f"{source} ({registry.label(settings.name)})" if source == "config file" else source
             counts[name] = counts.get(name, 0) + 1
     scope = ctx.options.providers
     have = {p for p in scope if ctx.settings.providers[p].keys}
@@ -133,7 +132,7 @@ def key_sources(ctx: DoctorContext) -> list[Check]:
     for provider in scope:
         if provider in have:
             continue
-        env, page = KEY_ENV[provider], KEY_PAGES[provider]
+        env, page = registry.info(provider).key_env, registry.info(provider).key_page
         message = f"No {provider} key is configured."
         fix = f'export {env}=… (create one at {page}), or add one: echo "$KEY" | genctl keys add {provider}.'
         wanted = ctx.options.provider_flag == provider or not have

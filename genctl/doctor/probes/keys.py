@@ -15,8 +15,9 @@ from genctl.diagnose import Finding
 from genctl.doctor.probes import Check, DoctorContext, Probe
 
 if TYPE_CHECKING:
-    from genctl.keys import Key, KeyView
+    from genctl.keys import KeyView
     from genctl.providers.accounts import KeyCheck
+    from genctl.values import Key
 
 FAL_KEYS_PAGE = "https://fal.ai/dashboard/keys"
 FAL_FORMAT_FIX = (

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genctl import diagnose
-from genctl.doctor.probes import LABELS, Check, DoctorContext, Probe
+from genctl.doctor.probes import Check, DoctorContext, Probe
 from genctl.errors import GenctlError
+from genctl.providers import registry
 
 if TYPE_CHECKING:
-    from genctl.keys import Key
+    from genctl.values import Key
 
 LIVE_PROMPT = "a small red circle on a white background"
 MIN_DEADLINE = (
@@ -34,7 +35,7 @@ def probes(ctx: DoctorContext) -> list[Probe]:
     for provider in ctx.providers:
         model = cheapest_model(ctx, provider)
         key = usable_key(ctx, provider)
-        template = Probe(f"live.{provider}", "live", provider, model or LABELS[provider])
+        template = Probe(f"live.{provider}", "live", provider, model or registry.label(provider))
         found.append(replace(template, run=partial(run_live, ctx, template, model, key)))
     return found
 
@@ -73,10 +74,10 @@ def run_live(ctx: DoctorContext, probe: Probe, model: str | None, key: Key | Non
 
     provider = probe.provider or ""
     if key is None:
-        message = f"no live generation: no {LABELS[provider]} key passed its checks"
+        message = f"no live generation: no {registry.label(provider)} key passed its checks"
         return [probe.check(diagnose.skipped("key.invalid", message, "Fix the keys above first."))]
     if model is None:
-        message = f"no live generation: no {LABELS[provider]} model passed its checks"
+        message = f"no live generation: no {registry.label(provider)} model passed its checks"
         return [
             probe.check(
                 diagnose.skipped("model.not_found", message, "Fix the models above, or pass -m MODEL.")

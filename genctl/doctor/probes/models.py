@@ -11,20 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from genctl import diagnose
 from genctl.diagnose import Finding
-from genctl.doctor.probes import LABELS, Check, DoctorContext, Probe
+from genctl.doctor.probes import Check, DoctorContext, Probe
 from genctl.errors import CredentialError, GenctlError, error
+from genctl.providers import registry
 
 if TYPE_CHECKING:
     from genctl.catalog import Catalog, ModelDetail
-    from genctl.config import Settings
     from genctl.doctor.probes import DoctorOptions
-    from genctl.keys import Key
-
-# A request id no job has: asking its status tells a known fal app ("Request not found") from an unknown one
-# ("Application 'x' not found", fal-api.md §2.2). Free; UNVERIFIED that the live queue answers exactly so.
-PROBE_REQUEST_ID = "00000000-0000-4000-8000-000000000000"
-# What `genctl generate` runs with no -m and no [defaults] image_model (the flux-schnell alias).
-BUILT_IN_DEFAULTS = {"fal": "fal-ai/flux/schnell", "replicate": "black-forest-labs/flux-schnell"}
+    from genctl.settings import Settings
+    from genctl.values import Key
 
 
 @dataclass(frozen=True)
@@ -38,7 +33,6 @@ def models_to_check(settings: Settings, options: DoctorOptions) -> list[ModelToC
     """-m models (only those, when given); else the config's defaults and `[models."…"]` tables, and the
     built-in default of each provider with keys when the config names no image model."""
     from genctl.aliases import table
-    from genctl.providers import detect_provider
 
     flag = options.provider_flag
     chosen: dict[str, ModelToCheck] = {}
@@ -50,10 +44,10 @@ def models_to_check(settings: Settings, options: DoctorOptions) -> list[ModelToC
             for target in keyed or alias.targets.values():
                 add(target.model, f"{origin} (alias {model})")
             return
-        detected = detect_provider(model)
+        detected = registry.detect(model)
         if flag and not forced and detected not in (flag, None):
             return
-        provider = flag or detected or settings.provider or "fal"
+        provider = flag or detected or settings.provider or registry.DEFAULT
         if model not in chosen:
             chosen[model] = ModelToCheck(model, provider, origin)
 
@@ -68,7 +62,7 @@ def models_to_check(settings: Settings, options: DoctorOptions) -> list[ModelToC
     if "image" not in settings.models:
         for provider in options.providers:
             if settings.providers[provider].keys:
-                add(BUILT_IN_DEFAULTS[provider], "built-in default")
+                add(registry.info(provider).default_model, "built-in default")
     return list(chosen.values())
 
 
@@ -93,9 +87,8 @@ def check_model(ctx: DoctorContext, probe: Probe, item: ModelToCheck) -> list[Ch
         fix = f"Run `genctl models show {model}` once online: doctor --offline then checks against that copy."
         return [probe.check(diagnose.skipped("model.not_found", message, fix, **facts))]
     except _NoKeyAccepted as refused:
-        message = (
-            f"not checked: no {LABELS[provider]} key was accepted ({refused.err.code}; see the key checks)"
-        )
+        label = registry.label(provider)
+        message = f"not checked: no {label} key was accepted ({refused.err.code}; see the key checks)"
         return [probe.check(diagnose.skipped(refused.err.code, message, refused.err.fix, **facts))]
     except GenctlError as err:
         return [probe.check(diagnose.from_error(err).with_details(**facts))]
@@ -104,12 +97,12 @@ def check_model(ctx: DoctorContext, probe: Probe, item: ModelToCheck) -> list[Ch
     info = detail.info
     if info.kind == "text":
         return [probe.check(diagnose.from_error(suggest.wrong_kind(model, found=info)).with_details(**facts))]
-    if provider == "replicate" and info.is_official is False and ":" not in model:
-        versionless = suggest.needs_version(model, info.latest_version)
+    if info.is_official is False and ":" not in model:
+        versionless = suggest.needs_version(model, info.latest_version, provider=provider)
         return [probe.check(diagnose.from_error(versionless).with_details(**facts))]
     price = info.price
-    if price is None and provider == "fal" and not ctx.offline:
-        price = catalog.fal.prices([model]).get(model)
+    if price is None and not ctx.offline:
+        price = catalog.prices(provider, [model]).get(model)
     facts.update(
         category=info.category,
         kind=info.kind,
@@ -153,72 +146,34 @@ def _find(ctx: DoctorContext, model: str, provider: str) -> tuple[ModelDetail | 
 
 def _not_found(ctx: DoctorContext, model: str, provider: str, key: Key | None, catalog: Catalog) -> Finding:
     """model.not_found in the provider's own words where a free request can get them, with did-you-mean."""
-    from genctl.catalog import preflight
+    from genctl.catalog import ONE_TRY, preflight
 
+    info = registry.info(provider)
     answer: GenctlError | None = None
     if not ctx.offline and key is not None:
-        answer = (
-            _replicate_answer(catalog, model, key)
-            if provider == "replicate"
-            else _fal_answer(ctx, model, key)
-        )
-    if answer is not None and answer.code == "output.expired":
-        # fal answered "Request not found" for the app: it exists, so the endpoint is private or misspelt.
-        private = error(
-            "model.not_found",
-            f"{model} is not in fal.ai's public catalogue, though its app exists: a private endpoint, "
-            "or a wrong path after the app.",
-            fix="If it is your own app, ignore this; else check the path at fal.ai/models.",
-            provider="fal",
-        )
-        return diagnose.from_error(private, status="warn")
-    if answer is None or answer.code != "model.not_found":
-        where = "fal.ai/models" if provider == "fal" else "replicate.com/explore"
+        answer = catalog.sources[provider].own_words(model, key, ONE_TRY)
+    confirmed = answer is not None and answer.code == "model.not_found"
+    if answer is None or not confirmed:
         answer = error(
             "model.not_found",
-            f"{LABELS[provider]}'s catalogue has no model {model!r}.",
-            fix=f"Check the id at {where}.",
+            f"{model} is not in {info.label}'s catalogue.",
+            fix=f"Check the id at {info.models_page}.",
             provider=provider,
         )
-    return diagnose.from_error(preflight.not_found(answer, model=model, provider=provider, catalog=catalog))
-
-
-def _replicate_answer(catalog: Catalog, model: str, key: Key) -> GenctlError | None:
-    """Replicate's own 404 for the model (the catalogue turns it into "none"), mapped as generate maps it."""
-    from genctl.catalog import ONE_TRY
-    from genctl.providers import replicate_catalog as rc
-    from genctl.providers.replicate import parse_model_ref
-
-    owner, name, _ = parse_model_ref(model)
-    if owner is None or name is None:
-        return None
-    request = rc.model_request(catalog.urls["replicate"], owner, name, key=key)
-    try:
-        catalog.send("replicate", request, ONE_TRY, key=key, model=model)
-    except GenctlError as err:
-        return err
-    return None
-
-
-def _fal_answer(ctx: DoctorContext, model: str, key: Key) -> GenctlError | None:
-    """fal's answer for the app: the status of a request no one made (free). An unknown app is fal's
-    model.not_found; a known one is "Request not found" (mapped as output.expired)."""
-    from genctl.catalog import ONE_TRY
-    from genctl.http import send
-    from genctl.providers import get_provider
-    from genctl.providers.base import HttpRequest
-    from genctl.providers.fal import FalProvider, split_endpoint
-
-    fal = get_provider("fal", ctx.settings.providers["fal"])
-    assert isinstance(fal, FalProvider) and ctx.client is not None
-    app, _ = split_endpoint(model)
-    url = f"{fal.queue_url}/{app}/requests/{PROBE_REQUEST_ID}/status"
-    request = HttpRequest("GET", url, headers=FalProvider.headers(key), idempotent=True)
-    try:
-        response = send(ctx.client, request, policy=ONE_TRY, provider="fal")
-    except GenctlError as err:
-        return err
-    return None if response.is_success else fal.error_from_response(response, model=model, key=key)
+    found = preflight.not_found(answer, model=model, provider=provider, catalog=catalog)
+    if confirmed or not info.private_models:
+        return diagnose.from_error(found)
+    # Only the public catalogue was asked: no free request tells a private endpoint from a wrong id
+    # (fal-api.md §8), so that is said as a possibility, and the suggestions stay.
+    possibly = error(
+        "model.not_found",
+        f"{model} is not in {info.label}'s public catalogue: a wrong id, or possibly a private "
+        "endpoint of yours.",
+        fix=f"{found.fix} If it is your own private endpoint, ignore this.",
+        provider=provider,
+        details=found.details,
+    )
+    return diagnose.from_error(possibly, status="warn")
 
 
 def _params(ctx: DoctorContext, model: str, provider: str, detail: ModelDetail) -> Finding | None:

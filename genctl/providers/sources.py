@@ -1,8 +1,8 @@
 """What the catalogue fetches from each provider, every fetch through the catalogue's one cache rule.
 
-`FalSource` and `ReplicateSource` say *what* to fetch and how to read it back (via the pure builders in
-`genctl.providers.fal_catalog` / `replicate_catalog`); `genctl.catalog.Catalog` supplies *how* (the
-`Fetcher` protocol: the cache rule, sending with retries, keys, notices).
+One `Source` per provider (`SOURCES`, by name) says *what* to fetch and how to read it back (via the pure
+builders in `genctl.providers.fal_catalog` / `replicate_catalog`); `genctl.catalog.Catalog` supplies *how*
+(the `Fetcher` protocol: the cache rule, sending with retries, keys, notices) and never names a provider.
 """
 
 from __future__ import annotations
@@ -14,20 +14,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from genctl.catalog.schema import InputSchema, parse_input_schema
-from genctl.errors import GenctlError, ModelError, error
+from genctl.errors import CredentialError, GenctlError, ModelError, error
 from genctl.providers import fal_catalog as fc
 from genctl.providers import replicate_catalog as rc
 from genctl.providers.base import ModelInfo, Price
+from genctl.providers.fal import FalProvider, app_splits, split_endpoint
+from genctl.providers.replicate import parse_model_ref
+from genctl.providers.schema import InputSchema, parse_input_schema
+from genctl.values import HttpRequest
 
 if TYPE_CHECKING:
     import httpx
 
     from genctl.http import RetryPolicy
-    from genctl.keys import Key
-    from genctl.providers.base import HttpRequest
+    from genctl.providers.base import Provider
+    from genctl.values import Key
 
 T = TypeVar("T")
+# A request id no job has: asking its status shows whether fal's queue knows the app at all.
+PROBE_REQUEST_ID = "00000000-0000-4000-8000-000000000000"
 MAX_PAGES = 50  # a runaway cursor stops here (5,000 fal endpoints at 100 a page)
 FEED_PAGES = 3  # Replicate's `GET /models` lists every public model, newest first: only its head is useful
 log = logging.getLogger("genctl.catalog")
@@ -77,11 +82,46 @@ class Fetcher(Protocol):
         model: str | None = None,
     ) -> httpx.Response: ...
 
-    def fal_get(
-        self, build: Callable[[Key | None], HttpRequest], policy: RetryPolicy, model: str | None = None
-    ) -> httpx.Response: ...
-
     def require_key(self, provider: str, what: str) -> Key: ...
+
+    @property
+    def providers(self) -> Mapping[str, Provider]: ...
+
+
+class Source(Protocol):
+    """One provider's catalogue, as `genctl.catalog.Catalog` asks it."""
+
+    def find(self, model_id: str) -> ModelDetail | None:
+        """The model and its input schema; None when the catalogue has no such model."""
+        ...
+
+    def all_models(self, *, peek: bool = False) -> list[ModelInfo]:
+        """The whole catalogue (`peek`: only a cached copy, else NotCached)."""
+        ...
+
+    def models(self, query: str | None, category: str | None, limit: int | None) -> list[ModelInfo]:
+        """Models matching the query and category, in the provider's order."""
+        ...
+
+    def candidates(self, hint: str, *, whole: bool) -> list[ModelInfo]:
+        """Models a did-you-mean may pick from, as cheaply as they can be had."""
+        ...
+
+    def prices(self, model_ids: list[str]) -> dict[str, Price]:
+        """List prices where the provider publishes them; {} otherwise."""
+        ...
+
+    def categories(self) -> set[str]:
+        """The categories known at run time."""
+        ...
+
+    def near_ids(self, model_id: str) -> list[str]:
+        """Ids the mistyped `model_id` most likely meant, from its shape alone (no catalogue)."""
+        ...
+
+    def own_words(self, model_id: str, key: Key, policy: RetryPolicy) -> GenctlError | None:
+        """What the provider itself says of a model its catalogue lacks, asked for free; None: nothing."""
+        ...
 
 
 def infos(data: Any) -> list[ModelInfo]:
@@ -112,6 +152,60 @@ class FalSource:
     def __init__(self, fetcher: Fetcher) -> None:
         self.f = fetcher
 
+    def _get(
+        self, build: Callable[[Key | None], HttpRequest], policy: RetryPolicy, model: str | None = None
+    ) -> httpx.Response:
+        """A platform GET with the fal key if any; on a key error once more without it (auth is optional)."""
+        key = self.f.keys.get("fal")
+        try:
+            return self.f.send("fal", build(key), policy, key=key, model=model)
+        except CredentialError:
+            if key is None:
+                raise
+            log.debug("fal refused the key on the platform API; retrying without it")
+            return self.f.send("fal", build(None), policy, key=None, model=model)
+
+    def models(self, query: str | None, category: str | None, limit: int | None) -> list[ModelInfo]:
+        return self.search(query, category, limit)
+
+    def candidates(self, hint: str, *, whole: bool) -> list[ModelInfo]:
+        """A whole catalogue already cached; else a search for the first word of `hint` (one or two
+        pages); else, when `whole`, every page."""
+        try:
+            return self.all_models(peek=True)
+        except NotCached:
+            word = next((w for w in hint.split() if len(w) >= 3 and not w[0].isdigit()), "")
+            found = self.search(word, None, None) if word else []
+        return found or (self.all_models() if whole else [])
+
+    def categories(self) -> set[str]:
+        return {m.category for m in self.all_models() if m.category}
+
+    def own_words(self, model_id: str, key: Key, policy: RetryPolicy) -> GenctlError | None:
+        """The queue's answer for the app: the status of a request no one made (free). An unknown app is
+        fal's model.not_found ("Application 'x' not found", fal-api.md §2.2). Any other answer proves
+        nothing: UNVERIFIED what the queue says for a known app (fal-api.md §8)."""
+        fal = self.f.providers["fal"]
+        assert isinstance(fal, FalProvider)
+        try:
+            app, _ = split_endpoint(model_id)
+        except GenctlError as err:
+            return err
+        url = f"{fal.queue_url}/{app}/requests/{PROBE_REQUEST_ID}/status"
+        request = HttpRequest("GET", url, headers=FalProvider.headers(key), idempotent=True)
+        try:
+            self.f.send("fal", request, policy, key=key, model=model_id)
+        except GenctlError as err:
+            return err
+        return None
+
+    def near_ids(self, model_id: str) -> list[str]:
+        """`fal-ai/flux-dev` → `fal-ai/flux/dev`: the app name split where fal hosts it (§6.1)."""
+        try:
+            return app_splits(model_id, split_endpoint(model_id)[0])
+        except GenctlError:
+            return []
+
     def _pages(self, policy: RetryPolicy, limit: int | None, **query: Any) -> dict[str, Any]:
         models: list[ModelInfo] = []
         cursor: str | None = None
@@ -122,7 +216,7 @@ class FalSource:
             def build(key: Key | None, c: str | None = cursor, n: int = size) -> HttpRequest:
                 return fc.models_request(url, key=key, cursor=c, limit=n, **query)
 
-            page = fc.parse_models_page(self.f.fal_get(build, policy))
+            page = fc.parse_models_page(self._get(build, policy))
             models += page.models
             self.f.progress("fal.ai catalogue pages", page_number, None)
             cursor = page.next_cursor
@@ -145,12 +239,13 @@ class FalSource:
         args = {"q": query, "category": category, "status": "active"}
         return self.f.cached("fal", name, lambda policy: self._pages(policy, limit, **args), infos)
 
-    def find(self, endpoint_id: str) -> ModelDetail | None:
+    def find(self, model_id: str) -> ModelDetail | None:
         """Find mode with the OpenAPI document inlined (§3.1, §3.3); None for an unknown id."""
+        endpoint_id = model_id.strip().strip("/")
         url = self.f.urls["fal"]
 
         def fetch(policy: RetryPolicy) -> dict[str, Any] | None:
-            response = self.f.fal_get(
+            response = self._get(
                 lambda key: fc.models_request(url, key=key, endpoint_ids=[endpoint_id], expand_openapi=True),
                 policy,
                 model=endpoint_id,
@@ -213,6 +308,51 @@ class ReplicateSource:
     def url(self) -> str:
         return self.f.urls["replicate"]
 
+    def models(self, query: str | None, category: str | None, limit: int | None) -> list[ModelInfo]:
+        if query:
+            found = self.search(query, limit)
+            return [m for m in found if not category or m.category == category or category in m.tags]
+        if category:
+            # Collection slugs double as categories: `text-to-image` and `text-to-video` are real slugs
+            # (replicate-api.md §3.1); whether others match fal's category names is unverified.
+            return self.collection(category)
+        return self.all_models()
+
+    def candidates(self, hint: str, *, whole: bool) -> list[ModelInfo]:
+        """A search (one request, no token); else, when `whole` and a token is set, the collections."""
+        found = self.search(hint) if hint.strip() else []
+        if whole and not found and self.f.keys.get("replicate") is not None:
+            found = self.all_models()
+        return found
+
+    def prices(self, model_ids: list[str]) -> dict[str, Price]:
+        return {}  # Replicate publishes no prices through its API (replicate-api.md §1.8)
+
+    def near_ids(self, model_id: str) -> list[str]:
+        return []
+
+    def own_words(self, model_id: str, key: Key, policy: RetryPolicy) -> GenctlError | None:
+        """Replicate's own 404 for the model (the catalogue turns it into "none")."""
+        owner, name, _ = parse_model_ref(model_id)
+        if owner is None or name is None:
+            return None
+        try:
+            self.f.send(
+                "replicate", rc.model_request(self.url, owner, name, key=key), policy, key=key, model=model_id
+            )
+        except GenctlError as err:
+            return err
+        return None
+
+    def categories(self) -> set[str]:
+        if self.f.keys.get("replicate") is None:
+            return set()
+        try:
+            return set(self.slugs())
+        except GenctlError as err:
+            log.debug("no Replicate collections: %s", err)
+            return set()
+
     def collection(self, slug: str) -> list[ModelInfo]:
         """The models of one collection (`text-to-image`, …); [] when there is no such collection."""
         key = self.f.require_key("replicate", "list a collection")
@@ -260,8 +400,10 @@ class ReplicateSource:
 
         return self.f.cached("replicate", f"models feed pages={pages}", fetch, infos)
 
-    def all_models(self) -> list[ModelInfo]:
+    def all_models(self, *, peek: bool = False) -> list[ModelInfo]:
         """Every collection (fetched at once, each cached on its own) and the head of the feed."""
+        if peek:
+            raise NotCached("Replicate's catalogue is not cached whole")
         slugs = self.slugs()
         done = [0]
 
@@ -285,9 +427,7 @@ class ReplicateSource:
 
     def find(self, model_id: str) -> ModelDetail | None:
         """The model object (and the version's schema when one is named); None when Replicate has none."""
-        from genctl.providers.replicate import parse_model_ref
-
-        owner, name, version = parse_model_ref(model_id)
+        owner, name, version = parse_model_ref(model_id.strip())
         if owner is None or name is None:
             return None  # a bare version id names no model
         ref = f"{owner}/{name}"
@@ -343,3 +483,6 @@ def _model_body(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or not data.get("owner") or not data.get("name"):
         raise ValueError("not a model object")
     return data
+
+
+SOURCES: dict[str, Callable[[Fetcher], Source]] = {"fal": FalSource, "replicate": ReplicateSource}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from genctl.keys import Key, mask
+from genctl.values import Key, mask
 
 # Env vars holding keys, in the order their keys come in the pool (fal-client reads FAL_KEY first too).
 KEY_ENV_VARS: dict[str, tuple[str, ...]] = {

@@ -1,0 +1,72 @@
+"""The settings value types: what a command knows about the user's set-up, once loaded.
+
+`genctl.config` fills these from flags > env > config file > defaults; every other module only reads
+them. They live on the ground floor so that keys, providers and aliases can take them without importing
+the loader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genctl.providers import registry
+from genctl.values import Key
+
+DEFAULT_COOLDOWN = 600.0  # seconds a failed key sits out ([defaults] key_cooldown)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One provider's side of an alias: the model id there, and how its inputs are named there."""
+
+    model: str
+    params: Mapping[str, str] = field(default_factory=dict)  # input name as written -> name on this provider
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "params": dict(self.params)}
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """One provider's keys, endpoint URLs and HTTP timeouts."""
+
+    name: str  # a name of genctl.providers.registry
+    keys: tuple[Key, ...] = ()
+    # fal: queue_url run_url api_url rest_url; replicate: api_url
+    urls: dict[str, str] = field(default_factory=dict)
+    timeout: float = 30.0  # read timeout of one HTTP call, seconds
+    connect_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know about the user's set-up."""
+
+    config_file: Path | None = None  # the file read, if one existed
+    provider: str | None = None  # [defaults] provider
+    models: dict[str, str] = field(default_factory=dict)  # kind ("image"|"video"|"audio") -> model id
+    output_dir: Path = Path(".")
+    timeout: float | None = None  # whole-generation deadline in seconds (None: none)
+    upload_threshold: int = 1_000_000  # bytes; smaller local inputs go inline as data: URIs
+    key_cooldown: float = DEFAULT_COOLDOWN  # seconds a key that failed (401/402/403) sits out of the rotation
+    catalog_ttl: float = 86400.0  # seconds a cached model catalogue or input schema stays fresh
+    concurrency: int = 4  # `generate --batch`: items run at once
+    history_enabled: bool = True  # [history] enabled: record every job (genctl.history)
+    # [defaults] fallback: providers a generation may move on to, in order (None: no fallback).
+    fallback: tuple[str, ...] | None = None
+    aliases: dict[str, dict[str, Target | None]] = field(default_factory=dict)  # [aliases], over the built-in
+    providers: dict[str, ProviderSettings] = field(default_factory=dict)
+    model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # for the CLI to show on stderr (never containing a secret)
+    # Dotted setting ("defaults.timeout", "providers.fal.api_url", "config_file") -> where its value came
+    # from: "default", "env", "file" or "flag" (config_file: --config; provider URLs: --sandbox).
+    origins: dict[str, str] = field(default_factory=dict)
+
+
+def is_alias_name(name: str) -> bool:
+    """Whether `name` has the shape of an alias: no `/` (every model id has one) and not a bare version."""
+    text = name.strip()
+    return bool(text) and "/" not in text and ":" not in text and not registry.is_version_id(text)

@@ -1,0 +1,83 @@
+"""Value types many floors share: an API key (`Key`) and a described HTTP call (`HttpRequest`).
+
+They live on the ground floor so that config, http, providers and keys can all take them without
+importing each other. A Key never shows its secret in repr/str/format; the only way to the secret is
+`Key.reveal()`, called where a request header is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from genctl.providers import registry
+
+
+def mask(secret: str, provider: str) -> str:
+    """The one displayable form of a key: `a1b2…9f0e` (fal: id head, secret tail) or `r8_A…x9Yz`."""
+    found = registry.PROVIDERS.get(provider)
+    return (found or registry.guess_by_key(secret)).mask(secret)
+
+
+def fingerprint(secret: str) -> str:
+    """A short stable hash: the only form of a key ever written to state files."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+def shape_warning(secret: str, provider: str) -> str | None:
+    """What looks wrong with a key's shape, or None. Only a warning: providers may change their formats."""
+    found = registry.PROVIDERS.get(provider)
+    if found is None or found.looks_like_key(secret):
+        return None
+    if found.key_separator and found.key_separator not in secret:
+        return f"no {found.key_separator!r}: a {found.name} key is <key_id>{found.key_separator}<key_secret>"
+    return f"not the usual {found.key_shape_hint} shape"
+
+
+@dataclass(frozen=True)
+class Key:
+    """One API key of one provider, with where it came from."""
+
+    provider: str
+    label: str
+    source: str
+    _secret: str = field(repr=False)
+    account: str | None = None
+
+    def reveal(self) -> str:
+        """The secret itself, for the Authorization header and nothing else."""
+        return self._secret
+
+    @property
+    def masked(self) -> str:
+        return mask(self._secret, self.provider)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self._secret)
+
+    @property
+    def shape_warning(self) -> str | None:
+        return shape_warning(self._secret, self.provider)
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.masked})"
+
+    def __repr__(self) -> str:
+        return f"Key(provider={self.provider!r}, label={self.label!r}, masked={self.masked!r})"
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP call, described. `idempotent` decides whether the runner may retry it."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # holds the Authorization secret
+    json: Any = None
+    params: dict[str, str] | None = None
+    idempotent: bool = False
+    # multipart parts, field -> (file name, data, mime type)
+    files: dict[str, tuple[str, bytes, str]] | None = field(default=None, repr=False)
+    timeout: float | None = None  # read timeout for this call when it must differ from the client's
