@@ -34,7 +34,8 @@ from typing import Any
 import httpx
 
 from genctl.config import for_sandbox, load_settings
-from genctl.generation import GenerationRequest, generate
+from genctl.generation import generate
+from genctl.plan import GenerationRequest
 from genctl.sandbox import Sandbox
 from genctl.sandbox.keys import FAL_KEY_OK
 from genctl.settings import Settings

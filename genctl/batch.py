@@ -32,9 +32,10 @@ from genctl.errors import GenctlError, usage
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.generation import GenerationReport, GenerationRequest
+    from genctl.generation import GenerationReport
     from genctl.history import JobRecord
     from genctl.history.recovery import Recovery
+    from genctl.plan import GenerationRequest
     from genctl.providers.base import Job
     from genctl.runner import Event
     from genctl.settings import Settings

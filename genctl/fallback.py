@@ -1,6 +1,6 @@
 """Provider fallback: which providers a generation tries, in order, and which failures let it move on.
 
-`[defaults] fallback = ["fal", "replicate"]` (env GENCTL_FALLBACK=fal,replicate) turns it on, in that
+`[defaults] fallback = [<providers>]` (env GENCTL_FALLBACK=<a>,<b>) turns it on, in that
 order of preference; `--provider` pins one provider and `--no-fallback` turns it off for one run. A
 generation moves on to the next provider only when the one it tried cannot serve the request at all:
 every key failed (key.*, billing.required: the key pool's all-failed error), a Cloudflare block, the
@@ -24,7 +24,7 @@ from genctl.errors import CODES, GenctlError
 from genctl.providers import registry
 
 if TYPE_CHECKING:
-    from genctl.generation import GenerationRequest
+    from genctl.plan import GenerationRequest
     from genctl.settings import Settings
 
 # The codes after which another provider may succeed: the first provider could not take the job at all.

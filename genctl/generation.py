@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from genctl.errors import GenctlError, ModelError, error
 from genctl.params import build_params, parse_input
+from genctl.plan import GenerationRequest, Plan
 from genctl.providers import registry
 
 if TYPE_CHECKING:
@@ -25,41 +26,11 @@ if TYPE_CHECKING:
     from genctl.aliases import Route
     from genctl.download import SavedFile
     from genctl.fallback import Attempt, Failure
-    from genctl.history import BatchRef, History
-    from genctl.providers.base import Job, Provider, Result
+    from genctl.history import History
+    from genctl.providers.base import Job, Result
     from genctl.runner import Event
-    from genctl.settings import ProviderSettings, Settings
+    from genctl.settings import Settings
     from genctl.values import HttpRequest, Key
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """What the user asked for, as typed."""
-
-    prompt: str | None
-    model: str | None = None
-    provider: str | None = None
-    params: list[str] = field(default_factory=list)  # raw `-p` items
-    inputs: list[str] = field(default_factory=list)  # raw `-i` items
-    output_dir: Path | None = None
-    download: bool = True
-    timeout: float | None = None
-    validate: bool = True  # the pre-flight check against the model's catalogue entry and input schema
-    wait: bool = True  # False (--no-wait): submit, record, return; `genctl result` ends it
-    history: bool = True  # False (--no-history): record nothing, whatever the config says
-    batch: BatchRef | None = None  # the batch item this generation runs for (genctl.batch)
-    fallback: bool = True  # False (--no-fallback): only the first provider, whatever the config says
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The resolved request: which provider, model, key and input will be sent."""
-
-    provider: Provider
-    settings: ProviderSettings
-    model: str
-    key: Key  # the next key in rotation; after a generation, the key that served it
-    params: dict[str, Any]
 
 
 @dataclass(frozen=True)

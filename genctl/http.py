@@ -22,6 +22,7 @@ import httpx
 
 from genctl import __version__
 from genctl.errors import GenctlError, error
+from genctl.providers import registry
 from genctl.values import HttpRequest, Key, mask
 
 log = logging.getLogger("genctl.http")
@@ -367,7 +368,7 @@ def redact(text: str, keys: Iterable[Key | str]) -> str:
     """`text` with every secret of `keys` (and a fal key's secret half) replaced by its masked form."""
     for key in keys:
         secret = key.reveal() if isinstance(key, Key) else key
-        provider = key.provider if isinstance(key, Key) else ("fal" if ":" in secret else "replicate")
+        provider = key.provider if isinstance(key, Key) else registry.guess_by_key(secret).name
         secret = secret.strip()
         if not secret:
             continue
@@ -385,6 +386,7 @@ def redacted_headers(headers: dict[str, str]) -> dict[str, str]:
     for name, value in headers.items():
         if name.lower() == "authorization":
             scheme, _, secret = value.partition(" ")
-            value = f"{scheme} {mask(secret, 'fal' if scheme.lower() == 'key' else 'replicate')}"
+            owner = registry.by_auth_scheme(scheme) or registry.guess_by_key(secret)
+            value = f"{scheme} {mask(secret, owner.name)}"
         out[name] = value
     return out

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from genctl.providers import registry
 from genctl.values import Key, mask
 
 # Env vars holding keys, in the order their keys come in the pool (fal-client reads FAL_KEY first too).
-KEY_ENV_VARS: dict[str, tuple[str, ...]] = {
-    "fal": ("FAL_KEY", "FAL_API_KEY"),
-    "replicate": ("REPLICATE_API_TOKEN",),
-}
+KEY_ENV_VARS: dict[str, tuple[str, ...]] = {p.name: p.key_env_vars for p in registry.PROVIDERS.values()}
 
 
 def clean_key(raw: str) -> tuple[str, list[str]]:
@@ -59,28 +57,32 @@ def env_keys(provider: str, env: Mapping[str, str], warnings: list[str]) -> list
             if secret:
                 label = f"env:{var}" if number == 1 else f"env:{var}#{number}"
                 keys.append(Key(provider=provider, label=label, source=var, _secret=secret))
-    if provider == "fal":
-        keys.extend(_fal_key_pair(env, warnings))
+    keys.extend(_key_pair(registry.info(provider), env, warnings))
     return keys
 
 
-def _fal_key_pair(env: Mapping[str, str], warnings: list[str]) -> list[Key]:
-    pair = {var: env.get(var, "") for var in ("FAL_KEY_ID", "FAL_KEY_SECRET")}
+def _key_pair(info: registry.ProviderInfo, env: Mapping[str, str], warnings: list[str]) -> list[Key]:
+    """The key split over two env vars (FAL_KEY_ID + FAL_KEY_SECRET), joined by the provider's separator."""
+    if info.key_pair_env is None or info.key_separator is None:
+        return []
+    id_var, secret_var = info.key_pair_env
+    pair = {var: env.get(var, "") for var in info.key_pair_env}
     missing = [var for var, value in pair.items() if not value.strip()]
     if len(missing) == 1:
         [present] = set(pair) - set(missing)
         warnings.append(
             f"{present} is set but {missing[0]} is not: that key is ignored; "
-            f"set {missing[0]} too, or put id:secret in FAL_KEY"
+            f"set {missing[0]} too, or put id{info.key_separator}secret in {info.key_env}"
         )
     if missing:
         return []
     cleaned = {var: clean_key(value) for var, value in pair.items()}
-    joined = ":".join(part for part, _ in cleaned.values())
+    joined = info.key_separator.join(part for part, _ in cleaned.values())
     for var, (_, notes) in cleaned.items():
         if notes:
-            _cleaned(var, mask(joined, "fal"), notes, warnings)
-    return [Key(provider="fal", label="env:FAL_KEY_ID", source="FAL_KEY_ID+FAL_KEY_SECRET", _secret=joined)]
+            _cleaned(var, mask(joined, info.name), notes, warnings)
+    source = f"{id_var}+{secret_var}"
+    return [Key(provider=info.name, label=f"env:{id_var}", source=source, _secret=joined)]
 
 
 def merge_keys(keys: list[Key]) -> list[Key]:

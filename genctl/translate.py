@@ -28,7 +28,7 @@ from genctl.providers.schema import InputSchema, branches, show, types
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.generation import GenerationRequest, Plan
+    from genctl.plan import GenerationRequest, Plan
     from genctl.settings import Settings
 
 # fal's image_size presets and their pixels (fal model pages: "ImageSize | Enum"; sizes as in the sandbox
@@ -41,7 +41,7 @@ PRESETS: dict[str, tuple[int, int]] = {
     "landscape_4_3": (1024, 768),
     "landscape_16_9": (1024, 576),
 }
-# Knob -> its input names on either provider; the first name of each is fal's, the last Replicate's.
+# Knob -> its input names on either provider; each provider's `usual_name` (registry) picks its usual one.
 FAMILIES: dict[str, tuple[str, ...]] = {
     "number of outputs": ("num_images", "num_outputs"),
     "seed": ("seed",),
@@ -49,7 +49,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "guidance": ("guidance_scale", "guidance"),
     "output format": ("output_format", "format"),
 }
-_USUAL = {"fal": 0, "replicate": -1}  # which name of a family each provider usually uses
 _FORMAT_SYNONYMS = {"jpeg": "jpg", "jpg": "jpeg"}
 SIZE_NAMES = ("image_size", "aspect_ratio", "width", "height")
 _MEGAPIXEL = 1024 * 1024  # a ratio without pixels becomes about one megapixel, sides multiples of 64
@@ -152,9 +151,9 @@ class _Target:
         mapped = next((self.renames[n] for n in names if n in self.renames), None)
         if mapped is not None:
             return mapped
-        other = "fal" if self.provider == "replicate" else "replicate"
-        # No schema: only the other provider's usual name is changed, to this provider's usual name.
-        return names[_USUAL[self.provider]] if given == names[_USUAL[other]] else given
+        # No schema: only another provider's usual name is changed, to this provider's usual name.
+        usual = {names[registry.info(p).usual_name] for p in registry.others(self.provider)}
+        return names[registry.info(self.provider).usual_name] if given in usual else given
 
     def enum(self, name: str) -> list[Any] | None:
         """The values `name` accepts, when the schema lists them and allows nothing else."""
@@ -169,7 +168,7 @@ class _Target:
         synonym = _FORMAT_SYNONYMS.get(str(value).lower())
         if allowed is None:
             if self.schema is None and synonym is not None:  # fal says jpeg, Replicate jpg
-                return "jpeg" if self.provider == "fal" else "jpg"
+                return registry.info(self.provider).image_extension
             return value
         if value in allowed:
             return value
@@ -242,9 +241,8 @@ def _styles(target: _Target, given: set[str]) -> set[str]:
     if target.schema is not None:
         found = {s for s in ("image_size", "aspect_ratio") if target.has(s)}
         return found | ({"dims"} if target.has("width") and target.has("height") else set())
-    if target.provider == "replicate":  # Replicate models take aspect_ratio or width + height
-        return (given - {"image_size"}) or {"aspect_ratio"}
-    return (given - {"dims"}) or {"image_size"}  # fal models take image_size (video: aspect_ratio)
+    info = registry.info(target.provider)
+    return (given & info.size_styles) or {info.size_style}
 
 
 def _parse(given: dict[str, Any], style: str, problems: list[Problem]) -> _Size | None:

@@ -35,6 +35,26 @@ def shape_warning(secret: str, provider: str) -> str | None:
     return f"not the usual {found.key_shape_hint} shape"
 
 
+def format_problem(secret: str, provider: str) -> tuple[str, str] | None:
+    """(what is certainly wrong with the key's text, the fix), or None: a key that could never work, so it
+    is never sent. `shape_warning` covers what is merely unusual."""
+    this = registry.PROVIDERS.get(provider)
+    if this is None:
+        return None
+    owner = registry.key_owner(secret)
+    if owner is not None and owner != provider:
+        other = registry.PROVIDERS[owner]
+        return (
+            f"is a {other.key_noun} ({other.key_look}), not a {this.key_noun}",
+            f"Move it to {other.key_env}; {this.key_format_fix}",
+        )
+    if this.key_separator and this.key_separator not in secret:
+        return f"has no {this.key_separator!r}: it is one half of a {this.key_noun}", this.key_format_fix
+    if any(ch.isspace() for ch in secret):
+        return "has a space or line break inside it", "Paste the key again as one unbroken line."
+    return None
+
+
 @dataclass(frozen=True)
 class Key:
     """One API key of one provider, with where it came from."""
@@ -56,6 +76,10 @@ class Key:
     @property
     def fingerprint(self) -> str:
         return fingerprint(self._secret)
+
+    @property
+    def format_problem(self) -> tuple[str, str] | None:
+        return format_problem(self._secret, self.provider)
 
     @property
     def shape_warning(self) -> str | None:

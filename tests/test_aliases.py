@@ -12,7 +12,7 @@ from genctl.aliases import BUILTIN, Route, routes
 from genctl.config import load_settings
 from genctl.errors import GenctlError
 from genctl.fallback import for_route
-from genctl.generation import GenerationRequest
+from genctl.plan import GenerationRequest
 from genctl.sandbox import Sandbox
 from genctl.sandbox import keys as sk
 from genctl.settings import Settings

@@ -12,8 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from genctl.config import load_settings
-from genctl.generation import GenerationRequest, generate
+from genctl.generation import generate
 from genctl.history import History, JobRecord
+from genctl.plan import GenerationRequest
 from genctl.runner import Event
 from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk

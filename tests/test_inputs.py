@@ -17,9 +17,10 @@ import pytest
 
 from genctl.errors import GenctlError
 from genctl.http import RetryPolicy, make_client
-from genctl.inputs import FAL_MAX_ATTEMPTS, data_uri, resolve_input, resolve_inputs
+from genctl.inputs import data_uri, resolve_input, resolve_inputs
 from genctl.providers.fal import FalProvider
 from genctl.providers.replicate import ReplicateProvider
+from genctl.providers.uploads import FAL_MAX_ATTEMPTS
 from genctl.values import Key
 
 FAL_SECRET = "1b2c3d4e-0000-4000-8000-00000000abcd:9f0e0000000000000000000000007777"

@@ -306,7 +306,8 @@ def test_a_language_model_found_in_the_catalogue_is_wrong_kind(sandbox: Sandbox)
     from genctl.catalog import preflight
     from genctl.config import load_settings
     from genctl.errors import GenctlError
-    from genctl.generation import GenerationRequest, plan
+    from genctl.generation import plan
+    from genctl.plan import GenerationRequest
 
     settings = load_settings(env={**os.environ, **replicate_env(sandbox)})
     request = GenerationRequest(prompt="hi", model="meta/meta-llama-3-8b-instruct")

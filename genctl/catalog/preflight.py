@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import httpx
 
     from genctl.catalog import Catalog
-    from genctl.generation import GenerationRequest, Plan
+    from genctl.plan import GenerationRequest, Plan
     from genctl.providers.schema import InputSchema
     from genctl.settings import Settings
     from genctl.values import Key

@@ -17,7 +17,7 @@ from genctl.errors import error, usage
 
 if TYPE_CHECKING:
     from genctl.batch import ItemOutcome
-    from genctl.generation import GenerationRequest
+    from genctl.plan import GenerationRequest
     from genctl.settings import Settings
 
 

@@ -104,9 +104,9 @@ def generate(
 ) -> None:
     """Generate an image, video or audio file from a prompt."""
     from genctl.cli.config import settings_for_cli
-    from genctl.generation import GenerationRequest
     from genctl.generation import dry_run as build_curl
     from genctl.generation import generate as run
+    from genctl.plan import GenerationRequest
 
     out.configure(json_mode=json_, quiet=quiet)
     _check_batch_options(prompt, batch, concurrency=concurrency, resume=resume)

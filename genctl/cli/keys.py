@@ -385,11 +385,13 @@ def _read_secret(provider: str) -> str:
         raise usage("No key was given (stdin was empty).", fix=how)
     if any(ch.isspace() for ch in secret) or "," in secret:
         raise usage("Give one key at a time, without spaces or commas.", fix=how)
-    if provider == "fal" and (":" not in secret or "" in secret.split(":")):
+    info = registry.info(provider)
+    sep = info.key_separator
+    if sep is not None and (sep not in secret or "" in secret.split(sep)):
         raise error(
             "key.format",
-            "That is not a whole fal key: it needs both halves, <key_id>:<key_secret>.",
-            fix="Copy the whole key from https://fal.ai/dashboard/keys and pipe it in again.",
+            f"That is not a whole {info.key_noun}: it needs both halves, {info.key_look}.",
+            fix=f"Copy the whole key from {info.key_page} and pipe it in again.",
             provider=provider,
         )
     return secret

@@ -74,12 +74,12 @@ def check_key(
 
 
 def _check_fal(provider: FalProvider, key: Key, client: httpx.Client, policy: RetryPolicy) -> KeyCheck:
-    response = _send(client, fal_pricing_request(provider.api_url, key), "fal", policy)
+    response = _send(client, fal_pricing_request(provider.api_url, key), provider.name, policy)
     if not fal_key_accepted(response):
         return failed_check(provider.error_from_response(response, key=key))
     notes: list[str] = []
     account = balance = currency = scope = None
-    billing = _send(client, fal_billing_request(provider.api_url, key), "fal", policy)
+    billing = _send(client, fal_billing_request(provider.api_url, key), provider.name, policy)
     if billing.is_success:
         scope = "ADMIN"
         account, balance, currency = parse_fal_billing(billing)
@@ -89,7 +89,7 @@ def _check_fal(provider: FalProvider, key: Key, client: httpx.Client, policy: Re
     else:
         notes.append(f"account unknown ({err.code})")
     facts: dict[str, Any] = {"account": account, "scope": scope, "balance": balance, "currency": currency}
-    lock = _send(client, fal_lock_request(provider.rest_url, key), "fal", policy)
+    lock = _send(client, fal_lock_request(provider.rest_url, key), provider.name, policy)
     if not lock.is_success:
         err = provider.error_from_response(lock, key=key)
         if err.code == "key.locked":

@@ -2,7 +2,7 @@
 
 ```
 {"version": 1,
- "providers": {"fal": {"next": 2,
+ "providers": {"<name>": {"next": 2,
                        "keys": {"3f9a0c1d2e4b": {"state": "failed", "code": "key.locked", "reason": "…",
                                                  "fix": "…", "since": 1767225600.0,
                                                  "last_used": 1767225600.0, "account": "acme"},

@@ -49,11 +49,17 @@ class ProviderInfo:
     owners: frozenset[str]  # model-id owners seen only on this provider
     key_shape: re.Pattern[str]  # the usual shape of a key (a warning only: formats change)
     key_shape_hint: str  # that shape in words
+    key_marker: re.Pattern[str]  # what gives a key of this provider away, even a damaged one
+    key_noun: str  # "fal key", "Replicate token"
+    key_look: str  # how a key looks, for messages: `<key_id>:<key_secret>`, `r8_…`
+    key_format_fix: str  # how a whole key is written and where to copy it
     auth_scheme: str  # the Authorization scheme: `Key`, `Bearer`
     key_prefix: str | None = None  # the start every key has (`r8_`)
     key_separator: str | None = None  # keys are `<id><sep><secret>`: masked as id head + secret tail
+    key_pair_env: tuple[str, str] | None = None  # a key split over two env vars: (id, secret)
     id_min_segments: int | None = None  # an id with this many `/`-segments or more is this provider's
     version_ids: bool = False  # bare 64-hex version ids and `owner/name:version` are this provider's
+    billing_unprobed: bool = False  # no free request shows billing: the last paid call's refusal is evidence
     publishes_prices: bool = False  # list prices come with the catalogue (genctl.providers.sources)
     private_models: bool = False  # a model missing from the public catalogue may still be a private one
     retention: Retention = field(default_factory=lambda: Retention(3600.0, "results are kept 1 hour"))
@@ -61,6 +67,10 @@ class ProviderInfo:
     # Which name of an input family (translate: e.g. num_images vs num_outputs) its models usually use:
     # an index into the family's names.
     usual_name: int = 0
+    # How its models take an image size (translate): some of image_size, aspect_ratio, dims (width +
+    # height); `size_style` when a model's schema is unknown.
+    size_styles: frozenset[str] = frozenset({"aspect_ratio", "dims"})
+    size_style: str = "aspect_ratio"
 
     def mask(self, secret: str) -> str:
         """The one displayable form of this provider's key: `a1b2…9f0e` or `r8_A…x9Yz`."""
@@ -106,8 +116,14 @@ FAL = ProviderInfo(
     owners=frozenset({"fal-ai", "fal", "workflows", "comfy"}),
     key_shape=re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}:[0-9a-f]{32}", re.IGNORECASE),
     key_shape_hint="<uuid>:<32 hex>",
+    key_marker=re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}:", re.IGNORECASE),
+    key_noun="fal key",
+    key_look="<key_id>:<key_secret>",
+    key_format_fix="A fal key is '<key_id>:<key_secret>' (both halves, one colon); copy the whole key from "
+    "https://fal.ai/dashboard/keys.",
     auth_scheme="Key",
     key_separator=":",
+    key_pair_env=("FAL_KEY_ID", "FAL_KEY_SECRET"),
     id_min_segments=3,
     publishes_prices=True,  # GET /v1/models/pricing (fal-api.md §3.2)
     private_models=True,  # apps deployed privately are not in /v1/models
@@ -120,6 +136,8 @@ FAL = ProviderInfo(
     ),
     image_extension="jpeg",
     usual_name=0,
+    size_styles=frozenset({"image_size", "aspect_ratio"}),  # image_size (video: aspect_ratio)
+    size_style="image_size",
 )
 
 REPLICATE = ProviderInfo(
@@ -164,9 +182,14 @@ REPLICATE = ProviderInfo(
     ),
     key_shape=re.compile(r"r8_[A-Za-z0-9]{37}"),
     key_shape_hint="r8_ + 40 characters",
+    key_marker=re.compile(r"r8_"),
+    key_noun="Replicate token",
+    key_look="r8_…",
+    key_format_fix="Replicate tokens start with r8_ (https://replicate.com/account/api-tokens).",
     auth_scheme="Bearer",
     key_prefix="r8_",
     version_ids=True,
+    billing_unprobed=True,  # a 402 cannot be probed for free (replicate-api.md §8)
     # replicate-api.md §1.6: API prediction outputs are deleted after 1 hour.
     retention=Retention(3600.0, "Replicate deletes the outputs of an API prediction after 1 hour"),
     image_extension="jpg",
@@ -227,15 +250,9 @@ def detect(model_id: str) -> str | None:
 
 
 def key_owner(secret: str) -> str | None:
-    """The provider whose usual key shape this secret has (an `r8_` token, a `<uuid>:<hex>` pair)."""
+    """The provider whose key this secret plainly is (`r8_…`, `<uuid>:…`); None: no telling."""
     s = secret.strip()
-    for provider in PROVIDERS.values():
-        if provider.key_prefix and s.startswith(provider.key_prefix):
-            return provider.name
-    for provider in PROVIDERS.values():
-        if provider.looks_like_key(s):
-            return provider.name
-    return None
+    return next((p.name for p in PROVIDERS.values() if p.key_marker.match(s)), None)
 
 
 def by_auth_scheme(scheme: str) -> ProviderInfo | None:

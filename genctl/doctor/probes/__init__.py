@@ -140,8 +140,9 @@ class DoctorContext:
         with self._lock:
             found = self._catalogs.get((provider, key.fingerprint if key else None))
             if found is None:
-                other = "replicate" if provider == "fal" else "fal"
-                keys = {provider: key, other: next(iter(self.settings.providers[other].keys), None)}
+                others = registry.others(provider)
+                keys = {p: next(iter(self.settings.providers[p].keys), None) for p in others}
+                keys[provider] = key
                 found = Catalog(
                     self.settings,
                     client=self.client,

@@ -19,9 +19,6 @@ from genctl.diagnose import Finding
 from genctl.doctor.probes import Check, DoctorContext, Probe
 from genctl.providers import registry
 
-# The URL a generation's submit goes to: when it cannot be reached, the provider cannot serve anything.
-_SUBMIT_URL = {"fal": "queue_url", "replicate": "api_url"}
-
 
 @dataclass(frozen=True)
 class _Side:
@@ -69,7 +66,8 @@ def _provider(ctx: DoctorContext, provider: str) -> _Side:
         return _Side("fail", "key.missing")
     if provider not in ctx.providers:
         return _Side("skip")
-    reach = ctx.check(f"connectivity.{provider}.{_SUBMIT_URL[provider]}")
+    # The URL a generation's submit goes to: when it cannot be reached, the provider cannot serve anything.
+    reach = ctx.check(f"connectivity.{provider}.{registry.info(provider).submit_url}")
     if reach is not None and reach.finding.status == "fail":
         return _Side("fail", reach.finding.code)
     verdicts = [c.finding for k in keys if (c := ctx.check(f"keys.{provider}.{k.label}")) is not None]

@@ -4,7 +4,6 @@ Replicate billing (only a paid call shows a 402) and keys the rotation has set a
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import replace
 from functools import partial
@@ -13,18 +12,14 @@ from typing import TYPE_CHECKING
 from genctl import diagnose
 from genctl.diagnose import Finding
 from genctl.doctor.probes import Check, DoctorContext, Probe
+from genctl.providers import registry
 
 if TYPE_CHECKING:
     from genctl.keys import KeyView
     from genctl.providers.accounts import KeyCheck
     from genctl.values import Key
 
-FAL_KEYS_PAGE = "https://fal.ai/dashboard/keys"
-FAL_FORMAT_FIX = (
-    f"A fal key is '<key_id>:<key_secret>' (both halves, one colon); copy the whole key from {FAL_KEYS_PAGE}."
-)
-LOW_HEADROOM = 10  # Replicate ratelimit-remaining at or below this is worth a warning
-_FAL_SHAPED = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}:", re.IGNORECASE)
+LOW_HEADROOM = 10  # ratelimit-remaining (Replicate) at or below this is worth a warning
 
 
 def probes(ctx: DoctorContext) -> list[Probe]:
@@ -38,34 +33,9 @@ def probes(ctx: DoctorContext) -> list[Probe]:
 
 def shape_finding(key: Key) -> Finding | None:
     """What the key's text alone shows: certainly wrong (fail) or merely unusual (warn); None when fine."""
-    secret = key.reveal()
     where = f"{key} (from {key.source})"
-    if key.provider == "fal":
-        if secret.startswith("r8_"):
-            return Finding(
-                "key.format",
-                "fail",
-                f"{where} is a Replicate token (r8_…), not a fal key.",
-                f"Move it to REPLICATE_API_TOKEN; {FAL_FORMAT_FIX}",
-            )
-        if ":" not in secret:
-            return Finding(
-                "key.format", "fail", f"{where} has no ':': it is one half of a fal key.", FAL_FORMAT_FIX
-            )
-    elif _FAL_SHAPED.match(secret):
-        return Finding(
-            "key.format",
-            "fail",
-            f"{where} is a fal key (<key_id>:<key_secret>), not a Replicate token.",
-            "Move it to FAL_KEY; Replicate tokens start with r8_ (https://replicate.com/account/api-tokens).",
-        )
-    if any(ch.isspace() for ch in secret):
-        return Finding(
-            "key.format",
-            "fail",
-            f"{where} has a space or line break inside it.",
-            "Paste the key again as one unbroken line.",
-        )
+    if (problem := key.format_problem) is not None:
+        return Finding("key.format", "fail", f"{where} {problem[0]}.", problem[1])
     if (warning := key.shape_warning) is not None:
         return Finding(
             "key.format",
@@ -136,30 +106,26 @@ def _account_checks(ctx: DoctorContext, probe: Probe, key: Key, verdict: KeyChec
                     "key.scope",
                     "account and balance not shown: an API-scope key cannot read billing "
                     "(informational, not a failure).",
-                    f"To see them here, use an ADMIN key ({FAL_KEYS_PAGE}); API keys generate fine.",
+                    f"To see them here, use an ADMIN key ({registry.info(key.provider).key_page}); "
+                    "API keys generate fine.",
                 ),
                 aspect="account",
             )
         )
     elif verdict.balance is not None and verdict.balance <= 0:
         money = f"{verdict.balance:.2f} {verdict.currency or ''}".rstrip()
-        message = (
-            f"the balance of account {verdict.account or '?'} is {money}: fal locks an account below its "
-        )
-        message += "threshold, and a new key of the same account will not help."
-        checks.append(
-            probe.check(
-                Finding("billing.required", "warn", message, "Top up at fal.ai/dashboard/billing."),
-                aspect="account",
-            )
-        )
-    if key.provider == "replicate":
+        info = registry.info(key.provider)
+        message = f"the balance of account {verdict.account or '?'} is {money}: {info.name} locks an account "
+        message += "below its threshold, and a new key of the same account will not help."
+        top_up = f"Top up at {info.billing_page.removeprefix('https://')}."
+        checks.append(probe.check(Finding("billing.required", "warn", message, top_up), aspect="account"))
+    if registry.info(key.provider).billing_unprobed:
         checks.append(probe.check(_billing(ctx, key), aspect="billing"))
-        remaining = verdict.rate_limit_remaining
-        if remaining is not None and remaining <= LOW_HEADROOM:
-            message = f"only {remaining} requests left in this rate-limit window (ratelimit-remaining)."
-            fix = "Slow down, or spread the work over keys of other accounts."
-            checks.append(probe.check(Finding("rate.limited", "warn", message, fix), aspect="headroom"))
+    remaining = verdict.rate_limit_remaining
+    if remaining is not None and remaining <= LOW_HEADROOM:
+        message = f"only {remaining} requests left in this rate-limit window (ratelimit-remaining)."
+        fix = "Slow down, or spread the work over keys of other accounts."
+        checks.append(probe.check(Finding("rate.limited", "warn", message, fix), aspect="headroom"))
     return checks
 
 
@@ -172,7 +138,7 @@ def _billing(ctx: DoctorContext, key: Key) -> Finding:
             "billing.required",
             "fail",
             f"the last paid call with {key} was refused{_since(view)}: {view.reason or 'HTTP 402'}",
-            view.fix or "Set up billing at https://replicate.com/account/billing#billing.",
+            view.fix or f"Set up billing at {registry.info(key.provider).billing_page}#billing.",
         )
     if ctx.options.live:
         return diagnose.skipped(

@@ -1,0 +1,44 @@
+"""The value types of one generation: what the user asked for (`GenerationRequest`) and what will be sent
+(`Plan`). They sit below generation, translate, fallback and the pre-flight, which all take them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from genctl.history import BatchRef
+    from genctl.providers.base import Provider
+    from genctl.settings import ProviderSettings
+    from genctl.values import Key
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What the user asked for, as typed."""
+
+    prompt: str | None
+    model: str | None = None
+    provider: str | None = None
+    params: list[str] = field(default_factory=list)  # raw `-p` items
+    inputs: list[str] = field(default_factory=list)  # raw `-i` items
+    output_dir: Path | None = None
+    download: bool = True
+    timeout: float | None = None
+    validate: bool = True  # the pre-flight check against the model's catalogue entry and input schema
+    wait: bool = True  # False (--no-wait): submit, record, return; `genctl result` ends it
+    history: bool = True  # False (--no-history): record nothing, whatever the config says
+    batch: BatchRef | None = None  # the batch item this generation runs for (genctl.batch)
+    fallback: bool = True  # False (--no-fallback): only the first provider, whatever the config says
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The resolved request: which provider, model, key and input will be sent."""
+
+    provider: Provider
+    settings: ProviderSettings
+    model: str
+    key: Key  # the next key in rotation; after a generation, the key that served it
+    params: dict[str, Any]
