@@ -27,7 +27,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genctl.errors import GenctlError, usage
+from genctl.errors import GenctlError, error, usage
+from genctl.generation import generate
+from genctl.history import BatchRef, History
+from genctl.history.recovery import recover
+from genctl.http import make_client
+from genctl.params import parse_input, parse_param
+from genctl.providers.factory import get_provider
+from genctl.runner import cancel
 
 if TYPE_CHECKING:
     import httpx
@@ -115,7 +122,6 @@ class BatchSummary:
 
 def read_items(text: str, base: GenerationRequest, *, source: Path | None) -> list[BatchItem]:
     """The items of a batch file's `text`; usage.invalid naming the line of the first problem."""
-    from genctl.history import BatchRef
 
     where = str(source) if source is not None else "<stdin>"
     items: list[BatchItem] = []
@@ -174,7 +180,6 @@ def _fields(line: str, where: str) -> dict[str, Any]:
 
 def _request(base: GenerationRequest, fields: dict[str, Any], where: str) -> GenerationRequest:
     """`base` (the command line) with the item's own values on top."""
-    from genctl.params import parse_input, parse_param
 
     params = [f"{name}:={json.dumps(value)}" for name, value in fields.get("params", {}).items()]
     inputs = [f"{name}={value}" for name, value in fields.get("inputs", {}).items()]
@@ -216,7 +221,6 @@ def run_batch(
     Notices and warnings from the workers also reach the calling thread, each distinct text once. Ctrl-C
     stops the batch: items not started stay so, running jobs are cancelled.
     """
-    from genctl.http import make_client
 
     previous = _previous(items) if resume else {}
     work: queue.Queue[BatchItem] = queue.Queue()
@@ -236,7 +240,6 @@ def run_batch(
 
 def _previous(items: list[BatchItem]) -> dict[str, JobRecord]:
     """The last recorded job of each item of this batch file (for --resume)."""
-    from genctl.history import History
 
     first = items[0].request
     if first.batch is None:
@@ -300,8 +303,6 @@ class _Workers:
             self.results.put(("outcome", outcome))
 
     def _one(self, item: BatchItem, client: httpx.Client) -> ItemOutcome:
-        from genctl.generation import generate
-        from genctl.history.recovery import recover
 
         request = item.request
         row = self.previous.get(item.identity)
@@ -366,9 +367,6 @@ class _Workers:
 
     def _interrupted(self, total: int, done: int) -> GenctlError:
         """Ctrl-C: cancel the jobs still running (best effort, as `generate` does), say what was left."""
-        from genctl.errors import error
-        from genctl.providers import get_provider
-        from genctl.runner import cancel
 
         with self.lock:
             running = list(self.running.values())

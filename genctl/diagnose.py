@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from genctl.errors import CODES as _CODES
 from genctl.errors import GenctlError
+from genctl.http import redact
 
 if TYPE_CHECKING:
     from genctl.providers.accounts import KeyCheck
@@ -181,8 +182,6 @@ def scrubbed(finding: Finding, keys: Iterable[Key]) -> Finding:
     """`finding` with every secret of `keys` masked in its message, fix and details (belt and braces: the
     provider mappings already mask the key they were given, but a body may quote another one)."""
     import json
-
-    from genctl.http import redact
 
     keys = list(keys)
     message, fix = redact(finding.message, keys), redact(finding.fix, keys)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from genctl.errors import error
+from genctl.http import map_transport_error
 
 if TYPE_CHECKING:
     import httpx
@@ -181,8 +182,6 @@ def _stream(
     box: dict[str, str | None],
 ) -> Generator[bytes, None, None]:
     import httpx
-
-    from genctl.http import map_transport_error
 
     try:
         with client.stream("GET", url, headers=dict(headers)) as response:

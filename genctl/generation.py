@@ -15,10 +15,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genctl import fallback
+from genctl.aliases import routes
+from genctl.catalog import preflight
+from genctl.download import SavedFile, save_output
 from genctl.errors import GenctlError, ModelError, error
+from genctl.history import History
+from genctl.history.recovery import unsaved
+from genctl.history.tracking import Tracker
+from genctl.http import make_client, to_curl
+from genctl.inputs import resolve_inputs
+from genctl.keys import pool_for
+from genctl.keys.failover import Failover
 from genctl.params import build_params, parse_input
 from genctl.plan import GenerationRequest, Plan
 from genctl.providers import registry
+from genctl.providers.base import Result
+from genctl.providers.factory import get_provider
+from genctl.runner import Event, EventKind, run_generation, submit_only
+from genctl.translate import checked
 
 if TYPE_CHECKING:
     import httpx
@@ -68,9 +83,6 @@ class GenerationReport:
 def plan(settings: Settings, request: GenerationRequest, *, route: Route | None = None) -> Plan:
     """Resolve provider, model, key and parameters for `route` (default: the first provider the request
     can run on, genctl.aliases.routes); nothing is sent (local input files are not read)."""
-    from genctl.aliases import routes
-    from genctl.keys import pool_for
-    from genctl.providers import get_provider
 
     route = route or routes(settings, model=request.model, provider=request.provider)[0]
     name, model = route.provider, route.model
@@ -107,10 +119,6 @@ def dry_run(
 
     Sends nothing: the pre-flight check uses a cached schema only, not even the free schema GET.
     """
-    from genctl import fallback
-    from genctl.catalog import preflight
-    from genctl.http import to_curl
-    from genctl.translate import checked
 
     if request.validate:
         preflight.check_name(request.model)
@@ -143,8 +151,6 @@ def generate(
     stops a text model, a versionless community model or input the model would reject; `on_notice` hears why a
     check was skipped. A model.* error the provider answers gets catalogue suggestions added.
     """
-    from genctl import fallback
-    from genctl.catalog import preflight
 
     started = clock()
     if request.validate:
@@ -171,10 +177,6 @@ def _generate_on(
     client: httpx.Client | None,
 ) -> GenerationReport:
     """The whole generation on one provider: plan, pre-flight, run, save."""
-    from genctl import fallback
-    from genctl.catalog import preflight
-    from genctl.http import make_client
-    from genctl.translate import checked
 
     request = fallback.for_route(request, route)
     resolved = plan(settings, request, route=route)
@@ -223,7 +225,6 @@ def _generate_on(
 
 def _history(settings: Settings, request: GenerationRequest) -> History | None:
     """The job history, unless the config (`[history] enabled = false`) or --no-history turns it off."""
-    from genctl.history import History
 
     return History() if settings.history_enabled and request.history else None
 
@@ -246,12 +247,6 @@ def _run(
     the first poll), and follows it to its end. With `request.wait` off the job is only submitted: the
     result is empty and `genctl result` fetches it later.
     """
-    from genctl.history.tracking import Tracker
-    from genctl.inputs import resolve_inputs
-    from genctl.keys import pool_for
-    from genctl.keys.failover import Failover
-    from genctl.providers.base import Result
-    from genctl.runner import Event, EventKind, run_generation, submit_only
 
     def notify(kind: EventKind, message: str) -> None:
         if on_event is not None:
@@ -345,9 +340,6 @@ def _save_all(
     When saving fails — a full disk, an unwritable folder, a cut download — the job has still completed and
     its URLs are in history: the error says so, and how to fetch them (`genctl result ID -o OTHER_DIR`).
     """
-    from genctl.download import SavedFile, save_output
-    from genctl.history.recovery import unsaved
-    from genctl.history.tracking import Tracker
 
     tracker = Tracker.of_job(history, job, result.outputs)
     saved: list[SavedFile] = []

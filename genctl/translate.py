@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from genctl.aliases import Route
+from genctl.catalog import preflight
 from genctl.catalog.schema_check import Problem
 from genctl.errors import GenctlError, error
 from genctl.providers import registry
@@ -64,7 +65,6 @@ def checked(
 ) -> Plan:
     """The plan's inputs translated for an alias's model, then pre-flight checked unless `request.validate`
     is off. Without a client (a dry run) only a cached schema is used."""
-    from genctl.catalog import preflight
 
     adapt = adapter(route)
     if not request.validate:

@@ -85,7 +85,6 @@ def test_config_imports_neither_the_key_pool_nor_the_aliases() -> None:
     assert not {t for t in targets if t == "genctl.keys" or t.startswith(("genctl.keys.", "genctl.aliases"))}
 
 
-@pytest.mark.xfail(strict=True, reason="113 local imports still to move to module level")
 def test_local_imports_only_in_cli() -> None:
     local = []
     for path in CORE:
@@ -93,12 +92,10 @@ def test_local_imports_only_in_cli() -> None:
         if rel.parts[0] == "cli":
             continue
         local += [f"{rel}:{node.lineno} {t}" for t, node, at_top in imports(path) if not at_top]
-    # The only exceptions: the emulator, loaded for --sandbox alone (config), and what stays heavy to import.
-    allowed_prefix = ("config.py", "http.py", "providers/uploads.py")
-    assert [x for x in local if not x.startswith(allowed_prefix)] == []
+    # The one exception: the emulator, loaded for --sandbox alone (config.py says so where it imports it).
+    assert [x for x in local if not x.startswith("config.py:")] == []
 
 
-@pytest.mark.xfail(strict=True, reason="providers/__init__ <-> fal/replicate: error helpers move to _common")
 def test_no_import_circle_in_the_core() -> None:
     graph: dict[str, set[str]] = {module_name(p): set() for p in CORE}
     for path in CORE:

@@ -8,9 +8,10 @@ import httpx
 import pytest
 
 from genctl.errors import GenctlError
-from genctl.providers import detect_provider, get_provider
 from genctl.providers.base import Job, JobStatus, Output
+from genctl.providers.factory import get_provider
 from genctl.providers.fal import FalProvider
+from genctl.providers.registry import detect as detect_provider
 from genctl.providers.replicate import ReplicateProvider, cancel_after, outputs_from, parse_model_ref
 from genctl.settings import ProviderSettings
 from genctl.values import Key

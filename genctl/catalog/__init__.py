@@ -26,6 +26,7 @@ from genctl.catalog.cache import DiskCache
 from genctl.errors import GenctlError, RateLimitError, UnavailableError, error
 from genctl.http import RetryPolicy, send
 from genctl.providers import registry
+from genctl.providers.factory import get_provider
 from genctl.providers.fal_catalog import PAGE_SIZE
 from genctl.providers.sources import SOURCES, ModelDetail, NotCached, Source, merge_same
 
@@ -71,7 +72,6 @@ class Catalog:
         page_size: int = PAGE_SIZE,
         cache_root: Path | None = None,
     ) -> None:
-        from genctl.providers import get_provider
 
         if client is None and not cache_only:
             raise ValueError("a Catalog that may fetch needs an httpx client")

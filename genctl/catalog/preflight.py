@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from genctl.catalog import suggest
+from genctl.catalog import ONE_TRY, Catalog, NotCached, suggest
+from genctl.catalog.schema_check import check_params, payload_error
 from genctl.errors import GenctlError, ModelError
 from genctl.params import parse_input
 from genctl.providers import registry
@@ -49,7 +50,6 @@ def _catalog(
     cache_only: bool,
     on_notice: Notice | None,
 ) -> Catalog:
-    from genctl.catalog import ONE_TRY, Catalog
 
     # One try: the schema is a convenience; a generation must not wait for the catalogue's retries.
     return Catalog(
@@ -77,8 +77,6 @@ def check(
     `cache_only` (for --dry-run, which sends nothing) checks against a cached schema only. `adapt`, when
     given, rewrites the params first, with the schema when there is one (else None).
     """
-    from genctl.catalog import NotCached
-    from genctl.catalog.schema_check import check_params, payload_error
 
     notify = on_notice or (lambda message: None)
     provider, model = resolved.provider.name, resolved.model
@@ -152,7 +150,6 @@ def explain(
     client: httpx.Client,
 ) -> GenctlError:
     """A provider's model.not_found / model.needs_version with catalogue suggestions; never fails itself."""
-    from genctl.catalog import NotCached
 
     try:
         catalog = _catalog(

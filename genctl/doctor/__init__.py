@@ -35,6 +35,7 @@ from genctl.doctor.probes import (
     stop_recording,
 )
 from genctl.errors import GenctlError
+from genctl.http import make_client
 from genctl.providers import registry
 
 if TYPE_CHECKING:
@@ -91,7 +92,6 @@ def run_doctor(
     on_progress: Progress | None = None,
 ) -> DoctorReport:
     """Run every check; never raises for what it finds (that is the report), only for bugs."""
-    from genctl.http import make_client
 
     started = time.monotonic()
     with ExitStack() as stack:

@@ -9,8 +9,12 @@ import platform
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from genctl import diagnose
+from genctl import __version__, diagnose
+from genctl.http import redact, to_curl
+from genctl.params import build_params
 from genctl.providers import registry
+from genctl.providers.factory import get_provider
+from genctl.values import Key
 
 if TYPE_CHECKING:
     from genctl.doctor import DoctorReport
@@ -87,7 +91,6 @@ def _exchange_lines(details: dict[str, Any], *, timing: bool = True) -> list[str
 
 def markdown(report: DoctorReport, settings: Settings, *, now: datetime | None = None) -> str:
     """The whole report as Markdown, masked keys only: safe to paste into an issue."""
-    from genctl import __version__
 
     when = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -103,7 +106,6 @@ def markdown(report: DoctorReport, settings: Settings, *, now: datetime | None =
         *_working_calls(report, settings),
     ]
     every_key = [key for provider in settings.providers.values() for key in provider.keys]
-    from genctl.http import redact
 
     return redact("\n".join(lines).rstrip() + "\n", every_key)
 
@@ -192,10 +194,6 @@ def _fixes(report: DoctorReport) -> list[str]:
 
 def _working_calls(report: DoctorReport, settings: Settings) -> list[str]:
     """For each model that passed, the submit request as curl, the key as $FAL_KEY / $REPLICATE_API_TOKEN."""
-    from genctl.http import to_curl
-    from genctl.params import build_params
-    from genctl.providers import get_provider
-    from genctl.values import Key
 
     lines = ["## Working calls", ""]
     calls = []

@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from genctl import paths
 from genctl.errors import usage
 from genctl.history.db import COLUMNS, Connections
+from genctl.http import redact
+from genctl.keys import iso
+from genctl.providers.base import Job
 
 if TYPE_CHECKING:
     from genctl.providers.base import Job
@@ -85,7 +88,6 @@ class JobRecord:
 
     def job(self) -> Job:
         """The provider Job to poll, fetch or cancel this row's request with."""
-        from genctl.providers.base import Job
 
         return Job(
             provider=self.provider,
@@ -98,7 +100,6 @@ class JobRecord:
         )
 
     def to_json(self) -> dict[str, Any]:
-        from genctl.keys import iso
 
         return {
             "request_id": self.request_id,
@@ -322,7 +323,6 @@ def _loads(text: str | None, default: Any) -> Any:
 
 def _scrubbed(params: Mapping[str, Any], key: Key) -> dict[str, Any]:
     """The params with the submitting key masked wherever it appears (a key pasted into a -p by mistake)."""
-    from genctl.http import redact
 
     text = _dumps(dict(params))
     clean = redact(text, [key])

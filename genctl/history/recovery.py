@@ -20,8 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genctl.download import output_name, save_output
 from genctl.errors import GenctlError, error, usage
+from genctl.history import History
+from genctl.history.tracking import Tracker, output_entries, result_size
+from genctl.http import make_client
+from genctl.keys import iso, timestamp
 from genctl.providers import registry
+from genctl.providers.base import Output
+from genctl.providers.factory import get_provider
+from genctl.runner import fetch_result, follow
 
 if TYPE_CHECKING:
     import httpx
@@ -97,9 +105,6 @@ def recover(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Recovery:
     """Fetch the job `request_id` (or a unique prefix of it) names in history and save what is missing."""
-    from genctl.history import History
-    from genctl.http import make_client
-    from genctl.providers import get_provider
 
     history = history if history is not None else History()
     record = history.find(request_id)
@@ -143,9 +148,6 @@ def _fetch(
 
     A row that already holds the output URLs needs no call to the provider: only the files are fetched.
     """
-    from genctl.history.tracking import Tracker, output_entries, result_size
-    from genctl.providers.base import Output
-    from genctl.runner import fetch_result, follow
 
     missing = record.missing_outputs()
     if record.status == "succeeded" and not any(record.outputs[i - 1].get("inline") for i in missing):
@@ -217,8 +219,6 @@ def _save_missing(
     on_bytes: Callable[[int], None] | None,
 ) -> list[RecoveredOutput]:
     """Download each output with no local file into `dest`; every output, where it is now."""
-    from genctl.download import save_output
-    from genctl.history.tracking import Tracker
 
     fresh = history.find(record.request_id) or record
     tracker = Tracker.of_job(history, fresh.job(), ())
@@ -309,7 +309,6 @@ def _key_or_none(settings: Settings, record: JobRecord) -> Key | None:
 
 def expired(err: GenctlError, record: JobRecord, *, now: float | None = None) -> GenctlError:
     """`output.expired` with when the result was lost and how long the provider keeps results."""
-    from genctl.keys import iso, timestamp
 
     now = time.time() if now is None else now
     retention = registry.info(record.provider).retention
@@ -379,7 +378,6 @@ def unsaved(
 
 def clean_parts(dest: Path, record: JobRecord, *, now: float | None = None) -> list[Path]:
     """Delete the job's own hidden `.part` temp files in `dest` that are older than STALE_PART_AGE."""
-    from genctl.download import output_name
 
     stem = output_name(record.model, record.request_id, 1, None, None).rsplit("-", 1)[0]
     now = time.time() if now is None else now

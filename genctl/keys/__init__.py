@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from genctl.errors import CODES, GenctlError, error
+from genctl.keys.state import KeyStore
 from genctl.settings import DEFAULT_COOLDOWN
 from genctl.values import Key
 
@@ -279,7 +280,6 @@ def _duration(seconds: float) -> str:
 
 def pool_for(settings: Settings, provider: str, *, store: KeyStore | None = None) -> KeyPool:
     """The pool of `provider`'s configured keys, persisted in the state dir (or `store`)."""
-    from genctl.keys.state import KeyStore
 
     keys = settings.providers[provider].keys
     return KeyPool(provider, keys, store=store or KeyStore(), cooldown=settings.key_cooldown)

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from genctl.errors import GenctlError
 from genctl.http import RetryPolicy, make_client, send
-from genctl.providers import get_provider
 from genctl.providers.accounts import (
     KeyCheck,
     failed_check,
@@ -21,6 +20,7 @@ from genctl.providers.accounts import (
     parse_replicate_account,
     replicate_account_request,
 )
+from genctl.providers.factory import get_provider
 from genctl.providers.fal import FalProvider
 from genctl.providers.replicate import ReplicateProvider
 

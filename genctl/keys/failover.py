@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from genctl.errors import GenctlError
 from genctl.http import RetryPolicy
 from genctl.keys import ACCOUNT_WIDE_CODES, CREDENTIAL_CODES
+from genctl.keys.check import lookup_accounts
 
 if TYPE_CHECKING:
     import httpx
@@ -126,7 +127,6 @@ class Failover:
 
     def _learn_accounts(self) -> None:
         """Ask the provider (Replicate: free `GET /account`) whose the unlabelled keys are; remembered."""
-        from genctl.keys.check import lookup_accounts
 
         unknown = [view.key for view in self.pool.views() if view.account is None]
         if unknown:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from genctl.providers import str_or_none
+from genctl.http import json_body
+from genctl.providers._common import str_or_none
 from genctl.providers.fal import FalProvider
 from genctl.providers.replicate import ReplicateProvider
 from genctl.values import HttpRequest
@@ -85,7 +86,6 @@ def replicate_account_request(api_url: str, key: Key) -> HttpRequest:
 
 def parse_replicate_account(response: httpx.Response) -> KeyCheck:
     """`{"type", "username", "name", …}`; the rate-limit headroom comes free in a header (§1.8)."""
-    from genctl.http import json_body
 
     body = json_body(response)
     username = str_or_none(body.get("username")) if isinstance(body, dict) else None
@@ -121,7 +121,6 @@ def fal_billing_request(api_url: str, key: Key) -> HttpRequest:
 
 def parse_fal_billing(response: httpx.Response) -> tuple[str | None, float | None, str | None]:
     """(username, balance, currency) from `{"username", "credits": {"current_balance", "currency"}}`."""
-    from genctl.http import json_body
 
     body = json_body(response)
     if not isinstance(body, dict):

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from genctl.errors import GenctlError, error
-from genctl.providers import (
+from genctl.http import json_body
+from genctl.providers._common import (
     ErrorBody,
     common_error,
     fallback_error,
@@ -172,7 +173,6 @@ class FalProvider:
         return _status_from(body, default=None, response=response)
 
     def parse_result(self, response: httpx.Response) -> Result:
-        from genctl.http import json_body
 
         body = json_body(response)
         outputs = tuple(extract_outputs(body))

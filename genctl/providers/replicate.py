@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from genctl.errors import GenctlError, error
-from genctl.providers import (
+from genctl.http import json_body
+from genctl.providers._common import (
     ErrorBody,
     common_error,
     fallback_error,
@@ -171,7 +172,6 @@ class ReplicateProvider:
 
     def parse_upload(self, response: httpx.Response) -> str:
         """The URL to pass as a model input: the uploaded file's `urls.get` (§4)."""
-        from genctl.http import json_body
 
         body = json_body(response)
         urls = body.get("urls") if isinstance(body, dict) else None

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from genctl.providers import json_object, malformed, str_or_none
+from genctl.providers._common import json_object, malformed, str_or_none
 from genctl.providers.base import ModelInfo, category_kind
 from genctl.values import HttpRequest
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genctl.errors import GenctlError, error
+from genctl.http import RetryPolicy, send, transport_errors
 from genctl.providers.fal import FalProvider
 from genctl.providers.replicate import ReplicateProvider
 
@@ -63,7 +64,6 @@ def upload_to_replicate(
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """`POST /files` (replicate-api.md §4) and the file's `urls.get`, to pass as the input value."""
-    from genctl.http import RetryPolicy, send
 
     request = provider.upload_request(
         file_name=path.name, data=path.read_bytes(), content_type=mime_type(path), key=key
@@ -84,8 +84,6 @@ def upload_to_fal(path: Path, *, provider: FalProvider, key: Key, timeout: float
     import fal_client
     import fal_client.client as fal_module
     import httpx
-
-    from genctl.http import transport_errors
 
     with _FAL_GLOBALS, transport_errors("fal", provider.rest_url, keys=[key]):
         saved = (fal_module.REST_URL, fal_module.CDN_URL, fal_module.MAX_ATTEMPTS)

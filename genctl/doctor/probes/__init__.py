@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genctl.catalog import ONE_TRY, Catalog
 from genctl.diagnose import Finding
+from genctl.keys import pool_for
 from genctl.providers import registry
+from genctl.providers._common import read_error_body
 
 if TYPE_CHECKING:
     import httpx
@@ -126,7 +129,6 @@ class DoctorContext:
 
     def views(self, provider: str) -> list[KeyView]:
         """The rotation state of each key (read once; doctor never changes it)."""
-        from genctl.keys import pool_for
 
         with self._lock:
             if provider not in self._views:
@@ -135,7 +137,6 @@ class DoctorContext:
 
     def catalog(self, provider: str, key: Key | None) -> Catalog:
         """A catalogue that asks `provider` with `key`; fresh answers (refresh), one try per call."""
-        from genctl.catalog import ONE_TRY, Catalog
 
         with self._lock:
             found = self._catalogs.get((provider, key.fingerprint if key else None))
@@ -202,7 +203,5 @@ def _on_response(response: httpx.Response) -> None:
     if request_id:
         entry["request_id"] = request_id
     if response.status_code >= 400:
-        from genctl.providers import read_error_body
-
         entry["message"] = read_error_body(response).message  # reads the (small) error body now
     log.append(entry)

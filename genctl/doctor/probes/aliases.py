@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from genctl import diagnose
+from genctl.aliases import table
 from genctl.diagnose import Finding
 from genctl.doctor.probes import Check, DoctorContext, Probe
 from genctl.providers import registry
@@ -42,7 +43,6 @@ def probes(ctx: DoctorContext) -> list[Probe]:
 
 
 def check_aliases(ctx: DoctorContext, probe: Probe) -> list[Check]:
-    from genctl.aliases import table
 
     providers = {p: _provider(ctx, p) for p in registry.NAMES}
     found: dict[str, dict[str, Any]] = {}

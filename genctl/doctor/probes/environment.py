@@ -10,9 +10,10 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from genctl import diagnose
+from genctl import __version__, diagnose
 from genctl.diagnose import Finding
 from genctl.doctor.probes import Check, DoctorContext, Probe
+from genctl.paths import resolve_config_file
 from genctl.providers import registry
 
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -42,8 +43,6 @@ def _check(
 def versions(ctx: DoctorContext) -> Check:
     import httpx
 
-    from genctl import __version__
-
     python = f"{platform.python_implementation()} {platform.python_version()}"
     where = f"{platform.system()} {platform.release()}".strip()
     finding = diagnose.ok(
@@ -58,7 +57,6 @@ def versions(ctx: DoctorContext) -> Check:
 
 def config_checks(ctx: DoctorContext) -> list[Check]:
     """Found, parsed, private; then each warning the loader had (unknown settings, cleaned keys, modes)."""
-    from genctl.paths import resolve_config_file
 
     settings = ctx.settings
     path, chosen_by = resolve_config_file(config_path=ctx.options.config_path, env=os.environ)

@@ -10,8 +10,13 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from genctl import diagnose
+from genctl.catalog import ONE_TRY
 from genctl.diagnose import Finding
 from genctl.doctor.probes import Check, DoctorContext, Probe
+from genctl.doctor.probes.environment import masked_proxy
+from genctl.http import proxy_for
+from genctl.keys import timestamp
+from genctl.keys.check import check_key as probe_key
 from genctl.providers import registry
 
 if TYPE_CHECKING:
@@ -47,8 +52,6 @@ def shape_finding(key: Key) -> Finding | None:
 
 
 def check_key(ctx: DoctorContext, probe: Probe, key: Key) -> list[Check]:
-    from genctl.catalog import ONE_TRY
-    from genctl.keys.check import check_key as probe_key
 
     local = shape_finding(key)
     if ctx.offline:
@@ -74,14 +77,11 @@ def check_key(ctx: DoctorContext, probe: Probe, key: Key) -> list[Check]:
 
 def _verdict(ctx: DoctorContext, key: Key, verdict: KeyCheck) -> Finding:
     """The check's verdict; a refused connection through a proxy is the proxy's (as connectivity says)."""
-    from genctl.http import proxy_for
 
     if verdict.error is not None and verdict.error.code == "network.connect":
         first_call = ctx.settings.providers[key.provider].urls["api_url"]  # where every key probe starts
         proxy, var = proxy_for(first_call)
         if proxy is not None:
-            from genctl.doctor.probes.environment import masked_proxy
-
             finding = diagnose.network_finding(verdict.error, proxy=masked_proxy(proxy), proxy_var=var)
             return finding.with_details(check=verdict.status)
     return diagnose.from_key_check(verdict)
@@ -172,6 +172,5 @@ def _since(view: KeyView) -> str:
 
 
 def _clock(ts: float) -> str:
-    from genctl.keys import timestamp
 
     return timestamp(ts, time.time())

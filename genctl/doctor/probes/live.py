@@ -15,8 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from genctl import diagnose
 from genctl.doctor.probes import Check, DoctorContext, Probe
+from genctl.download import save_output
 from genctl.errors import GenctlError
+from genctl.params import build_params
 from genctl.providers import registry
+from genctl.providers.factory import get_provider
+from genctl.runner import run_generation
 
 if TYPE_CHECKING:
     from genctl.values import Key
@@ -67,10 +71,6 @@ def cheapest_model(ctx: DoctorContext, provider: str) -> str | None:
 
 
 def run_live(ctx: DoctorContext, probe: Probe, model: str | None, key: Key | None) -> list[Check]:
-    from genctl.download import save_output
-    from genctl.params import build_params
-    from genctl.providers import get_provider
-    from genctl.runner import run_generation
 
     provider = probe.provider or ""
     if key is None:

@@ -10,6 +10,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from genctl import diagnose
+from genctl.aliases import table
+from genctl.catalog import ONE_TRY, NotCached, preflight, suggest
+from genctl.catalog.schema_check import check_params, payload_error
 from genctl.diagnose import Finding
 from genctl.doctor.probes import Check, DoctorContext, Probe
 from genctl.errors import CredentialError, GenctlError, error
@@ -32,7 +35,6 @@ class ModelToCheck:
 def models_to_check(settings: Settings, options: DoctorOptions) -> list[ModelToCheck]:
     """-m models (only those, when given); else the config's defaults and `[models."…"]` tables, and the
     built-in default of each provider with keys when the config names no image model."""
-    from genctl.aliases import table
 
     flag = options.provider_flag
     chosen: dict[str, ModelToCheck] = {}
@@ -75,7 +77,6 @@ def probes(ctx: DoctorContext) -> list[Probe]:
 
 
 def check_model(ctx: DoctorContext, probe: Probe, item: ModelToCheck) -> list[Check]:
-    from genctl.catalog import NotCached, preflight, suggest
 
     model, provider = item.model, item.provider
     facts: dict[str, Any] = {"origin": item.origin}
@@ -146,7 +147,6 @@ def _find(ctx: DoctorContext, model: str, provider: str) -> tuple[ModelDetail | 
 
 def _not_found(ctx: DoctorContext, model: str, provider: str, key: Key | None, catalog: Catalog) -> Finding:
     """model.not_found in the provider's own words where a free request can get them, with did-you-mean."""
-    from genctl.catalog import ONE_TRY, preflight
 
     info = registry.info(provider)
     answer: GenctlError | None = None
@@ -179,7 +179,6 @@ def _not_found(ctx: DoctorContext, model: str, provider: str, key: Key | None, c
 def _params(ctx: DoctorContext, model: str, provider: str, detail: ModelDetail) -> Finding | None:
     """The config's defaults for the model against its schema: the pre-flight's payload.invalid, as
     `genctl generate -m MODEL` would raise it before sending anything."""
-    from genctl.catalog.schema_check import check_params, payload_error
 
     defaults = ctx.settings.model_params.get(model)
     if not defaults:

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from genctl import diagnose
 from genctl.doctor.probes import Check, DoctorContext, Probe, install_recorder
+from genctl.doctor.probes.environment import masked_proxy
+from genctl.http import make_client, map_transport_error, proxy_for
+from genctl.providers._common import common_error, read_error_body
 
 if TYPE_CHECKING:
     import httpx
@@ -52,7 +55,6 @@ def host_of(url: str) -> str:
 
 
 def probe_url(ctx: DoctorContext, provider: str, setting: str, url: str) -> diagnose.Finding:
-    from genctl.http import map_transport_error, proxy_for
 
     if ctx.client_error is not None:
         return diagnose.from_error(ctx.client_error).with_details(setting=setting, url=url)
@@ -78,8 +80,6 @@ def probe_url(ctx: DoctorContext, provider: str, setting: str, url: str) -> diag
         timings["dns_ms"] = _ms(began)
         details["addresses"] = sorted({str(info[4][0]) for info in addresses})[:4]
     else:
-        from genctl.doctor.probes.environment import masked_proxy
-
         details["proxy"] = masked_proxy(proxy)
     trace = _Trace()
     client = _client(ctx)
@@ -102,7 +102,6 @@ def probe_url(ctx: DoctorContext, provider: str, setting: str, url: str) -> diag
 
 def _client(ctx: DoctorContext) -> httpx.Client:
     """A client of its own: a fresh connection, so connect and TLS are timed, through the same settings."""
-    from genctl.http import make_client
 
     client = make_client(timeout=ctx.options.timeout, connect_timeout=ctx.options.timeout)
     install_recorder(client)
@@ -111,7 +110,6 @@ def _client(ctx: DoctorContext) -> httpx.Client:
 
 def _answer_error(response: httpx.Response, provider: str) -> GenctlError | None:
     """Any HTTP answer proves the host is reachable, unless it is Cloudflare's block, a 429 or a 5xx."""
-    from genctl.providers import common_error, read_error_body
 
     if response.status_code < 400:
         return None
