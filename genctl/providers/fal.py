@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from genctl.errors import GenctlError, error
 from genctl.http import json_body
+from genctl.providers import registry
 from genctl.providers._common import (
     ErrorBody,
     common_error,
@@ -30,12 +31,7 @@ if TYPE_CHECKING:
     from genctl.settings import ProviderSettings
     from genctl.values import Key
 
-DEFAULT_URLS = {
-    "queue_url": "https://queue.fal.run",
-    "run_url": "https://fal.run",
-    "api_url": "https://api.fal.ai/v1",
-    "rest_url": "https://rest.fal.ai",
-}
+DEFAULT_URLS = registry.FAL.default_urls
 _NAMESPACES = ("workflows", "comfy")  # ids whose app has three segments (fal-api.md §1.2)
 _LEGACY_ID = re.compile(r"^(\d+)-([a-zA-Z0-9_-]+)$")
 _APP_NOT_FOUND = re.compile(r"Application '([^']+)' not found")

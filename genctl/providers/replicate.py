@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from genctl.errors import GenctlError, error
 from genctl.http import json_body
+from genctl.providers import registry
 from genctl.providers._common import (
     ErrorBody,
     common_error,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from genctl.settings import ProviderSettings
     from genctl.values import Key
 
-DEFAULT_API_URL = "https://api.replicate.com/v1"
+DEFAULT_API_URL = registry.REPLICATE.default_urls["api_url"]
 _VERSION = re.compile(r"^[0-9a-f]{64}$")
 _PREDICTION_PATH = re.compile(r"/predictions/([^/]+)")
 _URL_IN_TEXT = re.compile(r"https?://[^\s]+[^\s.,;)]")
