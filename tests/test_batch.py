@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +14,7 @@ from genctl.sandbox import Sandbox
 from genctl.sandbox import keys as sk
 from genctl.values import fingerprint
 from tests.conftest import run_on_tty
-from tests.test_generate import PNG
+from tests.support import PNG, signal_when_seen
 
 FAL_KEYS = f"{sk.FAL_KEY_OK},{sk.FAL_KEY_OK_2}"
 
@@ -296,29 +291,9 @@ def test_progress_bar_on_a_tty_and_results_still_on_stdout(sandbox: Sandbox, tmp
 
 def test_ctrl_c_cancels_the_running_jobs(sandbox: Sandbox, tmp_path: Path) -> None:
     batch = write(tmp_path / "b.txt", "[sandbox:hang] a fox", "[sandbox:hang] a cat", "a dog", "an owl")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "genctl",
-            "generate",
-            "--batch",
-            str(batch),
-            "-m",
-            "fal-ai/flux/schnell",
-            "--concurrency",
-            "2",
-        ],
-        env={**os.environ, **env(sandbox)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 20
-    while sandbox.count(r"/status$") < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=20)
+    args = ["generate", "--batch", str(batch), "-m", "fal-ai/flux/schnell", "--concurrency", "2"]
+    proc = signal_when_seen(args, box=sandbox, env=env(sandbox), pattern=r"/status$", count=2)
+    stdout, stderr = proc.stdout, proc.stderr
     assert proc.returncode == 130, stderr
     assert stdout == ""
     assert (

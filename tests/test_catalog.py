@@ -18,16 +18,9 @@ from genctl.sandbox.catalog import fal_models
 from genctl.sandbox.catalog_replicate import SDXL_VERSION
 from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
 from genctl.settings import Settings
+from tests.support import Clock
 
 DAY = 86400.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -62,7 +55,7 @@ def test_cache_hit_sends_nothing(sandbox: Sandbox, http: httpx.Client, tmp_path:
 
 
 def test_ttl_expiry_fetches_again(sandbox: Sandbox, http: httpx.Client, tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_800_000_000.0)
     catalog_for(sandbox, http, tmp_path, clock=clock).find("fal-ai/flux/dev", "fal")
     clock.now += DAY - 1
     catalog_for(sandbox, http, tmp_path, clock=clock).find("fal-ai/flux/dev", "fal")
@@ -78,7 +71,7 @@ def test_ttl_comes_from_the_config(sandbox: Sandbox, http: httpx.Client, tmp_pat
     config.write_text("[defaults]\ncatalog_ttl = 60\n")
     settings = settings_for(sandbox, GENCTL_CONFIG=str(config))
     assert settings.catalog_ttl == 60
-    clock = Clock()
+    clock = Clock(1_800_000_000.0)
     catalog_for(sandbox, http, tmp_path, clock=clock, settings=settings).sources["fal"].all_models()
     clock.now += 61
     catalog_for(sandbox, http, tmp_path, clock=clock, settings=settings).sources["fal"].all_models()
@@ -92,7 +85,7 @@ def test_refresh_bypasses_a_fresh_cache(sandbox: Sandbox, http: httpx.Client, tm
 
 
 def test_offline_uses_the_stale_copy_with_one_notice(http: httpx.Client, tmp_path: Path) -> None:
-    clock, notices = Clock(), []
+    clock, notices = Clock(1_800_000_000.0), []
     with Sandbox() as box:
         settings = settings_for(box)
         fresh = catalog_for(box, http, tmp_path, clock=clock, settings=settings).sources["fal"].all_models()

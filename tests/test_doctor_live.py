@@ -10,6 +10,7 @@ import pytest
 
 from genctl.sandbox import Sandbox
 from genctl.sandbox import keys as sk
+from tests.support import signal_when_seen
 from tests.test_doctor import assert_check, doctor_json
 
 SUBMITS = r"^/fal/queue/fal-ai/|/predictions$"
@@ -81,25 +82,11 @@ def test_live_in_a_script_needs_yes(genctl, sandbox: Sandbox) -> None:
 
 
 def test_ctrl_c_during_live_cancels_the_paid_job(sandbox: Sandbox) -> None:
-    import os
-    import signal
-    import subprocess
-    import time
-
     sandbox.configure(never_finish=True)
-    env = {**os.environ, **sandbox.env(), "FAL_KEY": sk.FAL_KEY_OK}
-    with subprocess.Popen(
-        [sys.executable, "-m", "genctl", "doctor", "--live", "--yes", "--provider", "fal"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        deadline = time.monotonic() + 30
-        while sandbox.count(r"/requests/[^/]+/status$") < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=30)
+    args = ["doctor", "--live", "--yes", "--provider", "fal"]
+    env = {**sandbox.env(), "FAL_KEY": sk.FAL_KEY_OK}
+    proc = signal_when_seen(args, box=sandbox, env=env, pattern=r"/requests/[^/]+/status$", wait=30)
+    stderr = proc.stderr
     assert proc.returncode == 130, stderr
     [cancel] = sandbox.cancels
     assert cancel.provider == "fal"

@@ -13,7 +13,7 @@ from genctl.errors import error
 from genctl.fallback import allows
 from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk
-from tests.test_generate import PNG
+from tests.support import PNG
 
 LOCKED = (
     "fal locked the account of key env:FAL_KEY: User is locked. Reason: Exhausted balance. "

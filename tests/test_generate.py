@@ -11,16 +11,7 @@ import pytest
 from genctl.sandbox import Sandbox
 from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
 from tests.conftest import run_on_tty, run_subprocess
-
-PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def fal_env(box: Sandbox, key: str = FAL_KEY_OK) -> dict[str, str]:
-    return {**box.env(), "FAL_KEY": key}
-
-
-def replicate_env(box: Sandbox, token: str = REPLICATE_TOKEN_OK) -> dict[str, str]:
-    return {**box.env(), "REPLICATE_API_TOKEN": token}
+from tests.support import PNG, fal_env, replicate_env
 
 
 def test_sandbox_main_job_needs_no_key(tmp_path: Path) -> None:

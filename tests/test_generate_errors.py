@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk
-from tests.test_generate import fal_env, replicate_env
+from tests.support import fal_env, replicate_env, signal_when_seen
 
 
 def error_of(run) -> dict:  # type: ignore[no-untyped-def]
@@ -277,20 +273,9 @@ def test_timeout_cancels_the_job_and_names_it(genctl, sandbox: Sandbox) -> None:
 
 
 def test_ctrl_c_cancels_the_remote_job(sandbox: Sandbox, tmp_path: Path) -> None:
-    import os
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "genctl", "generate", "[sandbox:hang] a fox", "-m", "fal-ai/flux/dev"],
-        env={**os.environ, **fal_env(sandbox)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 20
-    while sandbox.count(r"/status$") < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=20)
+    args = ["generate", "[sandbox:hang] a fox", "-m", "fal-ai/flux/dev"]
+    proc = signal_when_seen(args, box=sandbox, env=fal_env(sandbox), pattern=r"/status$")
+    stdout, stderr = proc.stdout, proc.stderr
     assert proc.returncode == 130, stderr
     assert stdout == ""
     [cancel] = sandbox.cancels

@@ -14,7 +14,7 @@ import pytest
 from genctl.download import save_output
 from genctl.providers.base import Output
 from genctl.sandbox import Sandbox
-from tests.test_generate import PNG, fal_env, replicate_env
+from tests.support import PNG, fal_env, replicate_env
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk
 from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
 from genctl.values import fingerprint
-from tests.test_generate import fal_env, replicate_env
+from tests.support import fal_env, replicate_env
 
 FAL = ("-m", "fal-ai/flux/schnell")
 REPLICATE = ("-m", "black-forest-labs/flux-schnell")

@@ -25,8 +25,8 @@ from genctl.http import (
     transport_errors,
 )
 from genctl.values import HttpRequest, Key
+from tests.support import FAL_SECRET
 
-FAL_SECRET = "1b2c3d4e-0000-4000-8000-00000000abcd:9f0e0000000000000000000000007777"
 REP_SECRET = "r8_Abcdefghijklmnopqrstuvwxyz0123456789Z"
 NO_JITTER = RetryPolicy(max_attempts=4, base_delay=0.5, max_wait=30.0, jitter=0.0)
 URL = "https://queue.example.test/fal-ai/flux/requests/r1/status"

@@ -6,7 +6,7 @@ import json
 import socket
 
 from genctl.sandbox import Sandbox
-from tests.test_generate import fal_env
+from tests.support import fal_env
 
 
 def test_missing_ca_bundle_is_network_tls_not_a_traceback(genctl, sandbox: Sandbox, tmp_path) -> None:

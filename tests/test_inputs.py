@@ -22,8 +22,8 @@ from genctl.providers.fal import FalProvider
 from genctl.providers.replicate import ReplicateProvider
 from genctl.providers.uploads import FAL_MAX_ATTEMPTS
 from genctl.values import Key
+from tests.support import FAL_SECRET
 
-FAL_SECRET = "1b2c3d4e-0000-4000-8000-00000000abcd:9f0e0000000000000000000000007777"
 REP_SECRET = "r8_Abcdefghijklmnopqrstuvwxyz0123456789Z"
 FAL_KEY = Key(provider="fal", label="env:FAL_KEY", source="env", _secret=FAL_SECRET)
 REP_KEY = Key(provider="replicate", label="env:REPLICATE_API_TOKEN", source="env", _secret=REP_SECRET)

@@ -14,7 +14,7 @@ from genctl.keys.state import KeyStore
 from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk
 from genctl.values import Key, fingerprint
-from tests.test_generate import PNG
+from tests.support import PNG
 
 FAL_MATE = (
     "00000000-0000-4000-8000-0000000000a2:5a4d00000000000000000000000000a2"  # same account as LOCKED_ADMIN

@@ -14,16 +14,9 @@ from genctl.errors import CredentialError, RateLimitError, error
 from genctl.keys import KeyPool, describe
 from genctl.keys.state import KeyStore
 from genctl.values import Key
+from tests.support import Clock
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def fal_key(n: int, account: str | None = None) -> Key:
@@ -38,7 +31,7 @@ LIMITED = error("rate.limited", "fal is rate limiting this key", fix="Wait.", pr
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from genctl.sandbox import Sandbox
 from genctl.sandbox.catalog_replicate import SDXL_VERSION
 from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
-from tests.test_generate import fal_env, replicate_env
+from tests.support import fal_env, replicate_env
 
 
 def error_of(run, exit_code: int) -> dict:  # type: ignore[no-untyped-def]

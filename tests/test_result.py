@@ -18,7 +18,7 @@ from genctl.history import History, JobRecord
 from genctl.history.recovery import expired
 from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk
-from tests.test_generate import PNG, fal_env, replicate_env
+from tests.support import PNG, fal_env, replicate_env
 
 FAL = ("-m", "fal-ai/flux/schnell")
 REPLICATE = ("-m", "black-forest-labs/flux-schnell")

@@ -16,8 +16,8 @@ from genctl.providers.fal import FalProvider
 from genctl.providers.replicate import ReplicateProvider
 from genctl.runner import Event, cancel, fetch_result, run_generation, submit_only
 from genctl.values import Key
+from tests.support import FAL_SECRET, FakeTime
 
-FAL_SECRET = "1b2c3d4e-0000-4000-8000-00000000abcd:9f0e0000000000000000000000007777"
 REP_SECRET = "r8_Abcdefghijklmnopqrstuvwxyz0123456789Z"
 FAL_KEY = Key(provider="fal", label="env:FAL_KEY", source="env", _secret=FAL_SECRET)
 REP_KEY = Key(provider="replicate", label="env:REPLICATE_API_TOKEN", source="env", _secret=REP_SECRET)
@@ -25,21 +25,6 @@ Q = "https://queue.fal.test"
 API = "https://api.replicate.test/v1"
 NO_JITTER = RetryPolicy(jitter=0.0)
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class FakeTime:
-    """A clock that only moves when the runner sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class Server:
@@ -119,7 +104,7 @@ def test_fal_queue_flow_with_positions_and_logs() -> None:
             RESULT: (200, IMAGES),
         }
     )
-    t, events = FakeTime(), []
+    t, events = FakeTime(100.0), []
     job, result = run_fal(server, t, events)
     assert job.request_id == "r-1" and job.key_label == "env:FAL_KEY"
     assert [o.url for o in result.outputs] == ["https://v3.fal.media/files/a.png"]
@@ -148,7 +133,7 @@ def test_failed_completed_reads_the_result_error() -> None:
     detail = {"detail": [{"loc": ["body", "image_size"], "msg": "unexpected value", "type": "value_error"}]}
     server = Server({("POST", "/fal-ai/flux/dev"): SUBMIT, STATUS: (200, failed), RESULT: (422, detail)})
     with pytest.raises(GenctlError) as caught:
-        run_fal(server, FakeTime())
+        run_fal(server, FakeTime(100.0))
     err = caught.value
     assert (err.code, err.exit_code, err.http_status, err.request_id) == ("payload.invalid", 5, 422, "r-1")
     assert "image_size: unexpected value" in err.message
@@ -158,14 +143,14 @@ def test_failed_completed_with_2xx_result_uses_the_status() -> None:
     failed = {"status": "COMPLETED", "error": "runner crashed", "error_type": "runner_disconnected"}
     server = Server({("POST", "/fal-ai/flux/dev"): SUBMIT, STATUS: (200, failed), RESULT: (200, {})})
     with pytest.raises(GenctlError) as caught:
-        run_fal(server, FakeTime())
+        run_fal(server, FakeTime(100.0))
     assert caught.value.code == "generation.failed" and "runner crashed" in caught.value.message
 
 
 def test_submit_error_is_mapped() -> None:
     server = Server({("POST", "/fal-ai/flux/dev"): (401, {"detail": "No user found for Key ID and Secret"})})
     with pytest.raises(GenctlError) as caught:
-        run_fal(server, FakeTime())
+        run_fal(server, FakeTime(100.0))
     assert (caught.value.code, caught.value.request_id) == ("key.invalid", "r-1")
 
 
@@ -177,7 +162,7 @@ def test_deadline_cancels_and_raises_timeout() -> None:
             CANCEL: (202, {"status": "CANCELLATION_REQUESTED"}),
         }
     )
-    t = FakeTime()
+    t = FakeTime(100.0)
     with pytest.raises(GenctlError) as caught:
         run_fal(server, t, deadline=3.0)
     err = caught.value
@@ -197,13 +182,13 @@ def test_deadline_cancel_failure_is_noted_not_raised() -> None:
         }
     )
     with pytest.raises(GenctlError) as caught:
-        run_fal(server, FakeTime(), deadline=1.0)
+        run_fal(server, FakeTime(100.0), deadline=1.0)
     assert caught.value.code == "generation.timeout"
     assert "cancelling the remote job failed" in caught.value.message
 
 
 def test_poll_hanging_past_the_deadline_is_a_timeout() -> None:
-    t = FakeTime()
+    t = FakeTime(100.0)
     read_timeouts: list[float] = []
 
     def hanging(request: httpx.Request) -> httpx.Response:
@@ -234,7 +219,7 @@ def test_keyboard_interrupt_after_submit_cancels() -> None:
             CANCEL: (202, {"status": "CANCELLATION_REQUESTED"}),
         }
     )
-    t = FakeTime()
+    t = FakeTime(100.0)
     calls = []
 
     def interrupting_sleep(seconds: float) -> None:
@@ -262,7 +247,7 @@ def test_keyboard_interrupt_after_submit_cancels() -> None:
 def test_keyboard_interrupt_before_submit_sends_no_cancel() -> None:
     server = Server({("POST", "/fal-ai/flux/dev"): KeyboardInterrupt(), CANCEL: (202, {})})
     with pytest.raises(GenctlError) as caught:
-        run_fal(server, FakeTime())
+        run_fal(server, FakeTime(100.0))
     assert (caught.value.code, caught.value.request_id) == ("interrupted", None)
     assert not server.calls(*CANCEL)
 
@@ -280,7 +265,7 @@ def test_status_retries_honour_hints_and_emit_events() -> None:
             RESULT: (200, IMAGES),
         }
     )
-    t, events = FakeTime(), []
+    t, events = FakeTime(100.0), []
     run_fal(server, t, events)
     assert t.sleeps == [4.0, 2.0, 5.0]
     retries = [e.message for e in events if e.kind == "retry"]
@@ -294,7 +279,7 @@ def test_status_retries_honour_hints_and_emit_events() -> None:
 def test_submit_post_not_retried_on_503_but_on_connect_error() -> None:
     server = Server({("POST", "/fal-ai/flux/dev"): (503, {"detail": "busy"}, {"Retry-After": "1"})})
     with pytest.raises(GenctlError) as caught:
-        run_fal(server, FakeTime())
+        run_fal(server, FakeTime(100.0))
     assert caught.value.code == "provider.unavailable" and len(server.requests) == 1
 
     server = Server(
@@ -304,21 +289,21 @@ def test_submit_post_not_retried_on_503_but_on_connect_error() -> None:
             RESULT: (200, IMAGES),
         }
     )
-    job, _ = run_fal(server, FakeTime())
+    job, _ = run_fal(server, FakeTime(100.0))
     assert job.request_id == "r-1" and len(server.calls("POST", "/fal-ai/flux/dev")) == 2
 
 
 def test_submit_read_timeout_is_not_retried() -> None:
     server = Server({("POST", "/fal-ai/flux/dev"): [httpx.ReadTimeout("timed out"), SUBMIT]})
     with pytest.raises(GenctlError) as caught:
-        run_fal(server, FakeTime())
+        run_fal(server, FakeTime(100.0))
     assert caught.value.code == "network.timeout" and len(server.requests) == 1
 
 
 def test_poll_transport_error_keeps_the_request_id() -> None:
     server = Server({("POST", "/fal-ai/flux/dev"): SUBMIT, STATUS: httpx.ConnectError("[Errno 111] refused")})
     with pytest.raises(GenctlError) as caught:
-        run_fal(server, FakeTime(), policy=RetryPolicy(max_attempts=2, jitter=0))
+        run_fal(server, FakeTime(100.0), policy=RetryPolicy(max_attempts=2, jitter=0))
     assert (caught.value.code, caught.value.request_id) == ("network.connect", "r-1")
 
 
@@ -361,7 +346,7 @@ def test_replicate_flow_sends_cancel_after_and_reads_output_from_status() -> Non
         }
     )
     events: list[Event] = []
-    job, result = run_replicate(server, FakeTime(), deadline=90, on_event=events.append)
+    job, result = run_replicate(server, FakeTime(100.0), deadline=90, on_event=events.append)
     [submit] = server.calls("POST", "/v1/models/black-forest-labs/flux-schnell/predictions")
     assert submit.headers["Cancel-After"] == "90s"
     assert submit.headers["Authorization"] == f"Bearer {REP_SECRET}"
@@ -375,7 +360,7 @@ def test_replicate_flow_sends_cancel_after_and_reads_output_from_status() -> Non
 def test_replicate_terminal_on_submit_skips_polling() -> None:
     done = pred("succeeded", output="https://replicate.delivery/a.png")
     server = Server({("POST", "/v1/models/black-forest-labs/flux-schnell/predictions"): (201, done, {})})
-    t = FakeTime()
+    t = FakeTime(100.0)
     _, result = run_replicate(server, t)
     assert result.outputs[0].url == "https://replicate.delivery/a.png" and t.sleeps == []
 
@@ -397,7 +382,7 @@ def test_replicate_terminal_failures(final: dict[str, Any], code: str) -> None:
         }
     )
     with pytest.raises(GenctlError) as caught:
-        run_replicate(server, FakeTime())
+        run_replicate(server, FakeTime(100.0))
     assert (caught.value.code, caught.value.exit_code, caught.value.request_id) == (code, 1, "p-1")
 
 
@@ -414,7 +399,7 @@ def test_replicate_interrupt_posts_cancel() -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(GenctlError) as caught:
-        run_replicate(server, FakeTime(), sleep=interrupt)
+        run_replicate(server, FakeTime(100.0), sleep=interrupt)
     assert caught.value.code == "interrupted"
     assert len(server.calls("POST", "/v1/predictions/p-1/cancel")) == 1
 
@@ -457,10 +442,10 @@ def test_secret_never_appears_in_any_raised_error() -> None:
     leaky_fal = {"detail": f"No user found for Key ID and Secret {FAL_SECRET}"}
     leaky_rep = {"detail": f"bad token {REP_SECRET}", "title": "Unauthenticated"}
     scenarios: list[tuple[Server, Callable[[Server], Any]]] = [
-        (Server({("POST", "/fal-ai/flux/dev"): (401, leaky_fal)}), lambda s: run_fal(s, FakeTime())),
+        (Server({("POST", "/fal-ai/flux/dev"): (401, leaky_fal)}), lambda s: run_fal(s, FakeTime(100.0))),
         (
             Server({("POST", "/fal-ai/flux/dev"): httpx.ConnectError(f"refused {FAL_SECRET}")}),
-            lambda s: run_fal(s, FakeTime(), policy=RetryPolicy(max_attempts=1)),
+            lambda s: run_fal(s, FakeTime(100.0), policy=RetryPolicy(max_attempts=1)),
         ),
         (
             Server(
@@ -470,7 +455,7 @@ def test_secret_never_appears_in_any_raised_error() -> None:
                     CANCEL: (500, {}),
                 }
             ),
-            lambda s: run_fal(s, FakeTime(), deadline=1),
+            lambda s: run_fal(s, FakeTime(100.0), deadline=1),
         ),
         (
             Server(
@@ -480,15 +465,15 @@ def test_secret_never_appears_in_any_raised_error() -> None:
                     RESULT: (422, {"detail": [{"loc": ["body", "k"], "msg": FAL_SECRET, "type": "t"}]}),
                 }
             ),
-            lambda s: run_fal(s, FakeTime()),
+            lambda s: run_fal(s, FakeTime(100.0)),
         ),
         (
             Server({("POST", "/v1/models/black-forest-labs/flux-schnell/predictions"): (401, leaky_rep, {})}),
-            lambda s: run_replicate(s, FakeTime()),
+            lambda s: run_replicate(s, FakeTime(100.0)),
         ),
         (
             Server({("POST", "/v1/models/black-forest-labs/flux-schnell/predictions"): (402, leaky_rep, {})}),
-            lambda s: run_replicate(s, FakeTime()),
+            lambda s: run_replicate(s, FakeTime(100.0)),
         ),
     ]
     for server, call in scenarios:
@@ -504,7 +489,7 @@ def test_retry_events_never_show_the_secret() -> None:
     server = Server({("POST", "/fal-ai/flux/dev"): httpx.ConnectError(f"refused {FAL_SECRET}")})
     events: list[Event] = []
     with pytest.raises(GenctlError):
-        run_fal(server, FakeTime(), events, policy=RetryPolicy(max_attempts=3, jitter=0))
+        run_fal(server, FakeTime(100.0), events, policy=RetryPolicy(max_attempts=3, jitter=0))
     messages = [e.message or "" for e in events if e.kind == "retry"]
     assert len(messages) == 2 and all("refused" in m for m in messages)
     assert not any(FAL_SECRET in m or FAL_SECRET.split(":")[1] in m for m in messages)

@@ -20,23 +20,11 @@ from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk
 from genctl.sandbox.catalog_replicate import SDXL_VERSION
 from genctl.values import Key
+from tests.support import FakeTime
 
 FLUX = "fal-ai/flux/dev"
 SCHNELL = "black-forest-labs/flux-schnell"
 NO_JITTER = RetryPolicy(jitter=0.0)
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def fal_key(secret: str = sk.FAL_KEY_OK) -> Key:
