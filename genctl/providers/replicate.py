@@ -166,6 +166,13 @@ class ReplicateProvider:
     def parse_result(self, response: httpx.Response) -> Result:
         body = _prediction(response)
         status = status_from_prediction(body)
+        if status.state == "succeeded" and _empty(body.get("output")):
+            # A success with nothing in it (output null, "", [] or only empty chunks) is no success.
+            raise maker(self.name, response.status_code, str(body["id"]))(
+                "generation.failed",
+                f"Replicate reported prediction {body['id']} succeeded, but its output is empty.",
+                "Run it again; if it keeps happening, check the model's page on replicate.com.",
+            )
         return Result(outputs=status.outputs or (), raw=body)
 
     def parse_upload(self, response: httpx.Response) -> str:
@@ -382,6 +389,12 @@ def _sent_auth(response: httpx.Response) -> bool:
 def _first_url(text: str) -> str | None:
     match = _URL_IN_TEXT.search(text)
     return match.group(0) if match else None
+
+
+def _empty(output: Any) -> bool:
+    if isinstance(output, list):
+        return all(_empty(item) for item in output)
+    return output is None or output == "" or output == {}
 
 
 def _dict(value: Any) -> dict[str, Any]:
