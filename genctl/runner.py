@@ -255,7 +255,8 @@ def cancel(
     )
     if response.is_success:
         return cancel_accepted(json_body(response))
-    if response.status_code in (400, 404, 409):  # fal: ALREADY_COMPLETED / NOT_FOUND (fal-api.md §1.1)
+    # UNVERIFIED (fal-api.md §1.1): the HTTP codes of ALREADY_COMPLETED / NOT_FOUND; a 2xx is read above.
+    if response.status_code in (400, 404, 409):
         return False
     err = provider.error_from_response(response, model=job.model, key=key)
     err.request_id = err.request_id or job.request_id

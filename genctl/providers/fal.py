@@ -297,6 +297,7 @@ def _fal_error(
             "The job was cancelled (by genctl's deadline, another client or the app); run it again.",
         )
     kind = error_type(response, body)
+    # UNVERIFIED: whether a 4xx naming fields ever carries a top-level error_type too; if so, the fields win.
     has_fields = status in (400, 422) and bool(body.fields)
     if is_infra_error_type(kind) and kind and not has_fields:
         return infra_error(

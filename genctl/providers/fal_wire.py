@@ -149,6 +149,8 @@ def empty_result(response: httpx.Response, body: Any) -> GenctlError | None:
             return found or make(
                 "generation.failed", f"fal's result for request {request_id} holds no output: {detail}", fix
             )
+        # UNVERIFIED: no artifact shows fal answering `{"images": []}` or `{}`; a result without a file
+        # where the output's own keys are empty can only be a failure, whatever the server meant.
         media = [body[k] for k in _MEDIA_KEYS if k in body]
         if not body or (media and all(value in (None, [], {}, "") for value in media)):
             return make("generation.failed", f"fal's result for request {request_id} holds no output.", fix)
