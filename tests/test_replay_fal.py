@@ -530,3 +530,11 @@ def test_logs_typed_as_an_object_in_the_endpoint_openapi_do_not_break_polling() 
     assert spec["components"]["schemas"]["QueueStatus"]["properties"]["logs"]["type"] == "object"
     status = fal.parse_status(httpx.Response(202, json={"status": "IN_PROGRESS", "logs": {"step": "1/2"}}))
     assert (status.state, status.logs) == ("running", ())
+
+
+def test_runner_server_error_outside_a_finished_job_is_provider_side() -> None:
+    """The same type on a submit (no job ran): the platform failing, not the model."""
+    body = {"detail": "Internal Server Error", "error_type": "runner_server_error"}
+    routes = {("POST", "/fal-ai/flux/dev"): [(500, body, {"X-Fal-Error-Type": "runner_server_error"})]}
+    _, _, err = run("fal-ai/flux/dev", routes)
+    assert err is not None and (err.code, err.exit_code) == ("provider.unavailable", 7)

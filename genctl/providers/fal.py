@@ -24,13 +24,12 @@ from genctl.providers.base import HttpRequest, Job, JobStatus, Output, Result
 from genctl.providers.fal_wire import (
     CANCEL_ERROR_TYPES,
     empty_result,
-    error_type,
     infra_error,
     is_infra_error_type,
     path_not_found,
+    request_error,
     request_id_of,
     status_from,
-    user_timeout,
 )
 
 if TYPE_CHECKING:
@@ -214,6 +213,7 @@ class FalProvider:
                 user_timeout=False,
                 status=None,
                 request_id=job.request_id,
+                job_ran=True,
             )
         if status.error_type == "content_policy_violation":
             return error(
@@ -289,20 +289,8 @@ def _fal_error(
             f"fal wants payment (HTTP 402): {said}",
             "Add credit at fal.ai/dashboard/billing.",
         )
-    if status == 499 or error_type(response, body) in CANCEL_ERROR_TYPES:
-        # fal's runtime answers the result of a job cancelled while running with 499 (fal-api.md §2.2).
-        return make(
-            "generation.canceled",
-            f"fal cancelled the job (HTTP {status}): {said}",
-            "The job was cancelled (by genctl's deadline, another client or the app); run it again.",
-        )
-    kind = error_type(response, body)
-    # UNVERIFIED: whether a 4xx naming fields ever carries a top-level error_type too; if so, the fields win.
-    has_fields = status in (400, 422) and bool(body.fields)
-    if is_infra_error_type(kind) and kind and not has_fields:
-        return infra_error(
-            kind, said, user_timeout=user_timeout(response), status=status, request_id=request_id
-        )
+    if (request_err := request_error(response, body, request_id=request_id)) is not None:
+        return request_err
     if status == 404:
         return _not_found(response, body, model=model, make=make, request_id=request_id)
     if status in (400, 422):
@@ -321,9 +309,6 @@ def _fal_error(
             "Fix the listed parameters (-p NAME=VALUE); see the model's input schema.",
             fields=list(body.fields),
         )
-    if status == 504 and user_timeout(response):
-        # UNVERIFIED: a user start timeout without an error_type; fal documents both together (§1.7).
-        return infra_error("request_timeout", said, user_timeout=True, status=status, request_id=request_id)
     return None
 
 

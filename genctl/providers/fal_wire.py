@@ -31,9 +31,10 @@ INFRA_ERROR_TYPES = frozenset(
         "internal_error",
     }
 )
-# The runner answered 500: the app's own code failed ("Runner internal error"; fal's runtime answers an
-# unhandled exception with 500 "Internal Server Error", fal-api.md §2.2). The model ran and failed, so
-# generation.failed, but the fix still says retry, never "check the inputs": nothing says the input was bad.
+# The runner answered 500 ("Runner internal error"; fal's runtime answers an unhandled exception in the
+# app with 500 "Internal Server Error", fal-api.md §2.2). On a finished job's status or result the model
+# ran and failed: generation.failed, with a fix that says retry, never "check the inputs" (nothing says the
+# input was bad). Anywhere else (a submit, a poll) it is the platform failing: provider.unavailable.
 _MODEL_RAN_TYPES = frozenset({"runner_server_error"})
 # Top-level types about the request or a cancel, not the infrastructure (docs' table, 400 and 499 rows).
 # UNVERIFIED: `validation_error` at the top level is a name only our emulator uses; either way a 4xx result
@@ -57,9 +58,18 @@ def is_infra_error_type(kind: str | None) -> bool:
 
 
 def infra_error(
-    kind: str, said: str, *, user_timeout: bool, status: int | None, request_id: str | None
+    kind: str,
+    said: str,
+    *,
+    user_timeout: bool,
+    status: int | None,
+    request_id: str | None,
+    job_ran: bool = False,
 ) -> GenctlError:
-    """fal's infrastructure failed (or the caller's own start timeout ran out): retry, never "check input"."""
+    """fal's infrastructure failed (or the caller's own start timeout ran out): retry, never "check input".
+
+    `job_ran`: the error is a finished job's (its COMPLETED status or its result), not a submit's or poll's.
+    """
     make = maker("fal", status, request_id)
     if kind == "request_timeout" and user_timeout:
         # X-Fal-Request-Timeout-Type: user: our own X-Fal-Request-Timeout (time to start) ran out (§1.7).
@@ -69,7 +79,7 @@ def infra_error(
             "Raise --timeout, or retry when the model's queue is shorter.",
             error_type=kind,
         )
-    if kind in _MODEL_RAN_TYPES:
+    if kind in _MODEL_RAN_TYPES and job_ran:
         return make(
             "generation.failed",
             f"fal's runner failed while running the model ({kind}): {said}",
@@ -85,6 +95,34 @@ def infra_error(
         "server errors are not charged.",
         error_type=kind,
     )
+
+
+def request_error(response: httpx.Response, body: ErrorBody, *, request_id: str | None) -> GenctlError | None:
+    """A cancel (499, client_* types) or a request (infra) error type; None for every other answer."""
+    status, said, kind = response.status_code, body.message, error_type(response, body)
+    if status == 499 or kind in CANCEL_ERROR_TYPES:
+        # fal's runtime answers the result of a job cancelled while running with 499 (fal-api.md §2.2).
+        return maker("fal", status, request_id)(
+            "generation.canceled",
+            f"fal cancelled the job (HTTP {status}): {said}",
+            "The job was cancelled (by genctl's deadline, another client or the app); run it again.",
+        )
+    # UNVERIFIED: whether a 4xx naming fields ever carries a top-level error_type too; if so, the fields win.
+    has_fields = status in (400, 422) and bool(body.fields)
+    if kind is not None and is_infra_error_type(kind) and not has_fields:
+        timeout = user_timeout(response)
+        return infra_error(
+            kind,
+            said,
+            user_timeout=timeout,
+            status=status,
+            request_id=request_id,
+            job_ran=is_result_url(response),
+        )
+    if status == 504 and user_timeout(response):
+        # UNVERIFIED: a user start timeout without an error_type; fal documents both together (§1.7).
+        return infra_error("request_timeout", said, user_timeout=True, status=status, request_id=request_id)
+    return None
 
 
 def not_charged(response: httpx.Response) -> bool:
@@ -117,6 +155,13 @@ def path_not_found(
         "Check the path after owner/app in the endpoint id (e.g. fal-ai/flux/dev) at fal.ai/models.",
         **({"endpoint_id": endpoint} if endpoint else {}),
         path=path,
+    )
+
+
+def is_result_url(response: httpx.Response) -> bool:
+    """Whether `response` answers a job's result GET (…/requests/{id}), not its status or a submit."""
+    return _APP_OF_REQUEST.match(request_path(response)) is not None and not request_path(response).endswith(
+        ("/status", "/cancel")
     )
 
 
