@@ -538,3 +538,18 @@ def test_runner_server_error_outside_a_finished_job_is_provider_side() -> None:
     routes = {("POST", "/fal-ai/flux/dev"): [(500, body, {"X-Fal-Error-Type": "runner_server_error"})]}
     _, _, err = run("fal-ai/flux/dev", routes)
     assert err is not None and (err.code, err.exit_code) == ("provider.unavailable", 7)
+
+
+def test_a_429_with_an_error_type_stays_rate_limited() -> None:
+    """§2.2 429 rows: no documented error_type; should one come, the rate limit and its hint still win."""
+    body = {"detail": "Too many requests", "error_type": "rate_limited"}
+    routes = {("POST", "/fal-ai/flux/dev"): [(429, body, {"Retry-After": "3"})]}
+    _, _, err = run("fal-ai/flux/dev", routes)
+    assert err is not None and (err.code, err.details["retry_after"]) == ("rate.limited", 3.0)
+
+
+def test_a_text_result_that_happens_to_have_a_detail_field_is_kept() -> None:
+    body = {"output": "a poem", "detail": "long"}
+    routes = app_routes("fal-ai/any-llm", "fal-ai/any-llm", status=[COMPLETED_AT_ONCE], result=[(200, body)])
+    _, done, err = run("fal-ai/any-llm", routes)
+    assert err is None and done[1].outputs == (Output(url=None, value=body),)

@@ -20,6 +20,7 @@ from genctl.download import save_output
 from genctl.errors import GenctlError
 from genctl.http import RetryPolicy, make_client
 from genctl.keys import Key
+from genctl.providers import detect_provider
 from genctl.providers import replicate_catalog as catalog
 from genctl.providers.base import Job, Output
 from genctl.providers.replicate import ReplicateProvider, outputs_from
@@ -312,6 +313,7 @@ def test_absent_timestamps_and_dp_versions_parse() -> None:
         model="meta/meta-llama-3-8b-instruct:dp-a557b7387b4940df25b23f779dc534c4", params={}, key=KEY
     )
     assert request.json == {"version": "dp-a557b7387b4940df25b23f779dc534c4", "input": {}}
+    assert detect_provider("meta/meta-llama-3-8b-instruct:dp-a557b7387b4940df25b23f779dc534c4") == "replicate"
 
 
 def test_cancel_answer_has_null_logs() -> None:

@@ -44,6 +44,7 @@ CANCEL_ERROR_TYPES = frozenset({"client_cancelled", "client_disconnected"})
 # fal's runtime answers an unknown path of a known app with this (fal-api.md §2.2, turn-2 correction).
 _PATH_NOT_FOUND = re.compile(r"^Path (/\S*) not found$")
 _APP_OF_REQUEST = re.compile(r"^/(.+)/requests/([^/]+)(?:/.*)?$")
+_ERROR_KEYS = frozenset({"detail", "error_type", "status", "request_id"})  # an error body and nothing else
 _MEDIA_KEYS = ("images", "image", "video", "videos", "audio", "audio_file", "audios", "file", "files")
 
 
@@ -107,9 +108,10 @@ def request_error(response: httpx.Response, body: ErrorBody, *, request_id: str 
             f"fal cancelled the job (HTTP {status}): {said}",
             "The job was cancelled (by genctl's deadline, another client or the app); run it again.",
         )
-    # UNVERIFIED: whether a 4xx naming fields ever carries a top-level error_type too; if so, the fields win.
+    # UNVERIFIED: whether a 4xx naming fields (or a 429) ever carries a top-level error_type too; if so,
+    # the fields (or the rate limit, with its retry hint) win.
     has_fields = status in (400, 422) and bool(body.fields)
-    if kind is not None and is_infra_error_type(kind) and not has_fields:
+    if kind is not None and is_infra_error_type(kind) and not has_fields and status != 429:
         timeout = user_timeout(response)
         return infra_error(
             kind,
@@ -188,7 +190,7 @@ def empty_result(response: httpx.Response, body: Any) -> GenctlError | None:
         return make("generation.failed", f"fal's result for request {request_id} is {what}.", fix)
     if isinstance(body, dict):
         detail = body.get("detail")
-        if isinstance(detail, str) and detail.strip():
+        if isinstance(detail, str) and detail.strip() and set(body) <= _ERROR_KEYS:
             # A single third-party report: a result GET answered 200 {"detail": "Path … not found"} (§2.2).
             found = path_not_found(response, detail, model=None, request_id=request_id)
             return found or make(
