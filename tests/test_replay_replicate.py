@@ -10,6 +10,7 @@ every other exchange was replayed.
 from __future__ import annotations
 
 import collections
+import json
 from pathlib import Path
 
 import httpx
@@ -30,7 +31,6 @@ TOKEN = "r8_Abcdefghijklmnopqrstuvwxyz0123456789Z"
 KEY = Key(provider="replicate", label="env:REPLICATE_API_TOKEN", source="env", _secret=TOKEN)
 API = "https://api.replicate.com/v1"
 SDXL = "stability-ai/sdxl:39ed52f2a78e934b3ba6e2a89f5b1c712de7dfea535525255b1aa35c5565e08b"
-SDXL_2024 = "stability-ai/sdxl:7762fd07cf82c948538e41f63f77d685e02b063e37e496e96eefd46c929f9bdc"
 CORGI = {"prompt": "a studio photo of a rainbow colored corgi", "width": 512, "height": 512, "seed": 42069}
 rep = ReplicateProvider(api_url=API)
 
@@ -412,49 +412,52 @@ def test_run_concurrently_four_jobs_each_to_the_end() -> None:
     assert len(server.served) == 137 - 4
 
 
-@pytest.mark.parametrize(
-    ("name", "model", "chunks"),
-    [
-        ("test_models_predictions_create_blocking[True-10].yaml", "meta/meta-llama-3-8b-instruct", None),
-        ("test_models_predictions_create_blocking[False-True].yaml", "meta/meta-llama-3-8b-instruct", None),
-        ("test_predictions_create_blocking[True-10].yaml", SDXL_2024, 1),
-    ],
-)
-def test_blocking_processing_answer_keeps_polling(name: str, model: str, chunks: int | None) -> None:
-    """The recorded sync answer is `processing` with output; the runner must poll `urls.get` until a
+BLOCKING = sorted(name for name in EXPECTED if "_blocking[" in name)
+
+
+@pytest.mark.parametrize("name", BLOCKING)
+def test_blocking_processing_answer_keeps_polling(name: str) -> None:
+    """Each recorded sync answer is `processing` with output; the runner must poll `urls.get` until a
     terminal status. The recording ends there, so the poll answers are SYNTHETIC: the recorded body, once
     more `processing`, then with `status: succeeded` (nothing else changed)."""
-    exchanges = [e for e in load(name) if e.method == "POST"]
-    first = exchanges[0]
-    body = first.json()
+    creates = [e for e in load(name) if e.method == "POST"]
     polls: list[httpx.Request] = []
+    bodies = [e.json() for e in creates]
 
     def synthetic(request: httpx.Request) -> httpx.Response:
         polls.append(request)
-        assert request.method == "GET" and str(request.url) == body["urls"]["get"]
-        status = "processing" if len(polls) == 1 else "succeeded"
+        (body,) = [b for b in bodies if str(request.url) == b["urls"]["get"]]
+        status = "processing" if sum(1 for r in polls if r.url == request.url) == 1 else "succeeded"
         return httpx.Response(200, json={**body, "status": status}, request=request)
 
-    server = Replay([first], extra=synthetic)
-    t = FakeTime()
-    provider = ReplicateProvider(api_url=API, wait=10)
+    server = Replay(creates, extra=synthetic)
+    provider = ReplicateProvider(api_url=API, wait=10)  # the recordings sent `wait=10` or a bare `wait`
     with client(server) as http:
-        job, result = run_generation(
-            provider=provider,
-            client=http,
-            model=model,
-            params=body["input"],
-            key=KEY,
-            clock=t.clock,
-            sleep=t.sleep,
-        )
-    assert server.requests[0].headers["Prefer"] == "wait=10"
-    assert (job.request_id, len(polls)) == (body["id"], 2)
-    if chunks is None:  # an LLM: one plain value, the list of streamed chunks
-        assert result.outputs == (Output(url=None, value=body["output"]),)
-    else:
-        assert len(result.outputs) == chunks and result.outputs[0].content_type == "image/png"
-        assert result.outputs[0].url == body["output"][0]
+        for exchange, body in zip(creates, bodies, strict=True):
+            sent = json.loads(exchange.request_body)
+            parts = exchange.path.split("/")  # /v1/models/{owner}/{name}/predictions or /v1/predictions
+            model = (
+                f"{parts[3]}/{parts[4]}" if parts[2] == "models" else f"stability-ai/sdxl:{sent['version']}"
+            )
+            t = FakeTime()
+            job, result = run_generation(
+                provider=provider,
+                client=http,
+                model=model,
+                params=sent["input"],
+                key=KEY,
+                clock=t.clock,
+                sleep=t.sleep,
+            )
+            assert job.request_id == body["id"]
+            if parts[2] == "models":  # an LLM: one plain value, the list of streamed chunks
+                assert result.outputs == (Output(url=None, value=body["output"]),)
+            else:
+                (image,) = result.outputs
+                assert (image.url, image.content_type) == (body["output"][0], "image/png")
+    assert server.left() == []
+    assert all(r.headers["Prefer"] == "wait=10" for r in server.requests if r.method == "POST")
+    assert len(polls) == 2 * len(creates)  # each create: one more `processing`, then the terminal poll
 
 
 @pytest.mark.parametrize(
