@@ -25,7 +25,7 @@ from genctl.providers import detect_provider
 from genctl.providers import replicate_catalog as catalog
 from genctl.providers.base import Job, Output
 from genctl.providers.replicate import ReplicateProvider, outputs_from
-from genctl.runner import Event, cancel, run_generation, submit_only
+from genctl.runner import Event, cancel, fetch_result, run_generation, submit_only
 
 TOKEN = "r8_Abcdefghijklmnopqrstuvwxyz0123456789Z"
 KEY = Key(provider="replicate", label="env:REPLICATE_API_TOKEN", source="env", _secret=TOKEN)
@@ -581,3 +581,17 @@ def test_empty_output_through_the_runner_keeps_the_request_id() -> None:
             provider=rep, client=http, model=SDXL, params=CORGI, key=KEY, clock=t.clock, sleep=t.sleep
         )
     assert (caught.value.code, caught.value.request_id) == ("generation.failed", "azaq55dbukgxg6kubr4k6g3pby")
+
+
+def test_predictions_get_through_fetch_result() -> None:
+    """`genctl result` on a finished prediction: one recorded GET gives the status and the outputs."""
+    first, second = load("predictions-get.yaml")
+    server = Replay([first])
+    job = _job("vgcm4plb7tgzlyznry5d5jkgvu")
+    with client(server) as http:
+        status, result = fetch_result(provider=rep, client=http, job=job, key=KEY)
+    assert (status.state, len(status.logs), status.metrics) == ("succeeded", 30, {"predict_time": 3.804328})
+    assert result is not None and [o.file_name for o in result.outputs] == ["out-0.png"]
+    assert server.left() == []
+    # the second recording differs only in its last log line having no newline yet: terminal, so kept
+    assert rep.parse_status(second.response()).logs[-1] == "100%|██████████| 50/50 [00:02<00:00, 17.09it/s]"
