@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import random
 import re
 import shlex
@@ -36,7 +37,13 @@ _DNS_HINTS = (
     "no address associated",
 )
 _TLS_HINTS = ("ssl", "certificate", "tls")
-_DETAIL_HINT = re.compile(r"~\s*(\d+(?:\.\d+)?)\s*s\b")  # Replicate: "Your rate limit resets in ~30s."
+# Replicate's 429 `detail`: "… Your rate limit resets in ~30s." and, in older docs (Django REST framework's
+# throttle text), "Request was throttled. Expected available in 1 second." (replicate-api.md §2.3).
+_DETAIL_HINTS = (
+    re.compile(r"~\s*(\d+(?:\.\d+)?)\s*s\b"),
+    re.compile(r"Expected available in (\d+(?:\.\d+)?) seconds?\b"),
+)
+MAX_RETRY_HINT = 3600.0  # seconds: a longer (or non-finite) hint is a server bug, not a plan
 
 
 @dataclass(frozen=True)
@@ -92,11 +99,12 @@ def proxy_for(url: str) -> tuple[str | None, str | None]:
 
 
 def retry_hint(response: httpx.Response) -> float | None:
-    """Seconds the server asks us to wait: `Retry-After` (seconds or HTTP date), body `retry_after`, `~Ns`."""
+    """Seconds the server asks us to wait: `Retry-After` (seconds or HTTP date), body `retry_after`, the
+    `detail` wording; clamped to 0..MAX_RETRY_HINT, and None rather than a non-finite number."""
     header = response.headers.get("retry-after", "").strip()
     if header:
         try:
-            return max(0.0, float(header))
+            return _clamped(float(header))
         except ValueError:
             try:
                 when = email.utils.parsedate_to_datetime(header)
@@ -105,16 +113,27 @@ def retry_hint(response: httpx.Response) -> float | None:
             if when is not None:
                 if when.tzinfo is None:
                     when = when.replace(tzinfo=UTC)
-                return max(0.0, (when - datetime.now(UTC)).total_seconds())
+                return _clamped((when - datetime.now(UTC)).total_seconds())
     body = json_body(response)
     if isinstance(body, dict):
         value = body.get("retry_after")
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return max(0.0, float(value))
+            return _clamped(value)
         detail = body.get("detail")
-        if isinstance(detail, str) and (match := _DETAIL_HINT.search(detail)):
-            return float(match.group(1))
+        for pattern in _DETAIL_HINTS:
+            if isinstance(detail, str) and (match := pattern.search(detail)):
+                return _clamped(float(match.group(1)))
     return None
+
+
+def _clamped(seconds: float) -> float | None:
+    try:
+        value = float(seconds)
+    except OverflowError:  # a JSON integer too large for a float
+        return MAX_RETRY_HINT
+    if not math.isfinite(value):
+        return None
+    return min(max(0.0, value), MAX_RETRY_HINT)
 
 
 def json_body(response: httpx.Response) -> Any:

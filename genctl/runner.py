@@ -24,6 +24,8 @@ log = logging.getLogger("genctl.runner")
 EventKind = Literal["submitted", "queued", "running", "log", "completed", "retry", "key", "history"]
 CANCEL_TIMEOUT = 5.0  # seconds: a best-effort cancel must not hold up the error report
 _NOT_CANCELLED = frozenset({"ALREADY_COMPLETED", "NOT_FOUND", "succeeded", "failed", "aborted"})
+# Codes a result GET of a failed job may carry that say more than the status's error string.
+_SERVER_SIDE = frozenset({"provider.unavailable", "generation.timeout"})
 
 
 @dataclass(frozen=True)
@@ -252,9 +254,9 @@ def cancel(
         provider=provider.name,
     )
     if response.is_success:
-        body = json_body(response)
-        return not (isinstance(body, dict) and body.get("status") in _NOT_CANCELLED)
-    if response.status_code in (400, 404, 409):  # fal: ALREADY_COMPLETED / NOT_FOUND (fal-api.md §1.1)
+        return cancel_accepted(json_body(response))
+    # UNVERIFIED (fal-api.md §1.1): the HTTP codes of ALREADY_COMPLETED / NOT_FOUND; a 2xx is read above.
+    if response.status_code in (400, 404, 409):
         return False
     err = provider.error_from_response(response, model=job.model, key=key)
     err.request_id = err.request_id or job.request_id
@@ -315,6 +317,11 @@ def _finish(s: _Session, status: JobStatus, response: httpx.Response) -> Result:
         answer = s.send(request)
         if 400 <= answer.status_code < 500:
             raise s.provider.error_from_response(answer, model=s.model, key=s.key)
+        if answer.status_code >= 500:
+            # …unless it names a request (infra) error type: fal's side failed, not the model (§2.2).
+            err = s.provider.error_from_response(answer, model=s.model, key=s.key)
+            if err.code in _SERVER_SIDE and err.details.get("error_type"):
+                raise err
     raise s.provider.error_from_status(s.job, status)
 
 
@@ -352,11 +359,24 @@ def _cancel_quietly(s: _Session, job: Job) -> str:
         log.debug("cancel of %s failed: %r", job.request_id, exc)
         return f"cancelling the remote job failed ({exc})"
     if response.is_success:
-        body = json_body(response)
-        if isinstance(body, dict) and body.get("status") in _NOT_CANCELLED:
+        if not cancel_accepted(json_body(response)):
             return "the remote job had already finished"
         return "the remote job was cancelled"
     return f"cancelling the remote job failed (HTTP {response.status_code})"
+
+
+def cancel_accepted(body: Any) -> bool:
+    """Whether a 2xx cancel answer means the job is being stopped.
+
+    fal documents `{"status": "CANCELLATION_REQUESTED" | "OK" | "ALREADY_COMPLETED" | "NOT_FOUND"}`, while
+    its per-endpoint OpenAPI declares `{"success": bool}`, where false means not cancelled, usually because
+    it had completed (fal-api.md §1.1). Replicate answers the prediction, `status: "canceled"` (§1.5).
+    """
+    if not isinstance(body, dict):
+        return True  # UNVERIFIED: an empty 2xx cancel answer; no artifact shows one, take it as accepted
+    if isinstance(body.get("success"), bool):
+        return bool(body["success"])
+    return body.get("status") not in _NOT_CANCELLED
 
 
 def _with_timeout(request: HttpRequest, timeout: float) -> HttpRequest:

@@ -172,9 +172,17 @@ def test_parse_status_unknown() -> None:
 
 def test_error_from_status() -> None:
     job = Job("fal", "fal-ai/flux/dev", "r-9", "s")
-    failed = fal.error_from_status(job, JobStatus(state="failed", error="boom", error_type="runner_error"))
+    failed = fal.error_from_status(job, JobStatus(state="failed", error="boom"))
     assert (failed.code, failed.request_id, failed.exit_code) == ("generation.failed", "r-9", 1)
     assert "boom" in failed.message and "r-9" in failed.message
+    # A top-level error_type is a request (infra) error, even one genctl has never seen (fal-api.md §2.2).
+    infra = fal.error_from_status(job, JobStatus(state="failed", error="boom", error_type="runner_error"))
+    assert (infra.code, infra.exit_code, infra.details) == (
+        "provider.unavailable",
+        7,
+        {"error_type": "runner_error"},
+    )
+    assert "check the inputs" not in infra.fix and "retry" in infra.fix
     policy = fal.error_from_status(
         job, JobStatus(state="failed", error="nsfw", error_type="content_policy_violation")
     )

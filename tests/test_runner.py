@@ -144,7 +144,8 @@ def test_failed_completed_with_2xx_result_uses_the_status() -> None:
     server = Server({("POST", "/fal-ai/flux/dev"): SUBMIT, STATUS: (200, failed), RESULT: (200, {})})
     with pytest.raises(GenctlError) as caught:
         run_fal(server, FakeTime(100.0))
-    assert caught.value.code == "generation.failed" and "runner crashed" in caught.value.message
+    # runner_disconnected is fal's infrastructure failing (fal-api.md §2.2): provider-side, retry later.
+    assert caught.value.code == "provider.unavailable" and "runner crashed" in caught.value.message
 
 
 def test_submit_error_is_mapped() -> None:

@@ -200,6 +200,10 @@ class Catalog:
         """One provider's models matching the query and category, in the provider's order."""
         return self.sources[provider].models(query, category, limit)
 
+    def near_ids(self, provider: str, model_id: str) -> list[str]:
+        """Ids a mistyped `model_id` most likely meant, from its shape alone (`fal-ai/flux-dev`)."""
+        return self.sources[provider].near_ids(model_id)
+
     def prices(self, provider: str, model_ids: list[str]) -> dict[str, Price]:
         """List prices of those models where the provider publishes them ({} otherwise)."""
         return self.sources[provider].prices(model_ids)

@@ -170,7 +170,7 @@ def explain(
 def not_found(err: GenctlError, *, model: str, provider: str, catalog: Catalog) -> GenctlError:
     """model.not_found with the closest ids of `provider` and the same model on the other provider."""
     hint = " ".join(suggest.tokens(model))
-    exact = catalog.sources[provider].near_ids(model)
+    exact = catalog.near_ids(provider, model)
     ranked = suggest.rank(model, catalog.candidates(provider, hint), exact=exact)
     elsewhere = suggest.same_model(
         model,

@@ -22,7 +22,17 @@ from genctl.providers._common import (
     scrub,
     str_or_none,
 )
-from genctl.providers.base import Job, JobStatus, Output, Result, State
+from genctl.providers.base import Job, JobStatus, Output, Result
+from genctl.providers.fal_wire import (
+    CANCEL_ERROR_TYPES,
+    empty_result,
+    infra_error,
+    is_infra_error_type,
+    path_not_found,
+    request_error,
+    request_id_of,
+    status_from,
+)
 from genctl.values import HttpRequest
 
 if TYPE_CHECKING:
@@ -148,7 +158,7 @@ class FalProvider:
     # -- responses ----------------------------------------------------------------------------------
 
     def parse_submit(self, response: httpx.Response, *, model: str, key: Key) -> tuple[Job, JobStatus]:
-        body = json_object(self.name, response, "submit", request_id=_fal_request_id(response))
+        body = json_object(self.name, response, "submit", request_id=request_id_of(response))
         request_id = body.get("request_id")
         if not isinstance(request_id, str) or not request_id:
             raise malformed(self.name, response, "the submit answer has no request_id")
@@ -162,16 +172,18 @@ class FalProvider:
             cancel_url=str_or_none(body.get("cancel_url")) or f"{base}/cancel",
             key_label=key.label,
         )
-        return job, _status_from(body, default="IN_QUEUE")
+        return job, status_from(body, default="IN_QUEUE")
 
     def parse_status(self, response: httpx.Response) -> JobStatus:
-        body = json_object(self.name, response, "status", request_id=_fal_request_id(response))
-        return _status_from(body, default=None, response=response)
+        body = json_object(self.name, response, "status", request_id=request_id_of(response))
+        return status_from(body, default=None, response=response)
 
     def parse_result(self, response: httpx.Response) -> Result:
 
         body = json_body(response)
         outputs = tuple(extract_outputs(body))
+        if not outputs and (empty := empty_result(response, body)) is not None:
+            raise empty
         return Result(outputs=outputs or (Output(url=None, value=body),), raw=body)
 
     # -- errors -------------------------------------------------------------------------------------
@@ -180,7 +192,7 @@ class FalProvider:
         self, response: httpx.Response, *, model: str | None = None, key: Key | None = None
     ) -> GenctlError:
         body = read_error_body(response)
-        request_id = _fal_request_id(response)
+        request_id = request_id_of(response)
         err = _fal_error(response, body, model=model, key=key, request_id=request_id)
         err = err or common_error(response, body, provider=self.name, request_id=request_id)
         err = err or fallback_error(body, provider=self.name, request_id=request_id)
@@ -189,6 +201,17 @@ class FalProvider:
     def error_from_status(self, job: Job, status: JobStatus) -> GenctlError:
         said = status.error or "no reason given"
         where = f"{job.model} (request {job.request_id})"
+        if status.state == "failed" and is_infra_error_type(status.error_type) and status.error_type:
+            # A COMPLETED status with a request-error type: fal's side failed, not the model's input.
+            # UNVERIFIED: whether such a status also carries X-Fal-Request-Timeout-Type; the result GET does.
+            return infra_error(
+                status.error_type,
+                f"{where}: {said}",
+                user_timeout=False,
+                status=None,
+                request_id=job.request_id,
+                job_ran=True,
+            )
         if status.error_type == "content_policy_violation":
             return error(
                 "content.policy",
@@ -197,10 +220,10 @@ class FalProvider:
                 provider=self.name,
                 request_id=job.request_id,
             )
-        if status.state == "canceled":
+        if status.state == "canceled" or status.error_type in CANCEL_ERROR_TYPES:
             return error(
                 "generation.canceled",
-                f"The fal job {where} was cancelled.",
+                f"The fal job {where} was cancelled{f': {status.error}' if status.error else ''}.",
                 fix="Run the command again.",
                 provider=self.name,
                 request_id=job.request_id,
@@ -263,8 +286,10 @@ def _fal_error(
             f"fal wants payment (HTTP 402): {said}",
             "Add credit at fal.ai/dashboard/billing.",
         )
+    if (request_err := request_error(response, body, request_id=request_id)) is not None:
+        return request_err
     if status == 404:
-        return _not_found(response, body, model=model, make=make)
+        return _not_found(response, body, model=model, make=make, request_id=request_id)
     if status in (400, 422):
         if any(f.get("type") == "content_policy_violation" for f in body.fields) or (
             body.type == "content_policy_violation"
@@ -281,17 +306,16 @@ def _fal_error(
             "Fix the listed parameters (-p NAME=VALUE); see the model's input schema.",
             fields=list(body.fields),
         )
-    if status == 504 and response.headers.get("x-fal-request-timeout-type") == "user":
-        return make(
-            "generation.timeout",
-            f"fal gave up starting the job within its start timeout: {said}",
-            "Raise --timeout, or retry when the model's queue is shorter.",
-        )
     return None
 
 
 def _not_found(
-    response: httpx.Response, body: ErrorBody, *, model: str | None, make: Callable[..., GenctlError]
+    response: httpx.Response,
+    body: ErrorBody,
+    *,
+    model: str | None,
+    make: Callable[..., GenctlError],
+    request_id: str | None,
 ) -> GenctlError:
     if (match := _APP_NOT_FOUND.search(body.message)) is not None:
         app_name = match.group(1)
@@ -303,6 +327,8 @@ def _not_found(
                     f"fal reads '{app_name}' as the app name; did you mean {' or '.join(candidates)}? " + fix
                 )
         return make("model.not_found", f"fal has no application '{app_name}' ({body.message}).", fix)
+    if (wrong_path := path_not_found(response, body.message, model=model, request_id=request_id)) is not None:
+        return wrong_path
     path = request_path(response)
     if "/requests/" in path:
         # Results are kept 1 h, only 6 min when ≥10 KB (fal-api.md §1.1).
@@ -315,43 +341,6 @@ def _not_found(
         "model.not_found",
         f"fal has no endpoint {model or path!r}: {body.message}",
         "Check the endpoint id (owner/app/path) at fal.ai/models.",
-    )
-
-
-def _status_from(
-    body: dict[str, Any], *, default: str | None, response: httpx.Response | None = None
-) -> JobStatus:
-    raw = str_or_none(body.get("status")) or default
-    logs = tuple(
-        str(item.get("message", "")) if isinstance(item, dict) else str(item)
-        for item in body.get("logs") or ()
-    )
-    metrics = body.get("metrics") if isinstance(body.get("metrics"), dict) else {}
-    position = body.get("queue_position")
-    position = position if isinstance(position, int) and not isinstance(position, bool) else None
-    state: State
-    if raw == "IN_QUEUE":
-        state = "queued"
-    elif raw == "IN_PROGRESS":
-        state = "running"
-    elif raw == "COMPLETED":
-        # A failed job is COMPLETED too, with error/error_type; its result GET returns the model's error.
-        state = "failed" if body.get("error") or body.get("error_type") else "succeeded"
-    else:
-        raise error(
-            "provider.unavailable",
-            f"fal reported an unknown job status {raw!r}.",
-            fix="Update genctl; if it persists, report it.",
-            provider="fal",
-            request_id=_fal_request_id(response) if response is not None else None,
-        )
-    return JobStatus(
-        state=state,
-        queue_position=position if state == "queued" else None,
-        logs=logs,
-        error=str_or_none(body.get("error")),
-        error_type=str_or_none(body.get("error_type")),
-        metrics=dict(metrics or {}),
     )
 
 
@@ -396,8 +385,3 @@ def extract_outputs(body: Any) -> list[Output]:
 
 def _is_url(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(("https://", "http://", "data:"))
-
-
-def _fal_request_id(response: httpx.Response) -> str | None:
-    value: str | None = response.headers.get("x-fal-request-id")
-    return value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import mimetypes
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from genctl.providers._common import (
     str_or_none,
 )
 from genctl.providers.base import Job, JobStatus, Output, Result, State
+from genctl.providers.replicate_wire import file_output, first_url, is_empty_output, sent_auth
 from genctl.values import HttpRequest
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 DEFAULT_API_URL = registry.REPLICATE.default_urls["api_url"]
 _VERSION = re.compile(r"^[0-9a-f]{64}$")
 _PREDICTION_PATH = re.compile(r"/predictions/([^/]+)")
-_URL_IN_TEXT = re.compile(r"https?://[^\s]+[^\s.,;)]")
 # Prediction status -> genctl state (replicate-api.md §1.4). `aborted` is unknown to SDK 1.0.7 (§5.5).
 _STATES: dict[str, State] = {
     "starting": "queued",
@@ -169,6 +168,14 @@ class ReplicateProvider:
     def parse_result(self, response: httpx.Response) -> Result:
         body = _prediction(response)
         status = status_from_prediction(body)
+        if status.state == "succeeded" and is_empty_output(body.get("output")):
+            # A success with nothing in it (output null, "", [] or only empty chunks) is no success.
+            # UNVERIFIED: no cassette shows one (data_removed predictions are caught before, as expired).
+            raise maker(self.name, response.status_code, str(body["id"]))(
+                "generation.failed",
+                f"Replicate reported prediction {body['id']} succeeded, but its output is empty.",
+                "Run it again; if it keeps happening, check the model's page on replicate.com.",
+            )
         return Result(outputs=status.outputs or (), raw=body)
 
     def parse_upload(self, response: httpx.Response) -> str:
@@ -242,7 +249,7 @@ def _replicate_error(
     make = maker("replicate", status, request_id)
 
     if status == 401:
-        if key is None or not _sent_auth(response) or "did not pass an authentication token" in said:
+        if key is None or not sent_auth(response) or "did not pass an authentication token" in said:
             return make(
                 "key.missing",
                 f"Replicate got no token (HTTP 401): {said}",
@@ -254,7 +261,7 @@ def _replicate_error(
             f"The token is wrong or disabled; create one at {_TOKENS_URL}.",
         )
     if status == 402:
-        url = _first_url(said) or "https://replicate.com/account/billing#billing"
+        url = first_url(said) or "https://replicate.com/account/billing#billing"
         if (body.title or "").lower().startswith("insufficient credit"):
             fix = f"Buy credit at {url}, then wait a few minutes; a key of another account may work now."
         else:
@@ -362,28 +369,7 @@ def outputs_from(value: Any) -> tuple[Output, ...]:
     walk(value, 0)
     if not urls:
         return (Output(url=None, value=value),)
-    return tuple(_file_output(url) for url in dict.fromkeys(urls))
-
-
-def _file_output(url: str) -> Output:
-    if url.startswith("data:"):
-        mime = url[5:].split(";", 1)[0].split(",", 1)[0] or None
-        return Output(url=url, content_type=mime)
-    path = urlsplit(url).path
-    file_name = path.rsplit("/", 1)[-1] or None
-    return Output(url=url, content_type=mimetypes.guess_type(path)[0], file_name=file_name)
-
-
-def _sent_auth(response: httpx.Response) -> bool:
-    try:
-        return "authorization" in response.request.headers
-    except RuntimeError:
-        return True
-
-
-def _first_url(text: str) -> str | None:
-    match = _URL_IN_TEXT.search(text)
-    return match.group(0) if match else None
+    return tuple(file_output(url) for url in dict.fromkeys(urls))
 
 
 def _dict(value: Any) -> dict[str, Any]:
