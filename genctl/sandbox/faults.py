@@ -218,12 +218,12 @@ class Fault:
         return fault
 
     @classmethod
-    def detail_200(cls, path: str = "/x", **match: Any) -> Fault:
+    def detail_200(cls, missing: str = "/x", **match: Any) -> Fault:
         """A result GET answering 200 `{"detail": "Path /x not found"}` (one third-party report, §2.2)."""
         match.setdefault("provider", "fal.queue")
         match.setdefault("method", "GET")
         match.setdefault("path", r"/requests/[^/]+$")
-        return cls(action="respond", status=200, body={"detail": f"Path {path} not found"}, **match)
+        return cls(action="respond", status=200, body={"detail": f"Path {missing} not found"}, **match)
 
     @classmethod
     def stream_drop(cls, after_events: int = 1, **match: Any) -> Fault:
