@@ -11,7 +11,7 @@ from collections.abc import Callable
 from email import message_from_bytes
 from email.message import EmailMessage
 
-from genctl.sandbox import replicate
+from genctl.sandbox import replicate, replicate_stream
 from genctl.sandbox.catalog import (
     Json,
     ReplicateModel,
@@ -21,16 +21,17 @@ from genctl.sandbox.catalog import (
     replicate_models,
 )
 from genctl.sandbox.keys import KeyInfo
+from genctl.sandbox.replicate_errors import bad_query, file_not_found, problem_only
 from genctl.sandbox.state import Context, StoredFile, iso, replicate_id
 from genctl.sandbox.wire import Request, Response, json_response, problem
 
 MODELS_PAGE = 5  # small on purpose, so clients exercise `next` (the real page size is unverified)
 MAX_FILE = 100 * 1024 * 1024
-HARDWARE = [
-    {"name": "CPU", "sku": "cpu"},
-    {"name": "Nvidia T4 GPU", "sku": "gpu-t4"},
-    {"name": "Nvidia A40 (Large) GPU", "sku": "gpu-a40-large"},
-    {"name": "Nvidia H100 GPU", "sku": "gpu-h100"},
+HARDWARE = [  # exactly the recorded list (hardware-list.yaml)
+    {"sku": "cpu", "name": "CPU"},
+    {"sku": "gpu-t4", "name": "Nvidia T4 GPU"},
+    {"sku": "gpu-a40-small", "name": "Nvidia A40 GPU"},
+    {"sku": "gpu-a40-large", "name": "Nvidia A40 (Large) GPU"},
 ]
 
 Route = Callable[[Request, Context, KeyInfo, list[str]], Response]
@@ -82,6 +83,7 @@ def _shape(parts: list[str]) -> str:
         "collections",
         "account",
         "hardware",
+        "streams",
     }
     return "/".join(p if p in fixed else "*" for p in parts)
 
@@ -144,10 +146,9 @@ def model_json(req: Request, model: ReplicateModel) -> Json:
 
 def _page(req: Request, items: list[Json], size: int, path: str) -> Response:
     """`{"next", "previous", "results"}` with absolute cursor URLs (§3.1)."""
-    try:
-        offset = int(base64.b64decode(req.arg("cursor") or "MA==").decode())
-    except ValueError:
-        return problem(400, "Invalid cursor")
+    offset = replicate.cursor_offset(req)
+    if isinstance(offset, Response):
+        return offset
 
     def url(at: int) -> str:
         return f"{req.base_url}/replicate/v1/{path}?cursor={base64.b64encode(str(at).encode()).decode()}"
@@ -163,7 +164,12 @@ def _page(req: Request, items: list[Json], size: int, path: str) -> Response:
 
 
 def _models(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
-    newest = sorted(replicate_models(), key=lambda m: m.latest.created_at, reverse=True)
+    sort_by = req.arg("sort_by") or "latest_version_created_at"
+    direction = req.arg("sort_direction") or "desc"
+    if sort_by not in ("model_created_at", "latest_version_created_at") or direction not in ("asc", "desc"):
+        return bad_query("Invalid sort_by or sort_direction")  # the spec's enums; UNVERIFIED: wording
+    # The sandbox's models have no separate creation date: both orders use the latest version's.
+    newest = sorted(replicate_models(), key=lambda m: m.latest.created_at, reverse=direction == "desc")
     return _page(req, [model_json(req, m) for m in newest], MODELS_PAGE, "models")
 
 
@@ -205,8 +211,11 @@ def _search(req: Request) -> Response:
     """GET /v1/search (beta, no auth): models with metadata, matching collections, pages (§3.1)."""
     query = (req.arg("query") or "").strip()
     if not query:
-        return problem(400, 'Query parameter "query" is required')
-    limit = max(1, min(int(req.arg("limit") or 20), 50))
+        return bad_query('Query parameter "query" is required')  # the spec's 400, application/json
+    raw_limit = req.arg("limit") or "20"
+    limit = int(raw_limit) if raw_limit.isdigit() else 0
+    if not 1 <= limit <= 50:
+        return bad_query('Query parameter "limit" must be an integer between 1 and 50')  # UNVERIFIED: text
     words = query.lower().split()
     scored = []
     for model in replicate_models():
@@ -294,7 +303,7 @@ def _multipart(req: Request) -> dict[str, EmailMessage]:
 
 def _file_create(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
     if len(req.body) > MAX_FILE:
-        return json_response(413, {"detail": "Files must be less than 100MB in size"})
+        return problem_only(413, {"detail": "Files must be less than 100MB in size"})  # the spec's 413
     fields = _multipart(req)
     content = fields.get("content")
     if content is None:
@@ -325,7 +334,7 @@ def _own_file(ctx: Context, info: KeyInfo, file_id: str) -> StoredFile | Respons
     with ctx.store.lock:
         stored = ctx.store.files.get(file_id)
     if stored is None or stored.account != info.account or stored.provider != "replicate":
-        return json_response(404, {"detail": "File not found"})
+        return file_not_found()
     return stored
 
 
@@ -348,6 +357,13 @@ def _file_delete(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) ->
     with ctx.store.lock:
         ctx.store.files.pop(stored.id, None)
     return Response(204)
+
+
+def _stream(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    job = ctx.store.job(parts[1])
+    if job is None or job.provider != "replicate" or job.account != info.account:
+        return problem(404, replicate.NOT_FOUND)
+    return replicate_stream.stream(req, ctx, job)
 
 
 def _files(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
@@ -381,4 +397,5 @@ _ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "files/*"): _file_get,
     ("DELETE", "files/*"): _file_delete,
     ("GET", "files/*/download"): _file_download,
+    ("GET", "streams/*"): _stream,
 }
