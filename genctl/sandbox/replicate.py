@@ -18,7 +18,7 @@ from genctl.sandbox import directives
 from genctl.sandbox.catalog import Json, ReplicateModel, replicate_model, replicate_models, replicate_version
 from genctl.sandbox.keys import KeyInfo, fingerprint
 from genctl.sandbox.outputs import MediaContext, replicate_output
-from genctl.sandbox.replicate_errors import (
+from genctl.sandbox.replicate_common import (
     BILLING,
     NOT_FOUND,
     authenticate,
@@ -26,6 +26,7 @@ from genctl.sandbox.replicate_errors import (
     field_json,
     input_problem,
     invalid_version,
+    page_offset,
 )
 from genctl.sandbox.state import TERMINAL, CancelRecord, Context, Job, Outcome, Phase, iso, replicate_id
 from genctl.sandbox.validate import validate
@@ -321,18 +322,6 @@ def cancel(req: Request, ctx: Context, info: KeyInfo, prediction_id: str) -> Res
     return json_response(200, payload)
 
 
-def cursor_offset(req: Request) -> int | Response:
-    """The list offset a `cursor` encodes (the sandbox's cursors are base64 offsets; real ones are opaque)."""
-    raw = req.arg("cursor")
-    if raw is None:
-        return 0
-    try:
-        offset = int(base64.b64decode(raw, validate=True).decode())
-    except (ValueError, UnicodeDecodeError):
-        offset = -1
-    return offset if offset >= 0 else bad_query("Invalid cursor")
-
-
 def _when(req: Request, name: str) -> float | Response | None:
     raw = req.arg(name)
     if raw is None:
@@ -347,7 +336,7 @@ def _when(req: Request, name: str) -> float | Response | None:
 def listing(req: Request, ctx: Context, info: KeyInfo) -> Response:
     """GET /v1/predictions: newest first, 100 a page, absolute `next`/`previous` URLs (§1.5); filters
     `created_after` (inclusive), `created_before` (exclusive) and `source=web` (the spec's only value)."""
-    offset = cursor_offset(req)
+    offset = page_offset(req)
     after, before = _when(req, "created_after"), _when(req, "created_before")
     for parsed in (offset, after, before):
         if isinstance(parsed, Response):

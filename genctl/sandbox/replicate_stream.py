@@ -4,8 +4,8 @@ The event names and the client's request (`Accept: text/event-stream`) are repli
 (replicate-api.md §1.7); the recorded 2024 predictions carry a `urls.stream` on every model, LLM or not.
 Every event carries an `id:` line: replicate-python's decoder drops events without one, so the real stream
 must send them. UNVERIFIED: the exact payloads (no recording holds a stream): the sandbox waits for the
-prediction, then sends each output item (strings as they are, anything else as JSON), the error if it failed, and
-`event: done` with `data: {}`. The real stream lives on another host (streaming-api...replicate.net).
+prediction, then sends each output item (strings as they are, anything else as JSON), the error if it
+failed, and `event: done` with `data: {}`. The real stream is on another host (streaming-api...).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Replicate's error answers: auth, billing, version and input validation problems (replicate-api.md §2.3).
+"""What Replicate routes share: auth, error answers (replicate-api.md §2.3) and cursor paging (§3.1).
 
 Content types: the one recorded error (run__invalid-token.yaml, 401) is `application/problem+json`, and the
 spec declares problem+json for the Files API's 404/413; `GET /v1/search`'s 400 is declared `application/json`.
@@ -7,6 +7,7 @@ UNVERIFIED: that every other error is problem+json (no recording shows them).
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -90,3 +91,34 @@ def problem_only(status: int, payload: Any) -> Response:
 def bad_query(detail: str) -> Response:
     """A malformed query parameter: `{"detail": ...}` as application/json, like the spec's /v1/search 400."""
     return json_response(400, {"detail": detail})
+
+
+def page_offset(req: Request) -> int | Response:
+    """The list offset a `cursor` encodes (the sandbox's cursors are base64 offsets; real ones are opaque)."""
+    raw = req.arg("cursor")
+    if raw is None:
+        return 0
+    try:
+        offset = int(base64.b64decode(raw, validate=True).decode())
+    except (ValueError, UnicodeDecodeError):
+        offset = -1
+    return offset if offset >= 0 else bad_query("Invalid cursor")
+
+
+def page(req: Request, items: list[Json], size: int, path: str) -> Response:
+    """`{"next", "previous", "results"}` with absolute cursor URLs (§3.1)."""
+    offset = page_offset(req)
+    if isinstance(offset, Response):
+        return offset
+
+    def url(at: int) -> str:
+        return f"{req.base_url}/replicate/v1/{path}?cursor={base64.b64encode(str(at).encode()).decode()}"
+
+    return json_response(
+        200,
+        {
+            "next": url(offset + size) if offset + size < len(items) else None,
+            "previous": url(max(offset - size, 0)) if offset > 0 else None,
+            "results": items[offset : offset + size],
+        },
+    )
