@@ -251,3 +251,29 @@ def test_validation_errors_bill_zero_units(http: httpx.Client) -> None:
     assert (sync.status_code, sync.headers["x-fal-billable-units"]) == (422, "0")
     result = finished(http, "fal-ai/flux/dev", {"prompt": "x", "num_inference_steps": 99})
     assert (result.status_code, result.headers["x-fal-billable-units"]) == (422, "0")
+
+
+# --- the generated per-endpoint spec ------------------------------------------------------------------------
+
+
+def test_status_result_and_cancel_also_answer_under_the_full_endpoint_id(
+    http: httpx.Client,
+) -> None:
+    """fal's generated per-endpoint spec puts them there (seedream_openapi.json); fal_client: owner/app."""
+    rid = http.post("/queue/fal-ai/flux/dev", json={"prompt": "x"}).json()["request_id"]
+    full = f"/queue/fal-ai/flux/dev/requests/{rid}"
+    assert http.get(f"{full}/status").json()["status"] == "COMPLETED"
+    assert http.get(full).json()["images"]
+    assert http.put(f"{full}/cancel").json() == {"status": "ALREADY_COMPLETED"}
+
+
+def test_inlined_openapi_declares_cancel_success_and_status_logs_like_the_generated_spec(
+    http: httpx.Client,
+) -> None:
+    params = {"endpoint_id": "fal-ai/flux/dev", "expand": "openapi-3.0"}
+    doc = http.get("/api/v1/models", params=params).json()["models"][0]["openapi"]
+    base = "/fal-ai/flux/dev/requests/{request_id}"
+    cancel = doc["paths"][f"{base}/cancel"]["put"]["responses"]["200"]["content"]["application/json"]
+    assert cancel["schema"]["properties"]["success"]["type"] == "boolean"
+    assert [p["name"] for p in doc["paths"][f"{base}/status"]["get"]["parameters"]] == ["request_id", "logs"]
+    assert doc["components"]["schemas"]["QueueStatus"]["required"] == ["status", "request_id"]

@@ -33,7 +33,7 @@ INFRA: dict[str, tuple[int, str]] = {
     "internal_error": (500, "An unexpected internal error occurred."),
 }
 
-# msg text is fal's wording as best known offline (unverified); the type and shape follow fal's errors page.
+# UNVERIFIED: the msg text (fal's wording as best known offline); type and shape follow fal's errors page.
 CONTENT_POLICY_MESSAGE = (
     "The content could not be processed because it contained material flagged by a content checker."
 )

@@ -56,23 +56,46 @@ def _metadata(req: Request, model: FalModel, authed: bool) -> Json:
 
 
 def openapi_document(req: Request, model: FalModel) -> Json:
-    """The per-endpoint OpenAPI 3.0 document that `expand=openapi-3.0` inlines (§3.3)."""
+    """The per-endpoint queue OpenAPI 3.0 document that `expand=openapi-3.0` inlines (§3.3), shaped like the
+    generated one recorded in recordings/fal/seedream_openapi.json: QueueStatus (with `logs` typed as an
+    object, as generated, although the docs and SDKs treat it as a list), paths under the full endpoint id, a
+    `logs` query parameter on status, and cancel answering 200 `{"success": bool}`.
+    UNVERIFIED: `info.description` and the security scheme (the recorded copy has neither).
+    """
     eid = model.endpoint_id
     request_path = f"/{eid}/requests/{{request_id}}"
     queue_status: Json = {
         "type": "object",
-        "title": "QueueStatus",
         "properties": {
             "status": {"type": "string", "enum": ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]},
             "request_id": {"type": "string"},
-            "response_url": {"type": "string", "format": "uri"},
-            "status_url": {"type": "string", "format": "uri"},
-            "cancel_url": {"type": "string", "format": "uri"},
+            "response_url": {"type": "string"},
+            "status_url": {"type": "string"},
+            "cancel_url": {"type": "string"},
+            "logs": {"type": "object", "additionalProperties": True},
+            "metrics": {"type": "object", "additionalProperties": True},
             "queue_position": {"type": "integer"},
-            "logs": {"type": "array", "items": {"type": "object"}},
         },
         "required": ["status", "request_id"],
     }
+    cancelled: Json = {
+        "type": "object",
+        "properties": {
+            "success": {"type": "boolean", "description": "Whether the request was cancelled successfully."}
+        },
+    }
+    status_params: list[Json] = [
+        {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}},
+        {
+            "name": "logs",
+            "in": "query",
+            "required": False,
+            "schema": {
+                "type": "number",
+                "description": "Whether to include logs (`1`) in the response or not (`0`).",
+            },
+        },
+    ]
 
     def content(name: str) -> Json:
         return {"application/json": {"schema": ref(name)}}
@@ -97,9 +120,21 @@ def openapi_document(req: Request, model: FalModel) -> Json:
             "schemas": {"QueueStatus": queue_status, **model.schemas},
         },
         "paths": {
-            f"{request_path}/status": {"get": {"responses": {"200": {"content": content("QueueStatus")}}}},
+            f"{request_path}/status": {
+                "get": {
+                    "parameters": status_params,
+                    "responses": {"200": {"content": content("QueueStatus")}},
+                }
+            },
             f"{request_path}/cancel": {
-                "put": {"responses": {"200": {"description": "Cancellation requested"}}}
+                "put": {
+                    "responses": {
+                        "200": {
+                            "description": "The request was cancelled.",
+                            "content": {"application/json": {"schema": cancelled}},
+                        }
+                    }
+                }
             },
             f"/{eid}": {
                 "post": {
@@ -126,7 +161,7 @@ def _models(req: Request, ctx: Context) -> Response:
     limit, number = paging
     wanted = req.args("endpoint_id")
     models = fal_models()
-    if wanted:  # Find mode; unknown ids are simply absent (404 vs empty list is unverified, §3.1)
+    if wanted:  # Find mode; UNVERIFIED: unknown ids are simply absent (404 or empty list? §3.1)
         models = [m for eid in wanted for m in models if m.endpoint_id == eid]
     else:
         q = (req.arg("q") or "").lower()
@@ -191,7 +226,7 @@ def handle_rest(req: Request, ctx: Context) -> Response:
     """The calls fal_client 1.0.3's upload() makes (fal-api.md §4): a CDN token, or initiate + PUT."""
     path = req.sub.rstrip("/")
     if req.method != "POST" or path not in ("/storage/auth/token", "/storage/upload/initiate"):
-        return fal_detail(404, "Not Found")
+        return fal_detail(404, "Not Found")  # UNVERIFIED: rest.fal.ai's body for other paths
     info = fal.authenticate(req, ctx, billable=True)  # locked accounts cannot upload (§2.2, issue #1147)
     if isinstance(info, Response):
         return info
@@ -235,7 +270,7 @@ def handle_cdn(req: Request, ctx: Context) -> Response:
     with ctx.store.lock:
         account = ctx.store.cdn_tokens.get(bearer(req, ("Bearer",)) or "")
     if account is None:
-        return fal_detail(401, "Unauthorized")
+        return fal_detail(401, "Unauthorized")  # UNVERIFIED: the CDN's answer to a missing/stale token
     if req.method == "POST" and parts == ["files", "upload"]:
         stored = _store_upload(req, ctx, account, req.body)
         return json_response(200, {"access_url": _access_url(req, stored)})

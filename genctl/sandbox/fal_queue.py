@@ -14,6 +14,12 @@ from genctl.sandbox.wire import Request, Response, bearer, fal_detail, json_resp
 
 def handle_queue(req: Request, ctx: Context) -> Response:
     parts = req.sub.strip("/").split("/")
+    # Status, result and cancel URLs use owner/app only (fal-api.md §1.2, what fal_client builds), but fal's
+    # generated per-endpoint spec (seedream_openapi.json) puts them under the full endpoint id; both are
+    # served. UNVERIFIED: that the live queue answers the full-id form.
+    at = next((i for i in range(2, len(parts) - 1) if parts[i] == "requests"), None)
+    if at is not None and at > 2 and req.method != "POST":
+        parts = [*parts[:2], *parts[at:]]
     if len(parts) >= 4 and parts[2] == "requests":
         tail = "/".join(parts[4:])
         routes = {

@@ -154,9 +154,9 @@ def create(req: Request, ctx: Context, info: KeyInfo, *, path_model: ReplicateMo
     try:
         body = req.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return problem(400, "Request body is not valid JSON")
+        return problem(400, "Request body is not valid JSON")  # UNVERIFIED: status and wording
     if not isinstance(body, dict):
-        return problem(400, "Request body must be a JSON object")
+        return problem(400, "Request body must be a JSON object")  # UNVERIFIED: status and wording
     allowed = _CREATE_KEYS - {"version"} if path_model is not None else _CREATE_KEYS
     extra = [k for k in body if k not in allowed]
     if extra:
@@ -223,7 +223,7 @@ def _start(
         if seconds is None or seconds < cfg.cancel_after_min:
             return problem(
                 400, f"Invalid Cancel-After header: the minimum is {cfg.cancel_after_min:g}s"
-            )  # [U]
+            )  # UNVERIFIED: the 400 and its wording for a too-short Cancel-After
         deadline = time.time() + seconds
     job_id = replicate_id()
     media = MediaContext(

@@ -18,7 +18,7 @@ from genctl.sandbox.replicate_common import bad_query, page
 from genctl.sandbox.state import Context
 from genctl.sandbox.wire import Request, Response, json_response, problem
 
-MODELS_PAGE = 5  # small on purpose, so clients exercise `next` (the real page size is unverified)
+MODELS_PAGE = 5  # small on purpose, so clients exercise `next` (UNVERIFIED: the real page size)
 HARDWARE = [  # exactly the recorded list (hardware-list.yaml)
     {"sku": "cpu", "name": "CPU"},
     {"sku": "gpu-t4", "name": "Nvidia T4 GPU"},
@@ -42,7 +42,9 @@ def _route(req: Request, ctx: Context) -> Response:
     path = req.sub.rstrip("/")
     if path == "":
         return json_response(200, {})  # GET https://api.replicate.com/ is a no-auth connectivity check
-    if path.startswith("/p/"):
+    if path.startswith(
+        "/p/"
+    ):  # the web page a prediction's (absent) urls.web would name; UNVERIFIED: any shape
         return Response(
             200, {"Content-Type": "text/html"}, b"<html><body>sandbox prediction page</body></html>"
         )
@@ -147,7 +149,9 @@ def _models(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Resp
 
 
 def _models_query(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
-    """The old search: `QUERY /v1/models` with the query as a text/plain body."""
+    """The old search: `QUERY /v1/models` with the query as a text/plain body (models-search.yaml).
+
+    UNVERIFIED: how the real search ranks and pages; the sandbox answers one page of substring matches."""
     text = req.body.decode(errors="replace").strip().lower()
     found = [model_json(req, m) for m in replicate_models() if text in _haystack(m)]
     return json_response(200, {"next": None, "previous": None, "results": found})
@@ -214,6 +218,7 @@ def _search(req: Request) -> Response:
         for c in collections()
         if refs & set(c.models) or any(w in c.slug for w in words)
     ]
+    # UNVERIFIED: scoring and which collections match; the shape is the spec's example.
     return json_response(200, {"query": query, "models": models, "collections": found, "pages": []})
 
 

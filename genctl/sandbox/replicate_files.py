@@ -57,14 +57,14 @@ def file_create(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> 
     fields = _multipart(req)
     content = fields.get("content")
     if content is None:
-        return problem(400, "The content field is required")
+        return problem(400, "The content field is required")  # UNVERIFIED: status and wording
     data = content.get_payload(decode=True)
     metadata: Json = {}
     if "metadata" in fields:
         try:
             metadata = json.loads(fields["metadata"].get_content())
         except (json.JSONDecodeError, KeyError, LookupError):
-            return problem(400, "metadata must be a JSON object")
+            return problem(400, "metadata must be a JSON object")  # UNVERIFIED: status and wording
     name = content.get_filename() or "file"
     stored = StoredFile(
         replicate_id(),

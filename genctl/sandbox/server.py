@@ -48,7 +48,7 @@ def _media(req: Request, ctx: Context) -> Response:
     with ctx.store.lock:
         spec = ctx.store.media.get(parts[1]) if len(parts) >= 2 else None
     if spec is None:
-        return Response(404, {"Content-Type": "text/plain"}, b"Not Found")
+        return Response(404, {"Content-Type": "text/plain"}, b"Not Found")  # UNVERIFIED: a CDN's 404 page
     return media_response(spec)
 
 
@@ -188,7 +188,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _dispatch(self, host: str, req: Request) -> Response:
         route = ROUTES.get(host)
         if route is None:
-            return fal_detail(404, "Not Found")
+            return fal_detail(404, "Not Found")  # a path under no emulated host: the sandbox's own answer
         try:
             return route(req, self.server.ctx)
         except Exception as exc:  # a sandbox bug must surface as a 500 with a reason, not a hung client
