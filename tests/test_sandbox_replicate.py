@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import struct
 import time
 from collections.abc import Callable, Iterator
@@ -256,10 +257,10 @@ def test_prefer_wait_blocks_for_model_latency(sandbox: Sandbox, http: httpx.Clie
     assert time.monotonic() - started >= 0.2
     assert r.status_code == 201 and r.headers["preference-applied"] == "wait=5"
     body = r.json()
-    assert body["status"] == "succeeded" and body["version"] == "hidden"
+    assert body["status"] == "succeeded" and re.fullmatch(r"dp-[0-9a-f]{32}", body["version"])
     required = {"id", "model", "version", "input", "logs", "output", "error", "status", "data_removed"}
     assert required | {"created_at", "started_at", "completed_at", "metrics", "urls"} <= set(body)
-    assert set(body["urls"]) == {"get", "cancel", "web"}
+    assert set(body["urls"]) == {"get", "cancel", "stream"}  # no `web`: no recording has one
 
 
 def test_never_finishing_prediction_and_cancel(sandbox: Sandbox, http: httpx.Client) -> None:

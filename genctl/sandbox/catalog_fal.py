@@ -1,7 +1,7 @@
 """fal image models the sandbox serves, and the schema helpers all fal models share.
 
 Ids are real (fal-api.md §6.1). Field names, bounds and defaults follow fal's published schemas as best
-known offline; schema *component names* ("FluxDevInput") and exact bounds are unverified. Prices are
+known offline; schema *component names* ("FluxDevInput") and exact bounds are UNVERIFIED. Prices are
 illustrative only.
 """
 

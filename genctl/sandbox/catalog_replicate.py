@@ -2,7 +2,7 @@
 
 Model refs are real. The sdxl, musicgen and zeroscope version ids are the well-known public ones; the
 official models' version ids are synthesised (sha256 of the ref) because their real ids are hidden.
-Input fields follow the published schemas as best known offline (bounds and defaults unverified).
+Input fields follow the published schemas as best known offline (UNVERIFIED: bounds and defaults).
 """
 
 from __future__ import annotations

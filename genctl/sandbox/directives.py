@@ -13,6 +13,8 @@ They let a test (or a person at a shell) steer one job through the real CLI with
     [sandbox:latency=2.5]     this job is not done before submit + 2.5 s (wall clock)
     [sandbox:queue=3]         this job spends 3 status reads IN_QUEUE (positions 2, 1, 0)
     [sandbox:progress=4]      ... then 4 reads IN_PROGRESS, each adding a "step k/4" log line
+    [sandbox:infra=startup_timeout]  fal: the job ends in that infrastructure error (fal_errors.INFRA types)
+    [sandbox:early_output]    Replicate `Prefer: wait`: answer `processing` with the output already filled
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_DIRECTIVE = re.compile(r"\[sandbox:([a-z_]+)(?:=([0-9.]+))?\]")
+_DIRECTIVE = re.compile(r"\[sandbox:([a-z_]+)(?:=([0-9.]+|[a-z_]+))?\]")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Directives:
     latency: float | None = None
     queue: int | None = None
     progress: int | None = None
+    infra: str | None = None
+    early_output: bool = False
 
 
 def _strings(value: Any) -> list[str]:
@@ -53,10 +57,13 @@ def parse(inputs: Any) -> Directives:
     found: dict[str, Any] = {}
     for text in _strings(inputs):
         for name, arg in _DIRECTIVE.findall(text):
-            if name in ("big", "queue", "progress") and arg:
+            numeric = bool(re.fullmatch(r"[0-9]+(\.[0-9]*)?", arg))
+            if name in ("big", "queue", "progress") and numeric:
                 found[name] = int(float(arg))
-            elif name == "latency" and arg:
+            elif name == "latency" and numeric:
                 found[name] = float(arg)
+            elif name == "infra" and arg and not numeric:
+                found[name] = arg
             elif name in Directives.__dataclass_fields__ and not arg:
                 found[name] = True
     return Directives(**found)

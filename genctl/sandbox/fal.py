@@ -1,18 +1,30 @@
-"""fal's inference hosts: the queue (queue.fal.run, under /fal/queue) and sync runs (fal.run, /fal/run)."""
+"""fal's inference hosts: what a model answers, job creation, and sync runs (fal.run, under /fal/run).
+
+The queue (queue.fal.run, /fal/queue) is in `fal_queue`; error bodies and billable units in `fal_errors`.
+"""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from typing import Any
 
 from genctl.sandbox import directives
 from genctl.sandbox.catalog import FalModel, Json, fal_app_known, fal_model
+from genctl.sandbox.fal_errors import (
+    BILLABLE,
+    CONTENT_POLICY_MESSAGE,
+    INFRA,
+    billable_units,
+    infra_outcome,
+    issue_json,
+    path_not_found,
+    units_header,
+)
 from genctl.sandbox.keys import KeyInfo, fingerprint
 from genctl.sandbox.outputs import MediaContext, fal_output
-from genctl.sandbox.state import CancelRecord, Context, Job, Outcome, iso
-from genctl.sandbox.validate import Issue, validate
+from genctl.sandbox.state import Context, Job, Outcome
+from genctl.sandbox.validate import validate
 from genctl.sandbox.wire import Request, Response, bearer, fal_detail, json_response
 
 FORMAT_MESSAGE = "Invalid Key Authorization header format. Expected '<key_id>:<key_secret>'."
@@ -23,25 +35,14 @@ LOCKED_MESSAGES = {
     "locked_admin": "User is locked. Reason: Admin lock. Please contact support@fal.ai",
     "locked_topup": "User is locked. Reason: TOP_UP.",
 }
-# msg text is fal's wording as best known offline (unverified); the type and shape follow fal's errors page.
-CONTENT_POLICY_MESSAGE = (
-    "The content could not be processed because it contained material flagged by a content checker."
-)
-_PYDANTIC_V1_TYPES = {
-    "integer": ("value is not a valid integer", "type_error.integer"),
-    "number": ("value is not a valid float", "type_error.float"),
-    "string": ("str type expected", "type_error.str"),
-    "boolean": ("value could not be parsed to a boolean", "type_error.bool"),
-    "object": ("value is not a valid dict", "type_error.dict"),
-    "array": ("value is not a valid list", "type_error.list"),
-}
+PATH_MISS_SECONDS = 0.05  # a wrong path "completes" in ~0.05 s of inference time (fal-api.md §2.2)
 
 
 def authenticate(req: Request, ctx: Context, *, billable: bool) -> KeyInfo | Response:
     """Key auth (fal-api.md §2.1-2.2). Locked accounts may still read status; billable calls get 403."""
     raw = bearer(req, ("Key",))
     if raw is None:
-        return fal_detail(401, "Unauthorized")  # the missing-header body is unverified (§2.2)
+        return fal_detail(401, "Unauthorized")  # UNVERIFIED: the missing-header body (§2.2)
     info = ctx.keys.lookup("fal", raw)
     if info.state == "bad_format":
         return fal_detail(401, FORMAT_MESSAGE)
@@ -52,81 +53,31 @@ def authenticate(req: Request, ctx: Context, *, billable: bool) -> KeyInfo | Res
     return info
 
 
-def resolve_endpoint(endpoint_id: str) -> FalModel | Response:
+def resolve_endpoint(endpoint_id: str) -> FalModel | str | Response:
+    """The model; or, for a known app and a path it does not serve, that path (e.g. "/deb"); or a 404.
+
+    An unknown app is rejected by the gateway at once; an unknown path inside a known app reaches the app,
+    whose runtime answers 404 "Path /x not found" (fal-api.md §2.2, corrected in turn 2).
+    """
     parts = endpoint_id.strip("/").split("/")
     app_name = parts[1] if len(parts) > 1 else parts[0]
     if len(parts) < 2 or not fal_app_known("/".join(parts[:2])):
         return fal_detail(404, f"Application '{app_name}' not found")
     model = fal_model("/".join(parts))
     if model is None:
-        return fal_detail(404, "Not Found")  # valid app, unknown subpath: body unverified (§2.2)
+        # UNVERIFIED: the bare app (no path at all) is taken as path "/", which the runtime 404s alike.
+        return "/" + "/".join(parts[2:])
     return model
-
-
-def _typed_issue(issue: Issue, loc: list[Any]) -> Json:
-    """fal's typed error form (fal-api.md §2.2): loc/msg/type/url, plus ctx and input where they apply."""
-    expected = issue.expected
-    ctx: Json | None = None
-    if issue.kind == "missing":
-        kind, msg = "missing", "Field required"
-    elif issue.kind == "type":
-        kind, msg = f"{expected}_type", f"Input should be a valid {expected}"
-    elif issue.kind == "minimum":
-        kind, msg, ctx = (
-            "greater_than_equal",
-            f"Input should be greater than or equal to {expected}",
-            {"ge": expected},
-        )
-    elif issue.kind == "maximum":
-        kind, msg, ctx = (
-            "less_than_equal",
-            f"Input should be less than or equal to {expected}",
-            {"le": expected},
-        )
-    else:
-        kind, ctx = "one_of", {"expected": expected}
-        msg = "Input should be " + " or ".join(repr(v) for v in expected or [])
-    out: Json = {"loc": loc, "msg": msg, "type": kind, "url": f"https://docs.fal.ai/errors#{kind}"}
-    if ctx is not None:
-        out["ctx"] = ctx
-    if issue.kind != "missing":
-        out["input"] = issue.value
-    return out
-
-
-def _issue(issue: Issue, typed: bool) -> Json:
-    loc = ["body", *issue.loc]
-    if typed:
-        return _typed_issue(issue, loc)
-    if issue.kind == "missing":
-        return {"loc": loc, "msg": "field required", "type": "value_error.missing"}
-    if issue.kind == "type":
-        msg, kind = _PYDANTIC_V1_TYPES.get(str(issue.expected), ("invalid type", "type_error"))
-        return {"loc": loc, "msg": msg, "type": kind}
-    if issue.kind == "enum":
-        allowed = ", ".join(repr(v) for v in issue.expected or [])
-        return {
-            "loc": loc,
-            "msg": f"value is not a valid enumeration member; permitted: {allowed}",
-            "type": "type_error.enum",
-            "ctx": {"enum_values": issue.expected},
-        }
-    word, short = ("greater", "ge") if issue.kind == "minimum" else ("less", "le")
-    return {
-        "loc": loc,
-        "msg": f"ensure this value is {word} than or equal to {issue.expected}",
-        "type": f"value_error.number.not_{short}",
-        "ctx": {"limit_value": issue.expected},
-    }
 
 
 def model_outcome(model: FalModel, inputs: Json, job_id: str, media: MediaContext) -> Outcome:
     """What the model answers for this input: 422 on bad input, content policy, a crash, or the output."""
     issues = validate(inputs, model.input_schema, model.schemas)
-    retry_no = {"X-Fal-Retryable": "false"}
+    # The runtime sets billable units to 0 on its 422 validation errors (§1.7); UNVERIFIED for content policy.
+    no_charge = {"X-Fal-Retryable": "false", BILLABLE: "0"}
     if issues:
-        errors = {"detail": [_issue(i, model.typed_errors) for i in issues]}
-        return Outcome(output=errors, status=422, error="Unprocessable Entity", headers=retry_no)
+        errors = {"detail": [issue_json(i, model.typed_errors) for i in issues]}
+        return Outcome(output=errors, status=422, error="Unprocessable Entity", headers=no_charge)
     wanted = directives.parse(inputs)
     if wanted.nsfw:
         field = "prompt" if "prompt" in inputs else next(iter(inputs), "prompt")
@@ -138,21 +89,19 @@ def model_outcome(model: FalModel, inputs: Json, job_id: str, media: MediaContex
             "input": inputs.get(field),
         }
         return Outcome(
-            output={"detail": [detail]}, status=422, error="Unprocessable Entity", headers=retry_no
+            output={"detail": [detail]}, status=422, error="Unprocessable Entity", headers=no_charge
         )
+    if wanted.infra in INFRA:
+        return infra_outcome(wanted.infra)
     if wanted.fail or wanted.aborted:
-        # A runner crash as fal's request-error docs describe it; the COMPLETED `error` text is unverified.
-        return Outcome(
-            output={"detail": "Internal Server Error", "error_type": "runner_server_error"},
-            status=500,
-            error="Internal Server Error",
-            error_type="runner_server_error",
-            headers={"X-Fal-Error-Type": "runner_server_error"},
-        )
-    return Outcome(output=fal_output(model, inputs, job_id, media))
+        # A runner crash as fal's request-error docs describe it; UNVERIFIED: the COMPLETED `error` text.
+        return infra_outcome("runner_server_error")
+    output = fal_output(model, inputs, job_id, media)
+    units = billable_units(model, inputs, output)
+    return Outcome(output=output, headers={BILLABLE: units_header(units)}, billable_units=units)
 
 
-def _parse_input(req: Request) -> Json | Response:
+def parse_input(req: Request) -> Json | Response:
     try:
         data = req.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -164,10 +113,44 @@ def _parse_input(req: Request) -> Json | Response:
     return data
 
 
-def _new_job(req: Request, ctx: Context, info: KeyInfo, model: FalModel, inputs: Json) -> Job:
+def start_timeout(req: Request) -> float | Response | None:
+    """X-Fal-Request-Timeout (seconds to *start*, §1.7); a malformed one is a 400 `bad_request`."""
+    raw = req.header("x-fal-request-timeout")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        # UNVERIFIED: the detail text; the error type and status are the request-errors page's bad_request.
+        detail = f"Invalid X-Fal-Request-Timeout header: {raw!r}"
+        return fal_detail(400, detail, {"X-Fal-Error-Type": "bad_request"}, error_type="bad_request")
+    return seconds
+
+
+def new_job(
+    req: Request, ctx: Context, info: KeyInfo, target: FalModel | str, inputs: Json, endpoint_id: str
+) -> Job:
+    """A job for a model, or for a wrong path in a known app (which "completes" at once with the 404)."""
     wanted = directives.parse(inputs)
     cfg = ctx.config
     job_id = str(uuid.uuid4())
+    raw = bearer(req, ("Key",)) or ""
+    job = Job(
+        id=job_id,
+        provider="fal",
+        model=endpoint_id,
+        input=inputs,
+        account=info.account,
+        key_fp=fingerprint(raw),
+        outcome=Outcome(),
+    )
+    if isinstance(target, str):
+        # The runtime answers at once: the job is COMPLETED before anyone asks (no queue, no progress).
+        job.outcome, job.inference_time = path_not_found(target), PATH_MISS_SECONDS
+        job.final, job.started, job.completed = "done", job.created, job.created + PATH_MISS_SECONDS
+        return ctx.store.add_job(job)
     media = MediaContext(
         ctx.store,
         req.base_url,
@@ -176,152 +159,23 @@ def _new_job(req: Request, ctx: Context, info: KeyInfo, model: FalModel, inputs:
         data_uri=cfg.data_uri_outputs or wanted.data_uri or inputs.get("sync_mode") is True,
         big=wanted.big if wanted.big is not None else cfg.big_output_bytes,
     )
-    raw = bearer(req, ("Key",)) or ""
-    return ctx.store.add_job(
-        Job(
-            id=job_id,
-            provider="fal",
-            model=model.endpoint_id,
-            input=inputs,
-            account=info.account,
-            key_fp=fingerprint(raw),
-            outcome=model_outcome(model, inputs, job_id, media),
-            queue_polls=wanted.queue if wanted.queue is not None else cfg.queue_polls,
-            progress_polls=wanted.progress if wanted.progress is not None else cfg.progress_polls,
-            latency=wanted.latency if wanted.latency is not None else cfg.model_latency,
-            never_finish=cfg.never_finish or wanted.hang,
-        )
-    )
+    job.model = target.endpoint_id
+    job.outcome = model_outcome(target, inputs, job_id, media)
+    job.queue_polls = wanted.queue if wanted.queue is not None else cfg.queue_polls
+    job.progress_polls = wanted.progress if wanted.progress is not None else cfg.progress_polls
+    job.latency = wanted.latency if wanted.latency is not None else cfg.model_latency
+    job.never_finish = cfg.never_finish or wanted.hang
+    return ctx.store.add_job(job)
 
 
-def _urls(req: Request, job: Job) -> Json:
-    base = f"{req.base_url}/fal/queue/{job.app}/requests/{job.id}"
-    return {"response_url": base, "status_url": f"{base}/status", "cancel_url": f"{base}/cancel"}
-
-
-def _rid(job_id: str) -> dict[str, str]:
+def rid(job_id: str) -> dict[str, str]:
     # fal_client treats 5xx responses without x-fal-request-id as nginx ingress errors.
     return {"x-fal-request-id": job_id}
 
 
-# --- queue.fal.run --------------------------------------------------------------------------------------
-
-
-def handle_queue(req: Request, ctx: Context) -> Response:
-    parts = req.sub.strip("/").split("/")
-    if len(parts) >= 4 and parts[2] == "requests":
-        tail = "/".join(parts[4:])
-        routes = {("GET", ""): _result, ("GET", "status"): _status, ("PUT", "cancel"): _cancel}
-        handler = routes.get((req.method, tail))
-        if handler is None:
-            return fal_detail(405 if tail in ("", "status", "cancel") else 404, "Not Found")
-        return handler(req, ctx, "/".join(parts[:2]), parts[3])
-    if req.method != "POST":
-        return fal_detail(405, "Method Not Allowed")
-    return _submit(req, ctx)
-
-
-def _submit(req: Request, ctx: Context) -> Response:
-    info = authenticate(req, ctx, billable=True)
-    if isinstance(info, Response):
-        return info
-    model = resolve_endpoint(req.sub)
-    if isinstance(model, Response):
-        return model
-    inputs = _parse_input(req)
-    if isinstance(inputs, Response):
-        return inputs
-    job = _new_job(req, ctx, info, model, inputs)
-    with ctx.store.lock:
-        job.observe(time.time(), advance=False)
-        position = job.position
-    body = {"status": "IN_QUEUE", "request_id": job.id, **_urls(req, job), "queue_position": position}
-    return json_response(200, body, _rid(job.id))
-
-
-def _find(req: Request, ctx: Context, app: str, request_id: str) -> Job | Response:
-    if not fal_app_known(app):
-        return fal_detail(404, f"Application '{app.split('/')[-1]}' not found")
-    job = ctx.store.job(request_id)
-    if job is None or job.provider != "fal" or job.app != app:
-        return fal_detail(404, "Request not found")  # body unverified (§8)
-    return job
-
-
-def _logs(job: Job) -> list[Json]:
-    return [
-        {"message": line.message, "level": "INFO", "source": "user", "timestamp": iso(line.time)}
-        for line in job.logs
-    ]
-
-
-def _status(req: Request, ctx: Context, app: str, request_id: str) -> Response:
-    info = authenticate(req, ctx, billable=False)
-    if isinstance(info, Response):
-        return info
-    job = _find(req, ctx, app, request_id)
-    if isinstance(job, Response):
-        return job
-    with_logs = (req.arg("logs") or "").lower() in ("1", "true")
-    with ctx.store.lock:
-        phase = job.observe(time.time(), advance=True)
-        logs = _logs(job) if with_logs else None
-        base: Json = {"request_id": job.id, **_urls(req, job)}
-        if phase == "queued":
-            return json_response(
-                202, {"status": "IN_QUEUE", "queue_position": job.position, **base}, _rid(job.id)
-            )
-        if phase == "running":
-            return json_response(202, {"status": "IN_PROGRESS", "logs": logs, **base}, _rid(job.id))
-        body: Json = {"status": "COMPLETED", "logs": logs, **base}
-        if phase == "done":
-            elapsed = (job.completed or 0.0) - (job.started or job.created)
-            body["metrics"] = {"inference_time": round(max(elapsed, 0.0123), 4)}
-            if job.outcome.status != 200:
-                body["error"], body["error_type"] = job.outcome.error, job.outcome.error_type
-        else:  # cancelled: shape follows fal's client_cancelled request error; unverified
-            body["metrics"] = {}
-            body["error"], body["error_type"] = "Request was cancelled by the client", "client_cancelled"
-        return json_response(200, body, _rid(job.id))
-
-
-def _result(req: Request, ctx: Context, app: str, request_id: str) -> Response:
-    info = authenticate(req, ctx, billable=False)
-    if isinstance(info, Response):
-        return info
-    job = _find(req, ctx, app, request_id)
-    if isinstance(job, Response):
-        return job
-    with ctx.store.lock:
-        phase = job.observe(time.time(), advance=False)
-    if phase in ("queued", "running"):
-        return fal_detail(400, "Request is still in progress", _rid(job.id))  # unverified wording
-    if phase != "done":
-        headers = {**_rid(job.id), "X-Fal-Error-Type": "client_cancelled"}
-        return fal_detail(499, "Request was cancelled by the client", headers, error_type="client_cancelled")
-    return json_response(job.outcome.status, job.outcome.output, {**_rid(job.id), **job.outcome.headers})
-
-
-def _cancel(req: Request, ctx: Context, app: str, request_id: str) -> Response:
-    """PUT .../cancel: 202 CANCELLATION_REQUESTED, 400 ALREADY_COMPLETED, 404 NOT_FOUND (§1.1)."""
-    info = authenticate(req, ctx, billable=False)
-    if isinstance(info, Response):
-        return info
-    if not fal_app_known(app):
-        return fal_detail(404, f"Application '{app.split('/')[-1]}' not found")
-    key_fp = fingerprint(bearer(req, ("Key",)) or "")
-    job = ctx.store.job(request_id)
-    if job is None or job.provider != "fal" or job.app != app:
-        ctx.store.record_cancel(CancelRecord("fal", request_id, app, "not_found", time.time(), key_fp))
-        return json_response(404, {"status": "NOT_FOUND"})
-    with ctx.store.lock:
-        phase = job.observe(time.time(), advance=False)
-        if phase in ("queued", "running"):
-            job.cancel(time.time())
-    ctx.store.record_cancel(CancelRecord("fal", job.id, job.model, phase, time.time(), key_fp))
-    if phase in ("queued", "running"):
-        return json_response(202, {"status": "CANCELLATION_REQUESTED"}, _rid(job.id))
-    return json_response(400, {"status": "ALREADY_COMPLETED"}, _rid(job.id))
+def result_response(job: Job) -> Response:
+    """The runtime's answer for a finished job: its status, body and headers (billable units included)."""
+    return json_response(job.outcome.status, job.outcome.output, {**rid(job.id), **job.outcome.headers})
 
 
 # --- fal.run --------------------------------------------------------------------------------------------
@@ -334,18 +188,26 @@ def handle_run(req: Request, ctx: Context) -> Response:
     info = authenticate(req, ctx, billable=True)
     if isinstance(info, Response):
         return info
-    model = resolve_endpoint(req.sub)
-    if isinstance(model, Response):
-        return model
-    inputs = _parse_input(req)
+    target = resolve_endpoint(req.sub)
+    if isinstance(target, Response):
+        return target
+    timeout = start_timeout(req)
+    if isinstance(timeout, Response):
+        return timeout
+    inputs = parse_input(req)
     if isinstance(inputs, Response):
         return inputs
-    job = _new_job(req, ctx, info, model, inputs)
-    if job.never_finish:
+    job = new_job(req, ctx, info, target, inputs, req.sub.strip("/"))
+    if timeout is not None and job.queue_polls > 0:
+        # No runner free (the job would queue): the caller's start deadline expires first (§1.7).
+        # UNVERIFIED: that fal.run applies X-Fal-Request-Timeout this way; the docs only describe the queue.
+        req.wait(min(timeout, ctx.config.max_block))
+        job.outcome = infra_outcome("request_timeout", user_timeout=True)
+    elif job.never_finish:
         req.wait(ctx.config.max_block)
-        headers = {**_rid(job.id), "X-Fal-Error-Type": "request_timeout"}
-        return fal_detail(504, "Request timed out", headers, error_type="request_timeout")
-    req.wait(job.created + job.latency - time.time())
+        job.outcome = infra_outcome("request_timeout")
+    else:
+        req.wait(job.created + job.latency - time.time())
     with ctx.store.lock:
         job.final, job.started, job.completed = "done", job.created, time.time()
-    return json_response(job.outcome.status, job.outcome.output, {**_rid(job.id), **job.outcome.headers})
+    return result_response(job)

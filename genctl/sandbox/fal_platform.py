@@ -2,47 +2,36 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 
-from genctl.sandbox import fal
+from genctl.sandbox import fal, fal_usage
 from genctl.sandbox.catalog import FalModel, Json, fal_models, ref
-from genctl.sandbox.keys import KeyInfo
+from genctl.sandbox.fal_api_base import next_cursor, page, platform_auth, require_key
 from genctl.sandbox.media import MediaSpec
 from genctl.sandbox.outputs import media_response
 from genctl.sandbox.state import Context, StoredFile, iso
 from genctl.sandbox.wire import Request, Response, bearer, fal_detail, fal_platform_error, json_response
 
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
-
 # --- api.fal.ai/v1 ----------------------------------------------------------------------------------------
 
 
-def _platform_auth(req: Request, ctx: Context, *, required: bool) -> KeyInfo | Response | None:
-    raw = bearer(req, ("Key",))
-    if raw is None:
-        if required:
-            return fal_platform_error(401, "authorization_error", "Authentication required")
-        return None
-    info = ctx.keys.lookup("fal", raw)
-    if info.state in ("bad_format", "unknown"):
-        message = "Invalid API key or malformed Authorization header"  # observed real body (§2.3)
-        return fal_platform_error(401, "authorization_error", message)
-    return info
-
-
 def handle_api(req: Request, ctx: Context) -> Response:
-    routes = {"/models": _models, "/models/pricing": _pricing, "/account/billing": _billing}
-    handler = routes.get(req.sub.rstrip("/"))
+    routes: dict[tuple[str, str], Callable[[Request, Context], Response]] = {
+        ("GET", "/models"): _models,
+        ("GET", "/models/pricing"): _pricing,
+        ("GET", "/account/billing"): _billing,
+        **fal_usage.ROUTES,
+    }
+    path = req.sub.rstrip("/")
+    handler = routes.get((req.method, path))
     if handler is None:
+        if any(known == path for _, known in routes):
+            return fal_platform_error(405, "validation_error", "Method not allowed")  # UNVERIFIED: body
         return fal_platform_error(404, "not_found", "Resource not found")
-    if req.method != "GET":
-        return fal_platform_error(405, "validation_error", "Method not allowed")
     return handler(req, ctx)
 
 
@@ -67,23 +56,46 @@ def _metadata(req: Request, model: FalModel, authed: bool) -> Json:
 
 
 def openapi_document(req: Request, model: FalModel) -> Json:
-    """The per-endpoint OpenAPI 3.0 document that `expand=openapi-3.0` inlines (§3.3)."""
+    """The per-endpoint queue OpenAPI 3.0 document that `expand=openapi-3.0` inlines (§3.3), shaped like the
+    generated one recorded in recordings/fal/seedream_openapi.json: QueueStatus (with `logs` typed as an
+    object, as generated, although the docs and SDKs treat it as a list), paths under the full endpoint id, a
+    `logs` query parameter on status, and cancel answering 200 `{"success": bool}`.
+    UNVERIFIED: `info.description` and the security scheme (the recorded copy has neither).
+    """
     eid = model.endpoint_id
     request_path = f"/{eid}/requests/{{request_id}}"
     queue_status: Json = {
         "type": "object",
-        "title": "QueueStatus",
         "properties": {
             "status": {"type": "string", "enum": ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]},
             "request_id": {"type": "string"},
-            "response_url": {"type": "string", "format": "uri"},
-            "status_url": {"type": "string", "format": "uri"},
-            "cancel_url": {"type": "string", "format": "uri"},
+            "response_url": {"type": "string"},
+            "status_url": {"type": "string"},
+            "cancel_url": {"type": "string"},
+            "logs": {"type": "object", "additionalProperties": True},
+            "metrics": {"type": "object", "additionalProperties": True},
             "queue_position": {"type": "integer"},
-            "logs": {"type": "array", "items": {"type": "object"}},
         },
         "required": ["status", "request_id"],
     }
+    cancelled: Json = {
+        "type": "object",
+        "properties": {
+            "success": {"type": "boolean", "description": "Whether the request was cancelled successfully."}
+        },
+    }
+    status_params: list[Json] = [
+        {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}},
+        {
+            "name": "logs",
+            "in": "query",
+            "required": False,
+            "schema": {
+                "type": "number",
+                "description": "Whether to include logs (`1`) in the response or not (`0`).",
+            },
+        },
+    ]
 
     def content(name: str) -> Json:
         return {"application/json": {"schema": ref(name)}}
@@ -108,9 +120,21 @@ def openapi_document(req: Request, model: FalModel) -> Json:
             "schemas": {"QueueStatus": queue_status, **model.schemas},
         },
         "paths": {
-            f"{request_path}/status": {"get": {"responses": {"200": {"content": content("QueueStatus")}}}},
+            f"{request_path}/status": {
+                "get": {
+                    "parameters": status_params,
+                    "responses": {"200": {"content": content("QueueStatus")}},
+                }
+            },
             f"{request_path}/cancel": {
-                "put": {"responses": {"200": {"description": "Cancellation requested"}}}
+                "put": {
+                    "responses": {
+                        "200": {
+                            "description": "The request was cancelled.",
+                            "content": {"application/json": {"schema": cancelled}},
+                        }
+                    }
+                }
             },
             f"/{eid}": {
                 "post": {
@@ -127,30 +151,17 @@ def openapi_document(req: Request, model: FalModel) -> Json:
     }
 
 
-def _page(req: Request) -> tuple[int, int] | Response:
-    """(limit, page) from `limit` and the opaque cursor, which base64-encodes the page number (§3.1)."""
-    try:
-        limit = int(req.arg("limit") or DEFAULT_LIMIT)
-        cursor = req.arg("cursor")
-        page = int(base64.b64decode(cursor, validate=True).decode()) if cursor else 1
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return fal_platform_error(400, "validation_error", "Invalid limit or cursor")
-    if limit < 1 or page < 1:
-        return fal_platform_error(400, "validation_error", "Invalid limit or cursor")
-    return min(limit, MAX_LIMIT), page
-
-
 def _models(req: Request, ctx: Context) -> Response:
-    info = _platform_auth(req, ctx, required=False)
+    info = platform_auth(req, ctx, required=False)
     if isinstance(info, Response):
         return info
-    paging = _page(req)
+    paging = page(req)
     if isinstance(paging, Response):
         return paging
-    limit, page = paging
+    limit, number = paging
     wanted = req.args("endpoint_id")
     models = fal_models()
-    if wanted:  # Find mode; unknown ids are simply absent (404 vs empty list is unverified, §3.1)
+    if wanted:  # Find mode; UNVERIFIED: unknown ids are simply absent (404 or empty list? §3.1)
         models = [m for eid in wanted for m in models if m.endpoint_id == eid]
     else:
         q = (req.arg("q") or "").lower()
@@ -165,7 +176,7 @@ def _models(req: Request, ctx: Context) -> Response:
                 or q in " ".join([m.endpoint_id, m.display_name, m.description, m.category, *m.tags]).lower()
             )
         ]
-    start = (page - 1) * limit
+    start = (number - 1) * limit
     chunk = models[start : start + limit]
     has_more = start + limit < len(models)
     expand = req.args("expand")
@@ -175,12 +186,13 @@ def _models(req: Request, ctx: Context) -> Response:
         if "openapi-3.0" in expand:
             item["openapi"] = openapi_document(req, model)
         items.append(item)
-    next_cursor = base64.b64encode(str(page + 1).encode()).decode() if has_more else None
-    return json_response(200, {"models": items, "next_cursor": next_cursor, "has_more": has_more})
+    return json_response(
+        200, {"models": items, "next_cursor": next_cursor(number, has_more), "has_more": has_more}
+    )
 
 
 def _pricing(req: Request, ctx: Context) -> Response:
-    info = _platform_auth(req, ctx, required=True)
+    info = platform_auth(req, ctx, required=True)
     if isinstance(info, Response):
         return info
     wanted = req.args("endpoint_id")
@@ -198,12 +210,9 @@ def _pricing(req: Request, ctx: Context) -> Response:
 
 
 def _billing(req: Request, ctx: Context) -> Response:
-    info = _platform_auth(req, ctx, required=True)
+    info = require_key(req, ctx, admin=True)
     if isinstance(info, Response):
         return info
-    assert info is not None
-    if info.scope != "ADMIN":
-        return fal_platform_error(403, "authorization_error", "Access denied")
     body: Json = {"username": info.account}
     if "credits" in req.args("expand"):
         body["credits"] = {"current_balance": info.balance, "currency": "USD"}
@@ -217,7 +226,7 @@ def handle_rest(req: Request, ctx: Context) -> Response:
     """The calls fal_client 1.0.3's upload() makes (fal-api.md §4): a CDN token, or initiate + PUT."""
     path = req.sub.rstrip("/")
     if req.method != "POST" or path not in ("/storage/auth/token", "/storage/upload/initiate"):
-        return fal_detail(404, "Not Found")
+        return fal_detail(404, "Not Found")  # UNVERIFIED: rest.fal.ai's body for other paths
     info = fal.authenticate(req, ctx, billable=True)  # locked accounts cannot upload (§2.2, issue #1147)
     if isinstance(info, Response):
         return info
@@ -261,7 +270,7 @@ def handle_cdn(req: Request, ctx: Context) -> Response:
     with ctx.store.lock:
         account = ctx.store.cdn_tokens.get(bearer(req, ("Bearer",)) or "")
     if account is None:
-        return fal_detail(401, "Unauthorized")
+        return fal_detail(401, "Unauthorized")  # UNVERIFIED: the CDN's answer to a missing/stale token
     if req.method == "POST" and parts == ["files", "upload"]:
         stored = _store_upload(req, ctx, account, req.body)
         return json_response(200, {"access_url": _access_url(req, stored)})

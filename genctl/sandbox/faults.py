@@ -11,18 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from genctl.sandbox.fal_errors import INFRA, infra_body
+from genctl.sandbox.hostile import ABSURD_HEADERS, CLOUDFLARE_HTML, PORTAL_HTML
 from genctl.sandbox.keys import fingerprint
 from genctl.sandbox.wire import Response
 
-FaultAction = Literal["respond", "delay", "drop", "drop_mid_body"]
-
-CLOUDFLARE_HTML = """<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>
-<meta http-equiv="Content-Type" content="text/html; charset=UTF-8"></head>
-<body><div class="main-wrapper" role="main"><div class="main-content">
-<h1 class="zone-name-title h1">Just a moment...</h1>
-<h2 class="h2" id="challenge-running">Checking if the site connection is secure</h2>
-</div></div></body></html>
-"""
+FaultAction = Literal[
+    "respond", "delay", "drop", "drop_mid_body", "hang", "trickle", "reset", "redirect_loop", "rewrite"
+]
 
 
 @dataclass
@@ -36,7 +32,13 @@ class Fault:
 
     Actions: "respond" with status/body/headers; "delay" sleeps `delay` seconds, then the request is
     served normally; "drop" closes the connection without answering; "drop_mid_body" sends the real
-    headers (full Content-Length) and `after_bytes` of the body (default: half), then closes.
+    headers (full Content-Length) and `after_bytes` of the body (default: half) or, on a stream,
+    `after_events` SSE events, then closes.
+
+    Hostile actions (genctl.sandbox.hostile): "hang" never answers until the client closes; "trickle"
+    sends the real answer (or `body`) one byte per `interval` seconds; "reset" aborts the connection with
+    a TCP RST; "redirect_loop" answers 302 to the same URL; "rewrite" distorts the real answer (`variant`
+    "empty_output" or "gzip_garbage").
     """
 
     action: FaultAction = "respond"
@@ -51,6 +53,9 @@ class Fault:
     content_type: str | None = None
     delay: float = 0.0
     after_bytes: int | None = None
+    after_events: int | None = None
+    interval: float = 0.1
+    variant: str | None = None
     id: str = field(default_factory=lambda: "fault-" + uuid.uuid4().hex[:8])
     fired: int = 0
 
@@ -63,36 +68,51 @@ class Fault:
         return cls(action="respond", status=status, body=body, headers=dict(headers or {}), **match)
 
     @classmethod
-    def rate_limited(cls, provider: str, *, retry_after: int | None = 5, **match: Any) -> Fault:
-        """429 as each API sends it; `retry_after=None` sends no Retry-After header."""
+    def rate_limited(
+        cls, provider: str, *, retry_after: int | None = 5, wording: str = "resets_in", **match: Any
+    ) -> Fault:
+        """429 as each API sends it; `retry_after=None` sends no Retry-After header.
+
+        Replicate `wording`: "resets_in" = `{"detail": "...resets in ~5s.", "status": 429,
+        "retry_after": 5}` (third-party logs, replicate-api.md §2.3); "expected_available" = the older
+        docs' Django REST framework text `{"detail": "Request was throttled. Expected available in 5
+        seconds."}` (no `status`, no `retry_after`). UNVERIFIED: whether Replicate sends a Retry-After
+        header with either.
+        """
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
         seconds = 5 if retry_after is None else retry_after
         if provider.startswith("replicate"):
-            body: Any = {
-                "detail": f"Request was throttled. Your rate limit resets in ~{seconds}s.",
-                "status": 429,
-                "retry_after": seconds,
-            }
+            if wording == "expected_available":
+                unit = "second" if seconds == 1 else "seconds"
+                body: Any = {"detail": f"Request was throttled. Expected available in {seconds} {unit}."}
+            elif wording == "resets_in":
+                body = {
+                    "detail": f"Request was throttled. Your rate limit resets in ~{seconds}s.",
+                    "status": 429,
+                    "retry_after": seconds,
+                }
+            else:
+                raise ValueError("wording is 'resets_in' or 'expected_available'")
             return cls(
                 action="respond",
                 provider=provider,
                 status=429,
                 body=body,
                 headers=headers,
-                content_type="application/problem+json",
+                content_type="application/problem+json",  # UNVERIFIED: the 429's content type
                 **match,
             )
         if provider == "fal.api":
             body = {"error": {"type": "rate_limited", "message": "Rate limit exceeded"}}
         else:
-            body = {"detail": "Rate limit exceeded"}  # fal inference 429 body is unverified (§2.2)
+            body = {"detail": "Rate limit exceeded"}  # UNVERIFIED: fal's inference 429 body (§2.2)
         return cls(action="respond", provider=provider, status=429, body=body, headers=headers, **match)
 
     @classmethod
     def unavailable(cls, provider: str, status: int = 504, **match: Any) -> Fault:
         """fal's infra error (flat body + X-Fal-Error-Type, §2.2), or a Replicate problem+json 5xx."""
         if provider.startswith("replicate"):
-            body = {"detail": "Service Unavailable", "status": status}
+            body = {"detail": "Service Unavailable", "status": status}  # UNVERIFIED: no recorded 5xx
             return cls(
                 action="respond",
                 provider=provider,
@@ -102,15 +122,23 @@ class Fault:
                 **match,
             )
         kind = {503: "runner_scheduling_failure", 504: "request_timeout"}.get(status, "runner_server_error")
-        message = {503: "Runner scheduling failure", 504: "Request timed out"}.get(status, "Internal error")
-        return cls(
-            action="respond",
-            provider=provider,
-            status=status,
-            body={"detail": message, "error_type": kind},
-            headers={"X-Fal-Error-Type": kind, "x-fal-request-id": str(uuid.uuid4())},
-            **match,
-        )
+        return cls.infra(kind, provider=provider, status=status, **match)
+
+    @classmethod
+    def infra(
+        cls, error_type: str, provider: str = "fal", *, user_timeout: bool = False, **match: Any
+    ) -> Fault:
+        """A fal request error (fal_errors.INFRA): flat `{"detail", "error_type"}`, X-Fal-Error-Type, and
+        `X-Fal-Request-Timeout-Type: user` if the caller's own X-Fal-Request-Timeout expired (§1.7, §2.2).
+        """
+        if error_type not in INFRA:
+            raise ValueError(f"unknown fal error type {error_type!r}; known: {', '.join(INFRA)}")
+        status = match.pop("status", INFRA[error_type][0])
+        headers = {"X-Fal-Error-Type": error_type, "x-fal-request-id": str(uuid.uuid4())}
+        if user_timeout:
+            headers["X-Fal-Request-Timeout-Type"] = "user"
+        body = infra_body(error_type)
+        return cls(action="respond", provider=provider, status=status, body=body, headers=headers, **match)
 
     @classmethod
     def nginx(cls, provider: str, status: int = 502, **match: Any) -> Fault:
@@ -146,6 +174,70 @@ class Fault:
     def drop_mid_body(cls, after_bytes: int | None = None, **match: Any) -> Fault:
         return cls(action="drop_mid_body", after_bytes=after_bytes, **match)
 
+    # --- a hostile server (genctl.sandbox.hostile) ------------------------------------------------------
+
+    @classmethod
+    def hang(cls, **match: Any) -> Fault:
+        return cls(action="hang", **match)
+
+    @classmethod
+    def trickle(cls, interval: float = 0.1, body: Any = None, **match: Any) -> Fault:
+        """The real answer (or `body`, with `status`), one byte every `interval` seconds."""
+        return cls(action="trickle", interval=interval, body=body, **match)
+
+    @classmethod
+    def reset(cls, **match: Any) -> Fault:
+        return cls(action="reset", **match)
+
+    @classmethod
+    def redirect_loop(cls, **match: Any) -> Fault:
+        return cls(action="redirect_loop", **match)
+
+    @classmethod
+    def html200(cls, **match: Any) -> Fault:
+        """200 OK with an HTML page (a captive portal or a misrouted proxy) where JSON was expected."""
+        return cls(action="respond", status=200, body=PORTAL_HTML, content_type="text/html", **match)
+
+    @classmethod
+    def empty_output(cls, **match: Any) -> Fault:
+        """The real 200 answer with its output emptied: fal `{"images": []}`, Replicate `"output": null`."""
+        return cls(action="rewrite", variant="empty_output", **match)
+
+    @classmethod
+    def gzip_garbage(cls, **match: Any) -> Fault:
+        """The real answer, labelled `Content-Encoding: gzip` although it is not gzip."""
+        return cls(action="rewrite", variant="gzip_garbage", **match)
+
+    @classmethod
+    def absurd_headers(cls, provider: str, variant: str = "retry_after_inf", **match: Any) -> Fault:
+        """The provider's 429, with header values from hostile.ABSURD_HEADERS[variant]."""
+        if variant not in ABSURD_HEADERS:
+            raise ValueError(f"unknown variant {variant!r}; known: {', '.join(ABSURD_HEADERS)}")
+        fault = cls.rate_limited(provider, retry_after=None, **match)
+        fault.headers, fault.variant = dict(ABSURD_HEADERS[variant]), variant
+        return fault
+
+    @classmethod
+    def detail_200(cls, missing: str = "/x", **match: Any) -> Fault:
+        """A result GET answering 200 `{"detail": "Path /x not found"}` (one third-party report, §2.2)."""
+        match.setdefault("provider", "fal.queue")
+        match.setdefault("method", "GET")
+        match.setdefault("path", r"/requests/[^/]+$")
+        return cls(action="respond", status=200, body={"detail": f"Path {missing} not found"}, **match)
+
+    @classmethod
+    def stream_drop(cls, after_events: int = 1, **match: Any) -> Fault:
+        """The fal status stream sends `after_events` events, then the connection drops mid-job."""
+        match.setdefault("path", r"/status/stream$")
+        return cls(action="drop_mid_body", after_events=after_events, **match)
+
+    @classmethod
+    def stream_refused(cls, status: int = 405, **match: Any) -> Fault:
+        """The fal status stream will not open (e.g. a proxy that does not allow SSE): 404 or 405."""
+        match.setdefault("path", r"/status/stream$")
+        detail = "Not Found" if status == 404 else "Method Not Allowed"
+        return cls(action="respond", status=status, body={"detail": detail}, **match)
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
         """`{"kind": "rate_limited", "provider": "replicate", ...}` or the raw fields of Fault."""
@@ -155,11 +247,23 @@ class Fault:
             "http": cls.http,
             "rate_limited": cls.rate_limited,
             "unavailable": cls.unavailable,
+            "infra": cls.infra,
             "nginx": cls.nginx,
             "cloudflare": cls.cloudflare,
             "slow": cls.slow,
             "drop": cls.drop,
             "drop_mid_body": cls.drop_mid_body,
+            "hang": cls.hang,
+            "trickle": cls.trickle,
+            "reset": cls.reset,
+            "redirect_loop": cls.redirect_loop,
+            "html200": cls.html200,
+            "empty_output": cls.empty_output,
+            "gzip_garbage": cls.gzip_garbage,
+            "absurd_headers": cls.absurd_headers,
+            "detail_200": cls.detail_200,
+            "stream_drop": cls.stream_drop,
+            "stream_refused": cls.stream_refused,
         }
         if kind is None:
             return cls(**data)

@@ -1,6 +1,6 @@
 """Model outputs shaped like the real APIs', with every file registered for download under /media/.
 
-Output field names follow fal's and Replicate's published output schemas as known offline. Unverified:
+Output field names follow fal's and Replicate's published output schemas as known offline. UNVERIFIED:
 the ElevenLabs endpoint's field (`audio`, real content type audio/mpeg; we serve WAV and say so).
 Images are always PNG; when a request asks for jpeg/webp the sandbox still sends PNG and labels it
 honestly as image/png with a .png name.

@@ -6,84 +6,40 @@ Shapes and error bodies follow replicate-api.md §1-2 and the OpenAPI spec besid
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import time
+import urllib.parse
+from datetime import UTC, datetime
 from typing import Any
 
 from genctl.sandbox import directives
-from genctl.sandbox.catalog import Json, ReplicateModel, replicate_model, replicate_version
+from genctl.sandbox.catalog import Json, ReplicateModel, replicate_model, replicate_models, replicate_version
 from genctl.sandbox.keys import KeyInfo, fingerprint
 from genctl.sandbox.outputs import MediaContext, replicate_output
+from genctl.sandbox.replicate_common import (
+    BILLING,
+    NOT_FOUND,
+    authenticate,
+    bad_query,
+    field_json,
+    input_problem,
+    invalid_version,
+    page_offset,
+)
 from genctl.sandbox.state import TERMINAL, CancelRecord, Context, Job, Outcome, Phase, iso, replicate_id
-from genctl.sandbox.validate import Issue, validate
+from genctl.sandbox.validate import validate
 from genctl.sandbox.wire import Request, Response, bearer, json_response, problem
 
-NOT_FOUND = "The requested resource could not be found."
-BILLING = {
-    "no_billing": (
-        "Billing required",
-        "You need to set up billing to run this model. Go to https://replicate.com/account/billing#billing "
-        "to set it up. If you have recently set up billing, please wait a few minutes before trying again.",
-    ),
-    "no_credit": (
-        "Insufficient credit",
-        "You have insufficient credit to run this model. Go to https://replicate.com/account/billing#billing "
-        "to purchase credit. Once you purchase credit, please wait a few minutes before trying again.",
-    ),
-}
+__all__ = ["NOT_FOUND", "authenticate", "cancel", "create", "get", "invalid_version", "listing"]
+
 FAILURES = {
     "fail": "Prediction failed: CUDA out of memory. Tried to allocate 2.00 GiB",
     "nsfw": "NSFW content detected. Try running it again, or try a different prompt.",
 }
 _CREATE_KEYS = {"version", "input", "webhook", "webhook_completed", "webhook_events_filter", "stream"}
 _PAGE = 100
-
-
-def authenticate(req: Request, ctx: Context) -> KeyInfo | Response:
-    """Bearer (or legacy Token) auth; 401 bodies per replicate-api.md §2.3."""
-    raw = bearer(req, ("Bearer", "Token"))
-    if not raw:
-        return problem(401, "You did not pass an authentication token", "Unauthenticated")
-    info = ctx.keys.lookup("replicate", raw)
-    if info.state == "invalid":
-        return problem(401, "You did not pass a valid authentication token", "Unauthenticated")
-    return info
-
-
-def invalid_version() -> Response:
-    detail = "The specified version does not exist (or perhaps you don't have permission to use it?)"
-    return problem(422, detail, "Invalid version or not permitted")
-
-
-def _field(issue: Issue) -> Json:
-    path = ".".join(("input", *issue.loc))
-    name = issue.loc[-1] if issue.loc else "input"
-    if issue.kind == "missing":
-        return {
-            "type": "required",
-            "field": ".".join(("input", *issue.loc[:-1])),
-            "description": f"{name} is required",
-        }
-    if issue.kind == "type":
-        given = type(issue.value).__name__.replace("str", "string").replace("int", "integer")
-        description = f"Invalid type. Expected: {issue.expected}, given: {given}"
-        return {"type": "invalid_type", "field": path, "description": description}
-    if issue.kind == "enum":
-        allowed = ", ".join(json.dumps(v) for v in issue.expected or [])
-        return {
-            "type": "enum",
-            "field": path,
-            "description": f"{name} must be one of the following: {allowed}",
-        }
-    word, kind = ("greater", "number_gte") if issue.kind == "minimum" else ("less", "number_lte")
-    return {"type": kind, "field": path, "description": f"Must be {word} than or equal to {issue.expected}"}
-
-
-def input_problem(fields: list[Json]) -> Response:
-    """422 "Input validation failed" with `invalid_fields`, exactly as §2.3 shows it."""
-    detail = "".join(f"- {f['field']}: {f['description']}\n" for f in fields)
-    return problem(422, detail, "Input validation failed", invalid_fields=fields)
 
 
 def _duration(text: str) -> float | None:
@@ -123,30 +79,45 @@ def _logs(job: Job, status: str) -> str:
 
 
 def prediction_json(req: Request, job: Job, phase: Phase) -> Json:
-    """Every field of the spec's prediction response (§1.4); URLs point back at the sandbox."""
+    """The prediction object as the recorded exchanges show it (§1.4, replicate-python cassettes).
+
+    Always: id, model, version, input, logs, output, data_removed, error, status, source, created_at, urls.
+    `started_at` appears once the prediction has started, `completed_at` and `metrics` once it is terminal;
+    before that they are absent, not null (every recorded `starting`/`processing` answer). `urls` holds `get`,
+    `cancel` and `stream`: the spec also requires `urls.web`, but no recording carries it, so it is left out
+    (the recordings win). `logs` is null on a prediction cancelled before it logged anything
+    (predictions-cancel.yaml). `source` is the spec's (no recording shows it).
+    """
     status = _status(job, phase)
     succeeded = status == "succeeded"
     base = f"{req.base_url}/replicate/v1/predictions/{job.id}"
+    logs: str | None = _logs(job, status)
+    if status == "canceled" and not logs:
+        logs = None
     out: Json = {
         "id": job.id,
         "model": job.model,
         "version": job.version,
         "input": job.input,
-        "logs": _logs(job, status),
+        "logs": logs,
         "output": job.outcome.output if succeeded and not job.outcome.data_removed else None,
         "data_removed": job.outcome.data_removed,
         "error": job.outcome.error if status == "failed" else None,
         "status": status,
         "source": "api",
         "created_at": iso(job.created),
-        "started_at": iso(job.started),
-        "completed_at": iso(job.completed) if phase in TERMINAL else None,
-        "metrics": {},
-        "urls": {"get": base, "cancel": f"{base}/cancel", "web": f"{req.base_url}/replicate/p/{job.id}"},
+        "urls": {
+            "cancel": f"{base}/cancel",
+            "get": base,
+            "stream": f"{req.base_url}/replicate/v1/streams/{job.id}",
+        },
     }
+    if job.started is not None and phase != "aborted":
+        out["started_at"] = iso(job.started)
     if phase in TERMINAL:
         started = job.started or job.created
         done = job.completed or time.time()
+        out["completed_at"] = iso(done)
         out["metrics"] = {
             "predict_time": round(max(done - started, 0.0), 6),
             "total_time": round(done - job.created, 6),
@@ -154,6 +125,13 @@ def prediction_json(req: Request, job: Job, phase: Phase) -> Json:
     if job.deadline is not None:
         out["deadline"] = iso(job.deadline)
     return out
+
+
+def official_version(model: ReplicateModel) -> str:
+    """What an official model's predictions carry as `version`: "dp-" + 32 hex (recorded
+    test_models_predictions_create_blocking, `dp-a557b7387b4940df25b23f779dc534c4`), not the spec's "hidden".
+    """
+    return "dp-" + hashlib.md5(f"{model.ref}:{model.latest.id}".encode()).hexdigest()
 
 
 # --- create --------------------------------------------------------------------------------------------
@@ -176,9 +154,9 @@ def create(req: Request, ctx: Context, info: KeyInfo, *, path_model: ReplicateMo
     try:
         body = req.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return problem(400, "Request body is not valid JSON")
+        return problem(400, "Request body is not valid JSON")  # UNVERIFIED: status and wording
     if not isinstance(body, dict):
-        return problem(400, "Request body must be a JSON object")
+        return problem(400, "Request body must be a JSON object")  # UNVERIFIED: status and wording
     allowed = _CREATE_KEYS - {"version"} if path_model is not None else _CREATE_KEYS
     extra = [k for k in body if k not in allowed]
     if extra:
@@ -192,7 +170,7 @@ def create(req: Request, ctx: Context, info: KeyInfo, *, path_model: ReplicateMo
         ]
         return input_problem(fields)
     if path_model is not None:
-        model, version, shown = path_model, path_model.latest, "hidden"
+        model, version, shown = path_model, path_model.latest, official_version(path_model)
     else:
         resolved = _resolve_version(str(body.get("version", "")))
         if isinstance(resolved, Response):
@@ -208,7 +186,7 @@ def create(req: Request, ctx: Context, info: KeyInfo, *, path_model: ReplicateMo
         )
     issues = validate(inputs, version.input_schema, version.openapi_schema["components"]["schemas"])
     if issues:
-        return input_problem([_field(i) for i in issues])
+        return input_problem([field_json(i) for i in issues])
     return _start(req, ctx, info, model, shown, inputs)
 
 
@@ -220,9 +198,13 @@ def _resolve_version(ref: str) -> tuple[ReplicateModel, Any, str] | Response:
         if model is None:
             return invalid_version()
         if match.group(3) is None:
-            return (model, model.latest, "hidden") if model.official else invalid_version()
+            return (model, model.latest, official_version(model)) if model.official else invalid_version()
         version = next((v for v in model.versions if v.id == match.group(3)), None)
         return (model, version, version.id) if version is not None else invalid_version()
+    if ref.startswith("dp-"):
+        # UNVERIFIED: that a dp- id is accepted back as a version; the sandbox maps it to its model.
+        official = next((m for m in replicate_models() if m.official and official_version(m) == ref), None)
+        return (official, official.latest, ref) if official is not None else invalid_version()
     found = replicate_version(ref) if re.fullmatch(r"[0-9a-f]{64}", ref) else None
     if found is None:
         return invalid_version()
@@ -241,7 +223,7 @@ def _start(
         if seconds is None or seconds < cfg.cancel_after_min:
             return problem(
                 400, f"Invalid Cancel-After header: the minimum is {cfg.cancel_after_min:g}s"
-            )  # [U]
+            )  # UNVERIFIED: the 400 and its wording for a too-short Cancel-After
         deadline = time.time() + seconds
     job_id = replicate_id()
     media = MediaContext(
@@ -274,8 +256,10 @@ def _start(
         phase = job.observe(time.time(), advance=prefer is not None)
         block = job.seconds_to_done(time.time()) if prefer else None
     if prefer is not None:
+        # The recordings echo the preference as sent: `wait` -> `wait`, `wait=10` -> `wait=10`.
+        # UNVERIFIED: what is echoed for N > 60 (the spec allows 1-60); the sandbox caps the wait at 60.
         wait = min(int(prefer.group(1) or 60), 60)
-        headers["Preference-Applied"] = f"wait={wait}"
+        headers["Preference-Applied"] = "wait" if prefer.group(1) is None else f"wait={wait}"
         if phase not in TERMINAL:
             if block is None and job.never_finish:
                 block = ctx.config.max_block  # don't hold a test hostage for the full 60 s
@@ -287,7 +271,19 @@ def _start(
                     phase = job.observe(time.time(), advance=False)
     with ctx.store.lock:
         payload = prediction_json(req, job, phase)
+    early = ctx.config.replicate_early_output or wanted.early_output
+    if prefer is not None and early and payload["status"] == "succeeded":
+        payload = _early(payload)
     return json_response(201, payload, headers)
+
+
+def _early(payload: Json) -> Json:
+    """A finished prediction as the recorded sync answers show it: 201 `processing` with the output already
+    filled and `urls.stream`, but no started_at, completed_at or metrics (test_*_blocking[*-10].yaml).
+    A GET afterwards answers the real `succeeded`."""
+    early = {k: v for k, v in payload.items() if k not in ("started_at", "completed_at", "metrics")}
+    early["status"] = "processing"
+    return early
 
 
 # --- get, cancel, list ------------------------------------------------------------------------------------
@@ -326,20 +322,61 @@ def cancel(req: Request, ctx: Context, info: KeyInfo, prediction_id: str) -> Res
     return json_response(200, payload)
 
 
-def listing(req: Request, ctx: Context, info: KeyInfo) -> Response:
-    """GET /v1/predictions: newest first, 100 a page, absolute `next` URLs (§1.5)."""
+def _when(req: Request, name: str) -> float | Response | None:
+    raw = req.arg(name)
+    if raw is None:
+        return None
     try:
-        offset = int(base64.b64decode(req.arg("cursor") or "MA==").decode())
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        return problem(400, "Invalid cursor")
+        return bad_query(f"Invalid {name}: expected an ISO 8601 date-time")  # UNVERIFIED: wording
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def listing(req: Request, ctx: Context, info: KeyInfo) -> Response:
+    """GET /v1/predictions: newest first, 100 a page, absolute `next`/`previous` URLs (§1.5); filters
+    `created_after` (inclusive), `created_before` (exclusive) and `source=web` (the spec's only value)."""
+    offset = page_offset(req)
+    after, before = _when(req, "created_after"), _when(req, "created_before")
+    for parsed in (offset, after, before):
+        if isinstance(parsed, Response):
+            return parsed
+    assert isinstance(offset, int) and not isinstance(after, Response) and not isinstance(before, Response)
+    source = req.arg("source")
+    if source not in (None, "web"):
+        return bad_query('Invalid source: the only supported value is "web"')  # UNVERIFIED: wording
     with ctx.store.lock:
-        mine = [j for j in ctx.store.jobs.values() if j.provider == "replicate" and j.account == info.account]
+        mine = [
+            j
+            for j in ctx.store.jobs.values()
+            if j.provider == "replicate"
+            and j.account == info.account
+            and source is None  # every sandbox prediction came from the API, none from the web
+            and (after is None or j.created >= after)
+            and (before is None or j.created < before)
+        ]
         mine.sort(key=lambda j: j.created, reverse=True)
         page = [
             prediction_json(req, j, j.observe(time.time(), advance=False))
             for j in mine[offset : offset + _PAGE]
         ]
-    more = offset + _PAGE < len(mine)
-    cursor = base64.b64encode(str(offset + _PAGE).encode()).decode()
-    next_url = f"{req.base_url}/replicate/v1/predictions?cursor={cursor}" if more else None
-    return json_response(200, {"next": next_url, "previous": None, "results": page})
+    keep = {k: v for k, v in req.query.items() if k != "cursor"}
+
+    def url(at: int) -> str:
+        query = urllib.parse.urlencode(
+            [*((k, v) for k, vs in keep.items() for v in vs), ("cursor", _b64(at))]
+        )
+        return f"{req.base_url}/replicate/v1/predictions?{query}"
+
+    return json_response(
+        200,
+        {
+            "next": url(offset + _PAGE) if offset + _PAGE < len(mine) else None,
+            "previous": url(max(offset - _PAGE, 0)) if offset > 0 else None,
+            "results": page,
+        },
+    )
+
+
+def _b64(offset: int) -> str:
+    return base64.b64encode(str(offset).encode()).decode()

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import email.policy
-import hashlib
-import json
-import time
 from collections.abc import Callable
-from email import message_from_bytes
-from email.message import EmailMessage
 
-from genctl.sandbox import replicate
+from genctl.sandbox import replicate, replicate_files, replicate_stream
 from genctl.sandbox.catalog import (
     Json,
     ReplicateModel,
@@ -21,16 +14,16 @@ from genctl.sandbox.catalog import (
     replicate_models,
 )
 from genctl.sandbox.keys import KeyInfo
-from genctl.sandbox.state import Context, StoredFile, iso, replicate_id
+from genctl.sandbox.replicate_common import bad_query, page
+from genctl.sandbox.state import Context
 from genctl.sandbox.wire import Request, Response, json_response, problem
 
-MODELS_PAGE = 5  # small on purpose, so clients exercise `next` (the real page size is unverified)
-MAX_FILE = 100 * 1024 * 1024
-HARDWARE = [
-    {"name": "CPU", "sku": "cpu"},
-    {"name": "Nvidia T4 GPU", "sku": "gpu-t4"},
-    {"name": "Nvidia A40 (Large) GPU", "sku": "gpu-a40-large"},
-    {"name": "Nvidia H100 GPU", "sku": "gpu-h100"},
+MODELS_PAGE = 5  # small on purpose, so clients exercise `next` (UNVERIFIED: the real page size)
+HARDWARE = [  # exactly the recorded list (hardware-list.yaml)
+    {"sku": "cpu", "name": "CPU"},
+    {"sku": "gpu-t4", "name": "Nvidia T4 GPU"},
+    {"sku": "gpu-a40-small", "name": "Nvidia A40 GPU"},
+    {"sku": "gpu-a40-large", "name": "Nvidia A40 (Large) GPU"},
 ]
 
 Route = Callable[[Request, Context, KeyInfo, list[str]], Response]
@@ -49,7 +42,9 @@ def _route(req: Request, ctx: Context) -> Response:
     path = req.sub.rstrip("/")
     if path == "":
         return json_response(200, {})  # GET https://api.replicate.com/ is a no-auth connectivity check
-    if path.startswith("/p/"):
+    if path.startswith(
+        "/p/"
+    ):  # the web page a prediction's (absent) urls.web would name; UNVERIFIED: any shape
         return Response(
             200, {"Content-Type": "text/html"}, b"<html><body>sandbox prediction page</body></html>"
         )
@@ -82,6 +77,7 @@ def _shape(parts: list[str]) -> str:
         "collections",
         "account",
         "hardware",
+        "streams",
     }
     return "/".join(p if p in fixed else "*" for p in parts)
 
@@ -142,33 +138,20 @@ def model_json(req: Request, model: ReplicateModel) -> Json:
     }
 
 
-def _page(req: Request, items: list[Json], size: int, path: str) -> Response:
-    """`{"next", "previous", "results"}` with absolute cursor URLs (§3.1)."""
-    try:
-        offset = int(base64.b64decode(req.arg("cursor") or "MA==").decode())
-    except ValueError:
-        return problem(400, "Invalid cursor")
-
-    def url(at: int) -> str:
-        return f"{req.base_url}/replicate/v1/{path}?cursor={base64.b64encode(str(at).encode()).decode()}"
-
-    return json_response(
-        200,
-        {
-            "next": url(offset + size) if offset + size < len(items) else None,
-            "previous": url(max(offset - size, 0)) if offset > 0 else None,
-            "results": items[offset : offset + size],
-        },
-    )
-
-
 def _models(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
-    newest = sorted(replicate_models(), key=lambda m: m.latest.created_at, reverse=True)
-    return _page(req, [model_json(req, m) for m in newest], MODELS_PAGE, "models")
+    sort_by = req.arg("sort_by") or "latest_version_created_at"
+    direction = req.arg("sort_direction") or "desc"
+    if sort_by not in ("model_created_at", "latest_version_created_at") or direction not in ("asc", "desc"):
+        return bad_query("Invalid sort_by or sort_direction")  # the spec's enums; UNVERIFIED: wording
+    # The sandbox's models have no separate creation date: both orders use the latest version's.
+    newest = sorted(replicate_models(), key=lambda m: m.latest.created_at, reverse=direction == "desc")
+    return page(req, [model_json(req, m) for m in newest], MODELS_PAGE, "models")
 
 
 def _models_query(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
-    """The old search: `QUERY /v1/models` with the query as a text/plain body."""
+    """The old search: `QUERY /v1/models` with the query as a text/plain body (models-search.yaml).
+
+    UNVERIFIED: how the real search ranks and pages; the sandbox answers one page of substring matches."""
     text = req.body.decode(errors="replace").strip().lower()
     found = [model_json(req, m) for m in replicate_models() if text in _haystack(m)]
     return json_response(200, {"next": None, "previous": None, "results": found})
@@ -186,7 +169,7 @@ def _versions(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Re
     if model is None:
         return problem(404, replicate.NOT_FOUND)
     path = f"models/{model.ref}/versions"
-    return _page(req, [version_json(v) for v in model.versions], 100, path)
+    return page(req, [version_json(v) for v in model.versions], 100, path)
 
 
 def _version_get(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
@@ -205,8 +188,11 @@ def _search(req: Request) -> Response:
     """GET /v1/search (beta, no auth): models with metadata, matching collections, pages (§3.1)."""
     query = (req.arg("query") or "").strip()
     if not query:
-        return problem(400, 'Query parameter "query" is required')
-    limit = max(1, min(int(req.arg("limit") or 20), 50))
+        return bad_query('Query parameter "query" is required')  # the spec's 400, application/json
+    raw_limit = req.arg("limit") or "20"
+    limit = int(raw_limit) if raw_limit.isdigit() else 0
+    if not 1 <= limit <= 50:
+        return bad_query('Query parameter "limit" must be an integer between 1 and 50')  # UNVERIFIED: text
     words = query.lower().split()
     scored = []
     for model in replicate_models():
@@ -232,6 +218,7 @@ def _search(req: Request) -> Response:
         for c in collections()
         if refs & set(c.models) or any(w in c.slug for w in words)
     ]
+    # UNVERIFIED: scoring and which collections match; the shape is the spec's example.
     return json_response(200, {"query": query, "models": models, "collections": found, "pages": []})
 
 
@@ -239,7 +226,7 @@ def _collections(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) ->
     items: list[Json] = [
         {"name": c.name, "slug": c.slug, "description": c.description} for c in collections()
     ]
-    return _page(req, items, 100, "collections")
+    return page(req, items, 100, "collections")
 
 
 def _collection_get(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
@@ -259,104 +246,11 @@ def _collection_get(req: Request, ctx: Context, info: KeyInfo, parts: list[str])
     )
 
 
-# --- files --------------------------------------------------------------------------------------------------
-
-
-def file_json(req: Request, stored: StoredFile) -> Json:
-    return {
-        "id": stored.id,
-        "name": stored.name,
-        "content_type": stored.content_type,
-        "size": len(stored.data),
-        "etag": hashlib.md5(stored.data).hexdigest(),
-        "checksums": {
-            "sha256": hashlib.sha256(stored.data).hexdigest(),
-            "md5": hashlib.md5(stored.data).hexdigest(),
-        },
-        "metadata": stored.metadata,
-        "created_at": iso(stored.created),
-        "expires_at": iso(stored.created + 24 * 3600),  # the recorded cassette's policy (§4)
-        "urls": {"get": f"{req.base_url}/replicate/v1/files/{stored.id}"},
-    }
-
-
-def _multipart(req: Request) -> dict[str, EmailMessage]:
-    head = f"Content-Type: {req.header('content-type') or ''}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = message_from_bytes(head + req.body, policy=email.policy.HTTP)
-    parts: dict[str, EmailMessage] = {}
-    if isinstance(message, EmailMessage) and message.is_multipart():
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if isinstance(name, str) and isinstance(part, EmailMessage):
-                parts[name] = part
-    return parts
-
-
-def _file_create(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
-    if len(req.body) > MAX_FILE:
-        return json_response(413, {"detail": "Files must be less than 100MB in size"})
-    fields = _multipart(req)
-    content = fields.get("content")
-    if content is None:
-        return problem(400, "The content field is required")
-    data = content.get_payload(decode=True)
-    metadata: Json = {}
-    if "metadata" in fields:
-        try:
-            metadata = json.loads(fields["metadata"].get_content())
-        except (json.JSONDecodeError, KeyError, LookupError):
-            return problem(400, "metadata must be a JSON object")
-    name = content.get_filename() or "file"
-    stored = StoredFile(
-        replicate_id(),
-        name,
-        content.get_content_type(),
-        data if isinstance(data, bytes) else b"",
-        time.time(),
-        info.account,
-        metadata,
-        provider="replicate",
-    )
-    ctx.store.add_file(stored)
-    return json_response(201, file_json(req, stored))
-
-
-def _own_file(ctx: Context, info: KeyInfo, file_id: str) -> StoredFile | Response:
-    with ctx.store.lock:
-        stored = ctx.store.files.get(file_id)
-    if stored is None or stored.account != info.account or stored.provider != "replicate":
-        return json_response(404, {"detail": "File not found"})
-    return stored
-
-
-def _file_get(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
-    stored = _own_file(ctx, info, parts[1])
-    return stored if isinstance(stored, Response) else json_response(200, file_json(req, stored))
-
-
-def _file_download(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
-    stored = _own_file(ctx, info, parts[1])
-    if isinstance(stored, Response):
-        return stored
-    return Response(200, {"Content-Type": stored.content_type}, stored.data)
-
-
-def _file_delete(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
-    stored = _own_file(ctx, info, parts[1])
-    if isinstance(stored, Response):
-        return stored
-    with ctx.store.lock:
-        ctx.store.files.pop(stored.id, None)
-    return Response(204)
-
-
-def _files(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
-    with ctx.store.lock:
-        mine = [
-            f for f in ctx.store.files.values() if f.account == info.account and f.provider == "replicate"
-        ]
-    mine.sort(key=lambda f: f.created, reverse=True)
-    return _page(req, [file_json(req, f) for f in mine], 100, "files")
+def _stream(req: Request, ctx: Context, info: KeyInfo, parts: list[str]) -> Response:
+    job = ctx.store.job(parts[1])
+    if job is None or job.provider != "replicate" or job.account != info.account:
+        return problem(404, replicate.NOT_FOUND)
+    return replicate_stream.stream(req, ctx, job)
 
 
 _ROUTES: dict[tuple[str, str], Route] = {
@@ -376,9 +270,10 @@ _ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "models/*/*/versions/*"): _version_get,
     ("GET", "collections"): _collections,
     ("GET", "collections/*"): _collection_get,
-    ("POST", "files"): _file_create,
-    ("GET", "files"): _files,
-    ("GET", "files/*"): _file_get,
-    ("DELETE", "files/*"): _file_delete,
-    ("GET", "files/*/download"): _file_download,
+    ("POST", "files"): replicate_files.file_create,
+    ("GET", "files"): replicate_files.files,
+    ("GET", "files/*"): replicate_files.file_get,
+    ("DELETE", "files/*"): replicate_files.file_delete,
+    ("GET", "files/*/download"): replicate_files.file_download,
+    ("GET", "streams/*"): _stream,
 }

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from genctl.sandbox import fal, fal_platform, replicate_api
+from genctl.sandbox import fal, fal_platform, fal_queue, hostile, replicate_api
 from genctl.sandbox.faults import Fault, FaultSet
 from genctl.sandbox.keys import fingerprint
 from genctl.sandbox.outputs import media_response
@@ -48,12 +48,12 @@ def _media(req: Request, ctx: Context) -> Response:
     with ctx.store.lock:
         spec = ctx.store.media.get(parts[1]) if len(parts) >= 2 else None
     if spec is None:
-        return Response(404, {"Content-Type": "text/plain"}, b"Not Found")
+        return Response(404, {"Content-Type": "text/plain"}, b"Not Found")  # UNVERIFIED: a CDN's 404 page
     return media_response(spec)
 
 
 ROUTES: dict[str, Handler] = {
-    "fal.queue": fal.handle_queue,
+    "fal.queue": fal_queue.handle_queue,
     "fal.run": fal.handle_run,
     "fal.api": fal_platform.handle_api,
     "fal.rest": fal_platform.handle_rest,
@@ -159,15 +159,27 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return
         raw_key = credential(headers)
         fault = self.server.faults.take(host, self.command, path, raw_key)
-        if fault is not None and fault.action == "delay":
+        action = fault.action if fault is not None else None
+        if fault is not None and action == "delay":
             req.wait(fault.delay)
-        if fault is not None and fault.action == "drop":
+        if action in ("drop", "hang", "reset"):
             self._record(req, host, provider, raw_key, None, started, fault)
-            self._drop()
+            if action == "hang":
+                hostile.hang(self.connection, self.server.stop_event)
+            if action == "reset":
+                self.close_connection = True
+                hostile.reset(self.connection)
+            else:
+                self._drop()
             return
-        response = (
-            fault.response() if fault is not None and fault.action == "respond" else self._dispatch(host, req)
-        )
+        if fault is not None and (action == "respond" or (action == "trickle" and fault.body is not None)):
+            response = fault.response()
+        elif fault is not None and action == "redirect_loop":
+            response = hostile.redirect_loop(req)
+        else:
+            response = self._dispatch(host, req)
+        if fault is not None and action == "rewrite":
+            response = hostile.rewrite(response, fault.variant or "")
         req.wait(self.server.ctx.config.response_delay)
         # Recorded before writing, so a client that has its answer always finds the record there.
         self._record(req, host, provider, raw_key, response.status, started, fault)
@@ -176,7 +188,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _dispatch(self, host: str, req: Request) -> Response:
         route = ROUTES.get(host)
         if route is None:
-            return fal_detail(404, "Not Found")
+            return fal_detail(404, "Not Found")  # a path under no emulated host: the sandbox's own answer
         try:
             return route(req, self.server.ctx)
         except Exception as exc:  # a sandbox bug must surface as a 500 with a reason, not a hung client
@@ -217,16 +229,26 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _write(self, response: Response, fault: Fault | None) -> None:
         length = response.content_length
         cut: int | None = None
+        events: int | None = None  # on a chunked (SSE) stream: drop after this many `data:` events
         if fault is not None and fault.action == "drop_mid_body":
-            cut = fault.after_bytes if fault.after_bytes is not None else length // 2
+            if response.chunked:
+                events = fault.after_events if fault.after_events is not None else 1
+            else:
+                cut = fault.after_bytes if fault.after_bytes is not None else length // 2
+        trickle = fault.interval if fault is not None and fault.action == "trickle" else None
         try:
             self.send_response(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, value)
-            if response.status != 204:
+            if response.chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            elif response.status != 204:
                 self.send_header("Content-Length", str(length))
             self.end_headers()
             if self.command == "HEAD" or response.status == 204:
+                return
+            if response.chunked:
+                self._write_chunked(response, events)
                 return
             sent = 0
             chunks = response.stream if response.stream is not None else iter([response.body])
@@ -236,7 +258,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
                     self.wfile.flush()
                     self._drop()  # headers promised `length` bytes; the client gets `cut` and an EOF
                     return
-                self.wfile.write(chunk)
+                if trickle is not None:
+                    self._trickle(chunk, trickle)
+                else:
+                    self.wfile.write(chunk)
                 sent += len(chunk)
             self.wfile.flush()
         except (TimeoutError, BrokenPipeError, ConnectionResetError):
@@ -245,3 +270,24 @@ class SandboxHandler(BaseHTTPRequestHandler):
             close = getattr(response.stream, "close", None)
             if close is not None:
                 close()
+
+    def _write_chunked(self, response: Response, drop_after_events: int | None) -> None:
+        """One HTTP chunk per stream item, flushed at once (SSE events must not wait in a buffer)."""
+        seen = 0
+        for chunk in response.stream or iter(()):
+            if drop_after_events is not None and chunk.startswith(b"data:"):
+                if seen >= drop_after_events:
+                    self._drop()  # mid-stream: no terminating chunk, the client sees the body cut short
+                    return
+                seen += 1
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _trickle(self, chunk: bytes, interval: float) -> None:
+        for i in range(len(chunk)):
+            self.wfile.write(chunk[i : i + 1])
+            self.wfile.flush()
+            if self.server.stop_event.wait(interval):
+                raise BrokenPipeError("sandbox stopping")

@@ -32,6 +32,14 @@ class SandboxConfig:
     data_uri_outputs: bool = False  # outputs as data: URIs instead of URLs
     big_output_bytes: int | None = None  # every output file is exactly this big, streamed
     cancel_after_min: float = 5.0  # Replicate's minimum Cancel-After; lower it to test deadlines fast
+    # fal PUT .../cancel answers `{"status": ...}` (fal's queue docs, the default) or `{"success": bool}`
+    # (fal's generated per-endpoint OpenAPI, recordings/fal/seedream_openapi.json); fal-api.md §1.1.
+    fal_cancel_shape: str = "status"
+    status_stream_tick: float = 0.02  # how often the fal status stream re-reads the job
+    status_stream_ping: float = 15.0  # keep-alive comment interval (fal's docs: every 15 s)
+    # Replicate `Prefer: wait` answers 201 `processing` with the output already filled and `urls.stream`, as
+    # the recorded test_*_blocking[*-10].yaml exchanges do, instead of waiting for `succeeded`.
+    replicate_early_output: bool = False
 
     def update(self, **changes: Any) -> None:
         names = {f.name: f for f in dataclasses.fields(self)}
@@ -48,6 +56,8 @@ class SandboxConfig:
                 )
             elif name == "big_output_bytes":
                 value = None if value is None else int(value)
+            elif name == "fal_cancel_shape" and value not in ("status", "success"):
+                raise ValueError("fal_cancel_shape is 'status' or 'success'")
             elif isinstance(current, int):
                 value = int(value)
             elif isinstance(current, float):
@@ -80,6 +90,7 @@ class Outcome:
     replicate_status: str = "succeeded"  # succeeded | failed | canceled | aborted
     data_removed: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    billable_units: float = 0.0  # fal: units the runtime reports for this call (x-fal-billable-units)
 
 
 @dataclass
@@ -117,6 +128,9 @@ class Job:
     started: float | None = None
     completed: float | None = None
     position: int = 0
+    start_deadline: float | None = None  # fal X-Fal-Request-Timeout: must leave the queue before this
+    on_start_timeout: Outcome | None = None  # ... or end with this outcome instead
+    inference_time: float | None = None  # a fixed metrics.inference_time (the runtime's instant 404)
 
     @property
     def app(self) -> str:
@@ -143,6 +157,15 @@ class Job:
         previous = self.phase_now(now) if self.deadline is not None else None
         if advance:
             self.reads += 1
+        if (
+            self.start_deadline is not None
+            and self.on_start_timeout is not None
+            and now >= self.start_deadline
+            and self.phase_now(now) == "queued"
+        ):
+            # fal: the request did not get a runner in time; it completes with the timeout error (§1.7).
+            self.outcome, self.final, self.completed = self.on_start_timeout, "done", now
+            return self.final
         if self.deadline is not None and now >= self.deadline:
             # Cancel-After: before the start it is `aborted`, once running it is `canceled` (§1.3).
             self.final = "aborted" if previous == "queued" else "canceled"

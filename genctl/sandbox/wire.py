@@ -54,6 +54,7 @@ class Response:
     body: bytes = b""
     stream: Iterator[bytes] | None = None  # when set, `length` bytes are sent from it
     length: int | None = None
+    chunked: bool = False  # stream of unknown length (SSE): Transfer-Encoding: chunked, one chunk per item
 
     @property
     def content_length(self) -> int:
