@@ -10,6 +10,7 @@ reference marks UNVERIFIED is run both ways.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,9 @@ import pytest
 from replay import recordings_dir
 
 from genctl.catalog.preflight import not_found
+from genctl.config import load_settings
 from genctl.errors import GenctlError
+from genctl.generation import GenerationRequest, generate
 from genctl.http import RetryPolicy, make_client
 from genctl.providers.base import Job, ModelInfo, Output
 from genctl.providers.fal import FalProvider
@@ -556,3 +559,54 @@ def test_a_text_result_that_happens_to_have_a_detail_field_is_kept() -> None:
     routes = app_routes("fal-ai/any-llm", "fal-ai/any-llm", status=[COMPLETED_AT_ONCE], result=[(200, body)])
     _, done, err = run("fal-ai/any-llm", routes)
     assert err is None and done[1].outputs == (Output(url=None, value=body),)
+
+
+def test_the_wrong_subpath_gets_the_did_you_mean_end_to_end() -> None:
+    """generation.generate on the same sequence: the runner's model.not_found reaches the catalogue's
+    did-you-mean (catalog.preflight.explain) with its request id and endpoint id kept."""
+    base = f"/fal-ai/flux/requests/{RID}"
+    fal_models = {
+        "models": [
+            {
+                "endpoint_id": "fal-ai/flux/dev",
+                "metadata": {"display_name": "FLUX.1 [dev]", "status": "active"},
+            }
+        ],
+        "has_more": False,
+        "next_cursor": None,
+    }
+    routes: dict[tuple[str, str], list[Answer]] = {
+        **app_routes(
+            "fal-ai/flux",
+            "fal-ai/flux/deev",
+            status=[COMPLETED_AT_ONCE],
+            result=[(404, {"detail": "Path /deev not found"}, {"x-fal-billable-units": "0"})],
+        ),
+        ("GET", "/v1/models"): [(200, fal_models)],  # api.fal.ai: the search the did-you-mean runs
+        ("GET", "/v1/search"): [(200, {"query": "flux deev", "models": [], "collections": [], "pages": []})],
+    }
+    server = Exchanges(routes)
+    settings = load_settings(env={**os.environ, "FAL_KEY": SECRET})
+    request = GenerationRequest(
+        prompt="a fox",
+        model="fal-ai/flux/deev",
+        validate=False,
+        download=False,
+        history=False,
+        fallback=False,
+    )
+    with httpx.Client(transport=httpx.MockTransport(server)) as http, pytest.raises(GenctlError) as caught:
+        generate(settings, request, client=http)
+    err = caught.value
+    assert (err.code, err.exit_code, err.request_id) == ("model.not_found", 4, RID)
+    assert err.message == (
+        "fal has no endpoint 'fal-ai/flux/deev': the app exists but has no path /deev "
+        "(Path /deev not found). Nothing was charged."
+    )
+    assert err.fix == "Did you mean fal-ai/flux/dev? Search: genctl models flux deev"
+    assert err.details == {
+        "endpoint_id": "fal-ai/flux/deev",
+        "path": "/deev",
+        "suggestions": [{"provider": "fal", "id": "fal-ai/flux/dev"}],
+    }
+    assert server.paths()[:3] == ["POST /fal-ai/flux/deev", f"GET {base}/status", f"GET {base}"]
