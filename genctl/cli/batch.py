@@ -57,7 +57,9 @@ def run_batch_command(
             if outcome.error is not None:
                 err = outcome.error
                 rid = f" (request {err.request_id})" if err.request_id else ""
-                out.warn(f"{outcome.item.title()} failed [{err.code}]{rid}: {err.message}")
+                # A model error's fix is its did-you-mean: worth the line (every item fails the same way).
+                fix = f" Fix: {err.fix}" if err.exit_code == 4 and err.fix else ""
+                out.warn(f"{outcome.item.title()} failed [{err.code}]{rid}: {err.message}{fix}")
             _print_outcome(outcome, json_mode=json_mode)
 
         summary = run_batch(

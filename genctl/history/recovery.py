@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genctl.catalog import preflight
 from genctl.download import output_name, save_output
-from genctl.errors import GenctlError, error, usage
+from genctl.errors import GenctlError, ModelError, error, usage
 from genctl.history import History
 from genctl.history.tracking import Tracker, output_entries, result_size
 from genctl.http import make_client
@@ -187,6 +188,10 @@ def _fetch(
         ) from exc
     except GenctlError as err:
         final = expired(err, record) if err.code == "output.expired" else err
+        if isinstance(err, ModelError):  # a wrong endpoint path shows only on the result (fal-api.md §2.2)
+            final = preflight.explain(
+                err, settings=settings, model=record.model, provider=record.provider, key=key, client=client
+            )
         if final.code in _JOB_ENDINGS:
             tracker.failed(final)
         if final is err:
