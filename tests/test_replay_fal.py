@@ -27,26 +27,14 @@ from genctl.providers.base import Job, ModelInfo, Output
 from genctl.providers.fal import FalProvider
 from genctl.runner import cancel, cancel_accepted, run_generation
 from genctl.values import Key
+from tests.support import FAL_SECRET, FakeTime
 
-SECRET = "1b2c3d4e-0000-4000-8000-00000000abcd:9f0e0000000000000000000000007777"
+SECRET = FAL_SECRET
 KEY = Key(provider="fal", label="env:FAL_KEY", source="env", _secret=SECRET)
 Q = "https://queue.fal.run"
 RID = "80e732af-660e-45cd-bd63-580e4f2a94cc"  # the request id of the docs' submit example (§1.3)
 fal = FalProvider(queue_url=Q)
 Answer = tuple[int, Any] | tuple[int, Any, dict[str, str]] | Callable[[httpx.Request], httpx.Response]
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class Exchanges:

@@ -26,6 +26,7 @@ from genctl.providers.registry import detect as detect_provider
 from genctl.providers.replicate import ReplicateProvider, outputs_from
 from genctl.runner import Event, cancel, fetch_result, run_generation, submit_only
 from genctl.values import Key
+from tests.support import FakeTime
 
 TOKEN = "r8_Abcdefghijklmnopqrstuvwxyz0123456789Z"
 KEY = Key(provider="replicate", label="env:REPLICATE_API_TOKEN", source="env", _secret=TOKEN)
@@ -46,19 +47,6 @@ UNPARSED: dict[tuple[str, int], str] = {
 EMPTY_CASSETTES = {"models-list__pagination.yaml"}
 
 _STATES = {"starting": "queued", "processing": "running", "succeeded": "succeeded", "canceled": "canceled"}
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def client(handler: Replay) -> httpx.Client:
