@@ -50,7 +50,7 @@ def status_stream(req: Request, ctx: Context, job: Job, status_body: StatusBody,
                 last_write = now
             req.stop.wait(tick)
 
-    headers = {
+    headers = {  # UNVERIFIED: Cache-Control (any SSE server's usual header)
         "Content-Type": "text/event-stream",
         "Cache-Control": "no-cache",
         "x-fal-request-id": job.id,

@@ -235,7 +235,7 @@ class Fault:
     def stream_refused(cls, status: int = 405, **match: Any) -> Fault:
         """The fal status stream will not open (e.g. a proxy that does not allow SSE): 404 or 405."""
         match.setdefault("path", r"/status/stream$")
-        detail = "Not Found" if status == 404 else "Method Not Allowed"
+        detail = "Not Found" if status == 404 else "Method Not Allowed"  # a proxy's refusal: any body will do
         return cls(action="respond", status=status, body={"detail": detail}, **match)
 
     @classmethod

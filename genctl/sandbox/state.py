@@ -34,6 +34,7 @@ class SandboxConfig:
     cancel_after_min: float = 5.0  # Replicate's minimum Cancel-After; lower it to test deadlines fast
     # fal PUT .../cancel answers `{"status": ...}` (fal's queue docs, the default) or `{"success": bool}`
     # (fal's generated per-endpoint OpenAPI, recordings/fal/seedream_openapi.json); fal-api.md §1.1.
+    # UNVERIFIED: which one the live queue sends today; no recording decides, so the default stays `status`.
     fal_cancel_shape: str = "status"
     status_stream_tick: float = 0.02  # how often the fal status stream re-reads the job
     status_stream_ping: float = 15.0  # keep-alive comment interval (fal's docs: every 15 s)
