@@ -28,12 +28,6 @@ FalFactory = Callable[..., fal_client.SyncClient]
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture
 def make_fal(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[FalFactory]:
     """fal_client pointed at the sandbox the way fal's own unit tests do it: patch the URL globals."""
     monkeypatch.setattr(fal_module, "QUEUE_URL_FORMAT", f"{sandbox.url}/fal/queue/")

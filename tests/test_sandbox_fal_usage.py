@@ -17,12 +17,6 @@ DENIED = {"error": {"type": "authorization_error", "message": "Access denied"}}
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture
 def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=f"{sandbox.url}/fal", timeout=10) as client:
         yield client

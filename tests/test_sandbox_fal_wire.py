@@ -18,12 +18,6 @@ AUTH = {"Authorization": f"Key {FAL_KEY_OK}"}
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture
 def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=f"{sandbox.url}/fal", headers=AUTH, timeout=10) as client:
         yield client

@@ -22,12 +22,6 @@ FLUX = "/replicate/v1/models/black-forest-labs/flux-schnell/predictions"
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture
 def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=sandbox.url, timeout=10) as client:
         yield client

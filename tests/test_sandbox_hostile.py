@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,12 +13,6 @@ from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
 
 FAL = {"Authorization": f"Key {FAL_KEY_OK}"}
 REP = {"Authorization": f"Bearer {REPLICATE_TOKEN_OK}"}
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
 
 
 def control(sandbox: Sandbox, fault: dict[str, object]) -> None:

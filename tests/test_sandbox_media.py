@@ -20,12 +20,6 @@ AUTH = {"Authorization": f"Key {FAL_KEY_OK}"}
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture
 def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=sandbox.url, timeout=30) as client:
         yield client

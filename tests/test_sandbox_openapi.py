@@ -119,12 +119,6 @@ FAL_PLATFORM = Spec(SPECS / "fal-platform-openapi.json", "urn:spec:fal-platform"
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture
 def rep(sandbox: Sandbox) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {REPLICATE_TOKEN_OK}"}
     with httpx.Client(base_url=f"{sandbox.url}/replicate/v1", headers=headers, timeout=10) as client:

@@ -31,12 +31,6 @@ ClientFactory = Callable[..., Client]
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture
 def make_client(sandbox: Sandbox) -> Iterator[ClientFactory]:
     made: list[Client] = []
 

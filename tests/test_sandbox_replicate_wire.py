@@ -23,12 +23,6 @@ LATER = {"started_at", "completed_at", "metrics"}
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture
 def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {REPLICATE_TOKEN_OK}"}
     with httpx.Client(base_url=f"{sandbox.url}/replicate/v1", headers=headers, timeout=10) as client:
