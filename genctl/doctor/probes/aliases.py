@@ -138,9 +138,12 @@ def _unknown_models(aliases: dict[str, Alias], missing: set[tuple[str, str]]) ->
         f'"owner/model" (`genctl models QUERY` finds one), or use the other provider.'
     )
     details = {"missing": [{"alias": n, "provider": p, "model": m} for n, p, m in bad]}
-    return Finding(
-        "model.not_found", "warn", f"{len(bad)} alias model(s) not in the catalogue: {listed}", fix, details
+    what = (
+        "1 alias model is not in its provider's catalogue"
+        if len(bad) == 1
+        else f"{len(bad)} alias models are not in their providers' catalogues"
     )
+    return Finding("model.not_found", "warn", f"{what}: {listed}", fix, details)
 
 
 def _finding(
