@@ -24,6 +24,10 @@ from genctl.doctor.probes import Check, DoctorContext, Probe
 from genctl.errors import GenctlError
 from genctl.providers import registry
 
+# Look-ups at once: every side of the built-in aliases (24) in one wave, so the check costs one round trip
+# rather than one per 8 look-ups. Each is one GET (fal: Find mode, one id; Replicate: the model).
+MAX_LOOKUPS = 32
+
 
 @dataclass(frozen=True)
 class _Side:
@@ -118,7 +122,7 @@ def _missing_models(
         except (GenctlError, NotCached):
             return False
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(len(wanted), MAX_LOOKUPS))) as pool:
         found = dict(zip(sorted(wanted), pool.map(absent, sorted(wanted)), strict=True))
     return {side for side, gone in found.items() if gone}
 
