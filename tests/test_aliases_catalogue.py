@@ -15,6 +15,7 @@ from genctl.providers import registry
 from genctl.sandbox import Sandbox
 from genctl.sandbox import keys as sk
 from genctl.sandbox.catalog import fal_model, replicate_model, replicate_version
+from genctl.sandbox.faults import Fault
 
 FAL, REPLICATE = registry.FAL.name, registry.REPLICATE.name
 BOTH = {"FAL_KEY": sk.FAL_KEY_OK, "REPLICATE_API_TOKEN": sk.REPLICATE_TOKEN_OK}
@@ -180,3 +181,15 @@ def test_offline_with_nothing_cached_proves_nothing(genctl, sandbox: Sandbox, he
     assert [c["status"] for c in checks.values() if c["code"] == "model.not_found"] == ["skip", "skip"]
     assert run.exit_code == 0
     assert sandbox.requests == []
+
+
+@pytest.mark.parametrize("action", ["respond", "reset"])
+def test_a_look_up_that_fails_proves_nothing(
+    genctl, sandbox: Sandbox, hermetic_env: Path, action: str
+) -> None:
+    config(hermetic_env, '[aliases.ghost]\nreplicate = "acme/ghost"\n')
+    sandbox.inject(Fault(action, provider="replicate", path=r"/v1/models/acme/ghost$", status=500))
+    _, checks = doctor(genctl, sandbox)
+    assert "aliases.models" not in checks  # the catalogue could not say, so no warning
+    assert checks["aliases"]["details"]["aliases"]["ghost"][REPLICATE]["can_serve"] is True
+    assert sandbox.count(r"/replicate/v1/models/acme/ghost$") >= 1  # it was asked
