@@ -59,38 +59,57 @@ def _builtin(name: str, fal: str, replicate: str, *, renames: Mapping[str, str] 
     )
 
 
-# Ids: "sandbox" = both sides are in genctl/sandbox/catalog_fal*.py and catalog_replicate.py; the other fal
-# ids are listed as verified in reference/fal-api.md §6.1; the other Replicate ids are seen
-# in public code calling api.replicate.com (unverified against the live API). Input names of the models
-# outside the sandbox are unverified too; the schema, when it can be fetched, is what translation follows.
+# Every id below is a real model: the fal ids are in fal-js's generated endpoint list (reference/fal-api.md
+# §6.1); each Replicate id cites its evidence. The sandbox emulates every side (genctl/sandbox/catalog_*.py,
+# tests/test_aliases_catalogue.py), with the input names its evidence shows; where an input's name differs
+# between the providers, the alias's parameter map translates it.
 BUILTIN: dict[str, Alias] = {
     a.name: a
     for a in (
-        _builtin("flux-schnell", "fal-ai/flux/schnell", "black-forest-labs/flux-schnell"),  # sandbox
-        _builtin("flux-dev", "fal-ai/flux/dev", "black-forest-labs/flux-dev"),  # sandbox
+        # black-forest-labs/flux-schnell: third-party copies of its schema citing replicate.com's page
+        # (docs.yutoai.net, api.core.today) and example predictions of it (pinkyapi.apidog.io)
+        _builtin("flux-schnell", "fal-ai/flux/schnell", "black-forest-labs/flux-schnell"),
+        # black-forest-labs/flux-dev: third-party copies of its schema citing replicate.com's page
+        # (docs.yutoai.net, cinemasetfree.com)
+        _builtin("flux-dev", "fal-ai/flux/dev", "black-forest-labs/flux-dev"),
+        # replicate.com/black-forest-labs/flux-1.1-pro/versions/96ccd0e7…/api (model page)
         _builtin("flux-1.1-pro", "fal-ai/flux-pro/v1.1", "black-forest-labs/flux-1.1-pro"),
+        # replicate.com/black-forest-labs/flux-1.1-pro-ultra (cited as the official docs by third-party
+        # copies of its schema: docs.kkiai.com, docs.yutoai.net); public code calls it too
         _builtin("flux-1.1-pro-ultra", "fal-ai/flux-pro/v1.1-ultra", "black-forest-labs/flux-1.1-pro-ultra"),
-        # fal takes the picture to edit as image_url, Replicate as input_image (unverified).
+        # replicate.com/black-forest-labs/flux-kontext-pro (third-party copies of its schema:
+        # api.core.today, docs.kkiai.com). fal takes the picture to edit as image_url, Replicate as
+        # input_image (both schemas show it).
         _builtin(
             "flux-kontext-pro",
             "fal-ai/flux-pro/kontext",
             "black-forest-labs/flux-kontext-pro",
             renames={"image_url": "input_image"},
         ),
-        # SDXL is a community model on Replicate: it runs only at a version (the well-known public one).
+        # SDXL is a community model on Replicate: it runs only at a version (this one is in the recorded
+        # exchanges, recordings/replicate-python-cassettes/test_predictions_cancel[False].yaml).
         _builtin(
             "sdxl",
             "fal-ai/fast-sdxl",
             "stability-ai/sdxl:39ed52f2a78e934b3ba6e2a89f5b1c712de7dfea535525255b1aa35c5565e08b",
             renames={"guidance": "guidance_scale"},
-        ),  # sandbox
+        ),
+        # replicate.com/recraft-ai/recraft-v3 (cited by third-party copies of its schema: docs.kkiai.com,
+        # v98store.com); public code runs it with replicate.run("recraft-ai/recraft-v3", …)
         _builtin("recraft-v3", "fal-ai/recraft/v3/text-to-image", "recraft-ai/recraft-v3"),
+        # replicate.com/google/nano-banana/versions/f0a9d34b…/api (model page)
         _builtin("nano-banana", "fal-ai/nano-banana", "google/nano-banana"),
-        _builtin("minimax-video-01", "fal-ai/minimax/video-01", "minimax/video-01"),  # sandbox
+        # replicate.com/minimax/video-01/versions/c8bcc475…/api (model page)
+        _builtin("minimax-video-01", "fal-ai/minimax/video-01", "minimax/video-01"),
+        # kwaivgi/kling-v2.1-master: public code calling Replicate with it and listing its schema; no
+        # replicate.com page at hand (its siblings kwaivgi/kling-v2.0 and kling-v2.1 have pages)
         _builtin(
             "kling-2.1-master", "fal-ai/kling-video/v2.1/master/text-to-video", "kwaivgi/kling-v2.1-master"
         ),
+        # replicate.com/google/veo-3.1/versions/ed5b1767…/api (model page)
         _builtin("veo-3.1", "fal-ai/veo3.1", "google/veo-3.1"),
+        # google/veo-3.1-fast: public code calling Replicate with it, and a third-party copy of its schema
+        # (api.core.today, "Provider: replicate"); no replicate.com page at hand
         _builtin("veo-3.1-fast", "fal-ai/veo3.1/fast", "google/veo-3.1-fast"),
     )
 }

@@ -165,9 +165,9 @@ def test_fal_pages_follow_the_cursor(sandbox: Sandbox, http: httpx.Client, tmp_p
     catalog = catalog_for(sandbox, http, tmp_path, page_size=5, on_progress=lambda *a: progress.append(a))
     models = catalog.sources["fal"].all_models()
     assert [m.id for m in models] == [m.endpoint_id for m in fal_models()]
-    assert sandbox.count(r"/fal/api/v1/models$") == 3  # 12 models, 5 a page
+    assert sandbox.count(r"/fal/api/v1/models$") == 4  # 17 models, 5 a page
     assert [q for q in (r.query for r in sandbox.requests) if "cursor" in q] != []
-    assert progress == [("fal.ai catalogue pages", n, None) for n in (1, 2, 3)]
+    assert progress == [("fal.ai catalogue pages", n, None) for n in (1, 2, 3, 4)]
 
 
 def test_fal_search_stops_at_the_limit(sandbox: Sandbox, http: httpx.Client, tmp_path: Path) -> None:
@@ -182,13 +182,13 @@ def test_replicate_collections_at_once_and_the_feed_paged(
     progress: list[tuple[str, int, int | None]] = []
     catalog = catalog_for(sandbox, http, tmp_path, on_progress=lambda *a: progress.append(a))
     models = {m.id: m for m in catalog.sources["replicate"].all_models()}
-    assert sandbox.count(r"/replicate/v1/collections/") == 4
-    assert sandbox.count(r"/replicate/v1/models$") == 2  # 7 models, 5 a page: `next` followed
+    assert sandbox.count(r"/replicate/v1/collections/") == 5
+    assert sandbox.count(r"/replicate/v1/models$") == 3  # 15 models, 5 a page: `next` followed
     assert models["stability-ai/sdxl"].category == "text-to-image"
     assert models["stability-ai/sdxl"].is_official is False
     assert models["stability-ai/sdxl"].latest_version == SDXL_VERSION
     assert models["meta/meta-llama-3-8b-instruct"].kind == "text"
-    assert sorted(p[1] for p in progress if p[0] == "Replicate collections") == [1, 2, 3, 4]
+    assert sorted(p[1] for p in progress if p[0] == "Replicate collections") == [1, 2, 3, 4, 5]
 
 
 def test_search_merges_both_providers_by_rank(sandbox: Sandbox, http: httpx.Client, tmp_path: Path) -> None:

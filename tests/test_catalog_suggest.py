@@ -56,7 +56,7 @@ def test_rank_gives_nothing_for_nonsense() -> None:
         ("fal-ai/flux-dev", REPLICATE, ["black-forest-labs/flux-dev"]),
         ("black-forest-labs/flux-schnell", FAL, ["fal-ai/flux/schnell"]),
         ("minimax/video-01", FAL, ["fal-ai/minimax/video-01"]),
-        ("fal-ai/flux-pro/v1.1", REPLICATE, []),
+        ("fal-ai/flux-pro/v1.1", REPLICATE, ["black-forest-labs/flux-1.1-pro"]),
     ],
 )
 def test_same_model_on_the_other_provider(model_id: str, others: list[ModelInfo], found: list[str]) -> None:

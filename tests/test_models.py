@@ -67,7 +67,7 @@ def test_search_both_providers(genctl, sandbox: Sandbox) -> None:
     run = genctl("models", "flux", env=sandbox.env())
     assert run.exit_code == 0, run.stderr
     shown = ids(run.stdout)
-    assert shown[:2] == ["fal-ai/flux/dev", "black-forest-labs/flux-dev"]  # interleaved by rank
+    assert shown[:2] == ["fal-ai/flux/dev", "black-forest-labs/flux-1.1-pro"]  # interleaved by rank
     assert "black-forest-labs/flux-schnell" in shown and "fal-ai/flux/schnell" in shown
     assert "fal-ai/stable-audio" not in shown
     assert sandbox.count(r"/replicate/v1/search$") == 1  # searching needs no Replicate token
@@ -75,7 +75,13 @@ def test_search_both_providers(genctl, sandbox: Sandbox) -> None:
 
 def test_search_one_provider(genctl, sandbox: Sandbox) -> None:
     doc = listing(genctl("models", "video", "--provider", "replicate", "--json", env=sandbox.env()))
-    assert {m["id"] for m in doc["models"]} == {"minimax/video-01", "anotherjesse/zeroscope-v2-xl"}
+    assert {m["id"] for m in doc["models"]} == {
+        "minimax/video-01",
+        "anotherjesse/zeroscope-v2-xl",
+        "google/veo-3.1",
+        "google/veo-3.1-fast",
+        "kwaivgi/kling-v2.1-master",
+    }
     assert sandbox.count(r"/fal/") == 0
 
 
@@ -87,8 +93,13 @@ def test_search_one_provider(genctl, sandbox: Sandbox) -> None:
             {
                 "fal-ai/kling-video/v2.1/master/text-to-video",
                 "fal-ai/minimax/video-01",
+                "fal-ai/veo3.1",
+                "fal-ai/veo3.1/fast",
                 "minimax/video-01",
                 "anotherjesse/zeroscope-v2-xl",
+                "google/veo-3.1",
+                "google/veo-3.1-fast",
+                "kwaivgi/kling-v2.1-master",
             },
         ),
         ("text-to-audio", {"fal-ai/stable-audio", "meta/musicgen"}),
@@ -118,7 +129,7 @@ def test_unknown_category_suggests_a_known_one(genctl, sandbox: Sandbox) -> None
 def test_limit_says_how_many_were_left_out(genctl, sandbox: Sandbox) -> None:
     run = genctl("models", "--provider", "fal", "--limit", "3", env=sandbox.env())
     assert len(ids(run.stdout)) == 3
-    assert "3 of 11 models shown; --limit 0 shows all." in run.stderr
+    assert "3 of 16 models shown; --limit 0 shows all." in run.stderr
 
 
 def test_no_match(genctl, sandbox: Sandbox) -> None:

@@ -330,6 +330,8 @@ def test_models_pagination_search_and_filters(http: httpx.Client) -> None:
     assert {m["endpoint_id"] for m in videos} == {
         "fal-ai/kling-video/v2.1/master/text-to-video",
         "fal-ai/minimax/video-01",
+        "fal-ai/veo3.1",
+        "fal-ai/veo3.1/fast",
     }
     found = http.get("/fal/api/v1/models", params={"q": "schnell"}).json()["models"]
     assert [m["endpoint_id"] for m in found] == ["fal-ai/flux/schnell"]

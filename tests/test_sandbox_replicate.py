@@ -142,7 +142,7 @@ def test_models_account_files_collections(make_client: ClientFactory, sandbox: S
         "black-forest-labs/flux-dev",
     ]
     listed = [m.id for page in replicate.paginate(client.models.list) for m in page]
-    assert len(listed) == len(set(listed)) == 7  # three pages of five, following absolute `next` URLs
+    assert len(listed) == len(set(listed)) == 15  # three pages of five, following absolute `next` URLs
 
 
 @pytest.mark.parametrize(

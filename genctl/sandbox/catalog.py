@@ -178,8 +178,9 @@ def resolve(schema: Json, components: Json) -> Json:
 def fal_models() -> list[FalModel]:
     from genctl.sandbox.catalog_fal import IMAGE_MODELS
     from genctl.sandbox.catalog_fal_av import AV_MODELS
+    from genctl.sandbox.catalog_fal_partner import PARTNER_MODELS
 
-    return [*IMAGE_MODELS, *AV_MODELS]
+    return [*IMAGE_MODELS, *AV_MODELS, *PARTNER_MODELS]
 
 
 def fal_model(endpoint_id: str) -> FalModel | None:
@@ -192,8 +193,10 @@ def fal_app_known(app: str) -> bool:
 
 def replicate_models() -> list[ReplicateModel]:
     from genctl.sandbox.catalog_replicate import REPLICATE_MODELS
+    from genctl.sandbox.catalog_replicate_official import OFFICIAL_IMAGE_MODELS
+    from genctl.sandbox.catalog_replicate_video import OFFICIAL_VIDEO_MODELS
 
-    return list(REPLICATE_MODELS)
+    return [*REPLICATE_MODELS, *OFFICIAL_IMAGE_MODELS, *OFFICIAL_VIDEO_MODELS]
 
 
 def replicate_model(owner: str, name: str) -> ReplicateModel | None:
@@ -209,6 +212,22 @@ def replicate_version(version_id: str) -> tuple[ReplicateModel, ReplicateVersion
 
 
 def collections() -> list[Collection]:
+    """The collections, each also holding the later models that name it (and new slugs they name)."""
     from genctl.sandbox.catalog_replicate import COLLECTIONS
 
-    return list(COLLECTIONS)
+    members: dict[str, list[str]] = {c.slug: list(c.models) for c in COLLECTIONS}
+    for model in replicate_models():
+        for slug in model.collections:
+            if model.ref not in members.setdefault(slug, []):
+                members[slug].append(model.ref)
+    found = [Collection(c.slug, c.name, c.description, tuple(members[c.slug])) for c in COLLECTIONS]
+    known = {c.slug for c in COLLECTIONS}
+    extra = [
+        Collection(s, _NEW_COLLECTIONS[s][0], _NEW_COLLECTIONS[s][1], tuple(m))
+        for s, m in members.items()
+        if s not in known
+    ]
+    return found + extra
+
+
+_NEW_COLLECTIONS = {"image-editing": ("Edit images", "Tools for manipulating images")}

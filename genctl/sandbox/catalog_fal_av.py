@@ -5,7 +5,7 @@ Bounds and defaults follow fal's published schemas as best known offline; prices
 
 from __future__ import annotations
 
-from genctl.sandbox.catalog import FalModel, boolean, enum, integer, number, string
+from genctl.sandbox.catalog import FalModel, Json, boolean, enum, integer, number, string
 from genctl.sandbox.catalog_fal import file_output, model_schemas, prompt_field
 
 KLING_21_MASTER = FalModel(
@@ -106,4 +106,64 @@ ELEVENLABS_TTS = FalModel(
 )
 
 
-AV_MODELS: tuple[FalModel, ...] = (KLING_21_MASTER, MINIMAX_VIDEO_01, STABLE_AUDIO, ELEVENLABS_TTS)
+def _veo_fields() -> dict[str, Json]:
+    """Veo 3.1's text-to-video input, as fal.ai/models/fal-ai/veo3.1/llms.txt publishes it; the /fast
+    variant takes the same fields (fal's Veo 3.1 Fast page, mirrored on docs.runflow.io)."""
+    return {
+        "prompt": prompt_field("The text prompt describing the video you want to generate."),
+        "aspect_ratio": enum(
+            "Aspect Ratio", ["16:9", "9:16"], "16:9", "Aspect ratio of the generated video."
+        ),
+        "duration": enum("Duration", ["4s", "6s", "8s"], "8s", "The duration of the generated video."),
+        "negative_prompt": string("Negative Prompt", "A negative prompt to guide the video generation."),
+        "resolution": enum("Resolution", ["720p", "1080p", "4k"], "720p", "The resolution of the video."),
+        "generate_audio": boolean("Generate Audio", "Whether to generate audio for the video.", True),
+        "seed": integer("Seed", "The seed for the random number generator."),
+        "auto_fix": boolean("Auto Fix", "Rewrite prompts that fail content policy checks.", True),
+        "safety_tolerance": enum("Safety Tolerance", ["1", "2", "3", "4", "5", "6"], "4"),
+    }
+
+
+VEO_31 = FalModel(
+    endpoint_id="fal-ai/veo3.1",
+    display_name="Veo 3.1",
+    category="text-to-video",
+    description="Veo 3.1 by Google, the most advanced AI video generation model in the world. With sound on!",
+    kind="video",
+    schema_prefix="Veo31TextToVideo",
+    schemas=model_schemas(
+        "Veo31TextToVideo", _veo_fields(), ["prompt"], file_output("Veo31TextToVideo", "video")
+    ),
+    tags=("video", "google", "audio"),
+    unit_price=0.4,  # the page: $0.40 a second with audio at 720p/1080p
+    unit="second",
+    typed_errors=True,
+    date="2025-10-15T00:00:00Z",
+)
+
+VEO_31_FAST = FalModel(
+    endpoint_id="fal-ai/veo3.1/fast",
+    display_name="Veo 3.1 Fast",
+    category="text-to-video",
+    description="Faster and more cost effective version of Google's Veo 3.1!",
+    kind="video",
+    schema_prefix="Veo31FastTextToVideo",
+    schemas=model_schemas(
+        "Veo31FastTextToVideo", _veo_fields(), ["prompt"], file_output("Veo31FastTextToVideo", "video")
+    ),
+    tags=("video", "google", "audio", "fast"),
+    unit_price=0.15,
+    unit="second",
+    typed_errors=True,
+    date="2025-10-15T00:00:00Z",
+)
+
+
+AV_MODELS: tuple[FalModel, ...] = (
+    KLING_21_MASTER,
+    MINIMAX_VIDEO_01,
+    STABLE_AUDIO,
+    ELEVENLABS_TTS,
+    VEO_31,
+    VEO_31_FAST,
+)

@@ -82,7 +82,7 @@ def billable_units(model: FalModel, inputs: Json, output: Json) -> float:
     if model.unit == "megapixels" and isinstance(images, list):
         return float(sum(math.ceil(i["width"] * i["height"] / 1_000_000) for i in images))
     if model.unit == "second":
-        return float(inputs.get("duration", 5))
+        return float(str(inputs.get("duration", 5)).rstrip("s"))  # Veo's durations read "8s"
     if model.unit == "1000 characters":
         return len(str(inputs.get("text", ""))) / 1000
     if model.unit == "compute seconds":

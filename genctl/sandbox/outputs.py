@@ -105,7 +105,8 @@ def fal_output(model: FalModel, inputs: Json, job_id: str, ctx: MediaContext) ->
             "prompt": prompt,
         }
     if model.kind == "video":
-        seconds = float(inputs.get("duration", 6 if "minimax" in model.endpoint_id else 5))
+        # Veo's duration is an enum of strings such as "8s" (catalog_fal_av.VEO_31), Kling's "5" or "10".
+        seconds = float(str(inputs.get("duration", 6 if "minimax" in model.endpoint_id else 5)).rstrip("s"))
         key = _key(model.endpoint_id, prompt, seed)
         return {"video": _fal_file(ctx, _spec(ctx, "mp4", "output.mp4", key, seconds=seconds))}
     if model.kind == "audio":

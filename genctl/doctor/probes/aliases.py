@@ -1,24 +1,32 @@
-"""Doctor's alias check: which providers can serve each model alias now, read from the checks already made
-(keys, connectivity, and the alias's models when they were checked); it sends nothing of its own.
+"""Doctor's alias check: which providers can serve each model alias now — from the checks already made
+(keys, connectivity) and each alias's model looked up in that provider's catalogue (free; at once).
 
 One check (`aliases`, its own area in the report), not one per alias: the aliases are grouped by the
 providers that can serve them, and the details have each alias and provider. A provider that cannot serve
-is already a failed key or connectivity check, so the alias check only says what that means for the
-aliases (ok, or skip when no provider can serve any); it warns only when `[defaults] fallback` names a
+is already a failed key or connectivity check, so for those the alias check only says what that means (ok,
+or skip when no provider can serve any). It warns when an alias names a model its provider's catalogue
+does not have (`-m ALIAS` would fail with model.not_found there), and when `[defaults] fallback` names a
 provider that cannot serve (the fallback could not happen).
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 from genctl import diagnose
-from genctl.aliases import table
+from genctl.aliases import Alias, table
+from genctl.catalog import NotCached
 from genctl.diagnose import Finding
 from genctl.doctor.probes import Check, DoctorContext, Probe
+from genctl.errors import GenctlError
 from genctl.providers import registry
+
+# Look-ups at once: every side of the built-in aliases (24) in one wave, so the check costs one round trip
+# rather than one per 8 look-ups. Each is one GET (fal: Find mode, one id; Replicate: the model).
+MAX_LOOKUPS = 32
 
 
 @dataclass(frozen=True)
@@ -45,16 +53,20 @@ def probes(ctx: DoctorContext) -> list[Probe]:
 def check_aliases(ctx: DoctorContext, probe: Probe) -> list[Check]:
 
     providers = {p: _provider(ctx, p) for p in registry.NAMES}
+    aliases = table(ctx.settings)
+    missing = _missing_models(ctx, aliases, providers)
     found: dict[str, dict[str, Any]] = {}
     groups: dict[tuple[str, ...], list[str]] = {}
-    for alias in table(ctx.settings).values():
-        sides = {p: _model(ctx, p, t.model, providers[p]) for p, t in alias.targets.items()}
+    for alias in aliases.values():
+        sides = {p: _model(ctx, p, t.model, providers[p], missing) for p, t in alias.targets.items()}
         found[alias.name] = {p: side.to_json(alias.targets[p].model) for p, side in sides.items()}
         serving = tuple(p for p, side in sides.items() if side.status == "ok")
         groups.setdefault(serving, []).append(alias.name)
     why = {p: side.code for p, side in providers.items() if side.status == "fail"}
     details = {"aliases": found, "providers": {p: side.status for p, side in providers.items()}}
     checks = [probe.check(_finding(groups, why, details))]
+    if missing:
+        checks.append(probe.check(_unknown_models(aliases, missing), aspect="models"))
     if (fallback := _fallback(ctx, providers)) is not None:
         checks.append(probe.check(fallback, aspect="fallback", subject="[defaults] fallback"))
     return checks
@@ -77,12 +89,65 @@ def _provider(ctx: DoctorContext, provider: str) -> _Side:
     return _Side("fail", failed.code) if failed is not None else _Side("skip")
 
 
-def _model(ctx: DoctorContext, provider: str, model: str, side: _Side) -> _Side:
-    """The provider's side, unless the model itself was checked and failed (-m, or the config's models)."""
+def _model(
+    ctx: DoctorContext, provider: str, model: str, side: _Side, missing: set[tuple[str, str]]
+) -> _Side:
+    """The provider's side, unless its catalogue lacks the model, or the model itself was checked and
+    failed (-m, or the config's models)."""
     checked = ctx.check(f"models.{provider}.{model}")
+    if side.status == "ok" and (provider, model) in missing:
+        return _Side("fail", "model.not_found")
     if side.status == "ok" and checked is not None and checked.finding.status == "fail":
         return _Side("fail", checked.finding.code)
     return side
+
+
+def _missing_models(
+    ctx: DoctorContext, aliases: dict[str, Alias], providers: dict[str, _Side]
+) -> set[tuple[str, str]]:
+    """(provider, model) of every alias side whose provider's catalogue has no such model. Only providers
+    that can serve are asked; a look-up that fails (or offline, with nothing cached) proves nothing."""
+    wanted = {
+        (p, t.model)
+        for alias in aliases.values()
+        for p, t in alias.targets.items()
+        if providers[p].status == "ok" and ctx.check(f"models.{p}.{t.model}") is None
+    }
+
+    def absent(side: tuple[str, str]) -> bool:
+        provider, model = side
+        keys = ctx.keys(provider)
+        try:
+            return ctx.catalog(provider, keys[0] if keys else None).find(model, provider) is None
+        except (GenctlError, NotCached):
+            return False
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(wanted), MAX_LOOKUPS))) as pool:
+        found = dict(zip(sorted(wanted), pool.map(absent, sorted(wanted)), strict=True))
+    return {side for side, gone in found.items() if gone}
+
+
+def _unknown_models(aliases: dict[str, Alias], missing: set[tuple[str, str]]) -> Finding:
+    """A warning naming each alias whose model its provider does not have (`-m ALIAS` would fail there)."""
+    bad = [
+        (alias.name, p, t.model)
+        for alias in aliases.values()
+        for p, t in alias.targets.items()
+        if (p, t.model) in missing
+    ]
+    listed = "; ".join(f"{name}: {registry.label(p)} has no {model}" for name, p, model in bad)
+    first_name, first_provider, _ = bad[0]
+    fix = (
+        f'Map it to a model that exists in the config: [aliases."{first_name}"] {first_provider} = '
+        f'"owner/model" (`genctl models QUERY` finds one), or use the other provider.'
+    )
+    details = {"missing": [{"alias": n, "provider": p, "model": m} for n, p, m in bad]}
+    what = (
+        "1 alias model is not in its provider's catalogue"
+        if len(bad) == 1
+        else f"{len(bad)} alias models are not in their providers' catalogues"
+    )
+    return Finding("model.not_found", "warn", f"{what}: {listed}", fix, details)
 
 
 def _finding(
