@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 def generate(
     prompt: Annotated[
-        str | None, typer.Argument(help="The prompt; `-` reads it from stdin.", show_default=False)
+        str | None,
+        typer.Argument(help="The prompt; `-` reads it from stdin.", show_default=False, metavar="PROMPT"),
     ] = None,
     model: Annotated[
         str | None,
