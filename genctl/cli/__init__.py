@@ -30,11 +30,18 @@ from genctl.errors import GenctlError, error
 class _Group(TyperGroup):
     """The root group: the one place a GenctlError becomes `Error: …` / `Fix: …` and its exit code."""
 
-    def main(self, args: Any = None, *pos: Any, standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         # Click's own usage errors (unknown option, bad value) get genctl's format and --json object too.
         argv = list(sys.argv[1:] if args is None else args)
         try:
-            code = super().main(argv, *pos, standalone_mode=False, **extra)
+            code = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.TyperException as exc:
             code = _usage_failure(exc, argv, self)
         except typer.Abort:
