@@ -81,3 +81,33 @@ def test_a_fal_id_pinned_to_replicate_points_back_to_fal(genctl, sandbox: Sandbo
         "Fix: Replicate ids are owner/name (official models) or owner/name:<version id>. fal-ai/flux/dev is "
         "a fal.ai id: run it there with --provider fal."
     )
+
+
+def test_no_download_json_has_no_size_for_a_file_never_fetched(genctl, sandbox: Sandbox) -> None:
+    env = {**sandbox.env(), **BOTH}
+
+    run = genctl("generate", "a fox", "-m", "fal-ai/flux/dev", "--no-download", "--json", env=env)
+
+    assert run.exit_code == 0, run.stderr
+    [output] = json.loads(run.stdout)["outputs"]
+    assert output["path"] is None and output["bytes"] is None
+    assert output["url"].startswith("http://")
+
+
+def test_result_o_puts_a_job_saved_elsewhere_into_the_folder_asked_for(
+    genctl, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    env = {**sandbox.env(), **BOTH}
+    first = genctl("generate", "a fox", "-m", "fal-ai/flux/dev", "-o", "first", "--json", env=env)
+    assert first.exit_code == 0, first.stderr
+    saved = Path(json.loads(first.stdout)["outputs"][0]["path"])
+    request_id = json.loads(first.stdout)["request_id"]
+    before = len(sandbox.requests)
+
+    run = genctl("result", request_id, "-o", "second")
+
+    assert run.exit_code == 0, run.stderr
+    copy = Path("second") / saved.name
+    assert run.stdout.splitlines() == [str(copy)]
+    assert (tmp_path / copy).read_bytes() == (tmp_path / saved).read_bytes()
+    assert len(sandbox.requests) == before  # copied, not fetched again
