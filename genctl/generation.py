@@ -169,7 +169,9 @@ def generate(
 
     timeout = request.timeout if request.timeout is not None else settings.timeout
     chain = fallback.chain(settings, request)
-    report, failures = fallback.first_served(chain, run, timeout=timeout, clock=clock, on_notice=on_notice)
+    report, failures = fallback.first_served(
+        chain, run, timeout=timeout, clock=clock, on_notice=on_notice, idle=fallback.idle(settings, request)
+    )
     return replace(report, seconds=clock() - started, fallbacks=failures)
 
 

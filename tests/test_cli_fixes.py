@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from genctl.sandbox import Sandbox
-from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
+from genctl.sandbox.keys import FAL_KEY_LOCKED_BALANCE, FAL_KEY_OK, REPLICATE_TOKEN_OK
 
 BOTH = {"FAL_KEY": FAL_KEY_OK, "REPLICATE_API_TOKEN": REPLICATE_TOKEN_OK}
 
@@ -111,3 +111,28 @@ def test_result_o_puts_a_job_saved_elsewhere_into_the_folder_asked_for(
     assert run.stdout.splitlines() == [str(copy)]
     assert (tmp_path / copy).read_bytes() == (tmp_path / saved).read_bytes()
     assert len(sandbox.requests) == before  # copied, not fetched again
+
+
+def test_with_fallback_off_the_fix_names_the_provider_that_could_serve(genctl, sandbox: Sandbox) -> None:
+    env = {**sandbox.env(), "FAL_KEY": FAL_KEY_LOCKED_BALANCE, "REPLICATE_API_TOKEN": REPLICATE_TOKEN_OK}
+
+    run = genctl("generate", "a fox", "-m", "flux-schnell", "--json", env=env)
+
+    assert run.exit_code == 3
+    fix = json.loads(run.stdout)["error"]["fix"]
+    assert fix.endswith(
+        " Fallback is off, but Replicate could serve this: --provider replicate for this run, or turn "
+        'fallback on with [defaults] fallback = ["fal", "replicate"] (env GENCTL_FALLBACK=fal,replicate).'
+    )
+    # Followed, the fix works.
+    again = genctl("generate", "a fox", "-m", "flux-schnell", env={**env, "GENCTL_FALLBACK": "fal,replicate"})
+    assert again.exit_code == 0, again.stderr
+
+
+def test_without_a_key_elsewhere_the_fix_does_not_offer_fallback(genctl, sandbox: Sandbox) -> None:
+    env = {**sandbox.env(), "FAL_KEY": FAL_KEY_LOCKED_BALANCE}
+
+    run = genctl("generate", "a fox", "-m", "flux-schnell", "--json", env=env)
+
+    assert run.exit_code == 3
+    assert "Fallback is off" not in json.loads(run.stdout)["error"]["fix"]
