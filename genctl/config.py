@@ -169,6 +169,9 @@ def _read(path: Path) -> dict[str, Any] | None:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    except IsADirectoryError as exc:
+        fix = f"{path} is a folder: name the file itself, e.g. --config {path / 'config.toml'}."
+        raise _invalid(f"cannot read config file {path}: it is a folder", fix) from exc
     except OSError as exc:
         fix = f"Make {path} a readable file (chmod 600 {path}) or choose another with --config."
         raise _invalid(f"cannot read config file {path}: {exc.strerror or exc}", fix) from exc
@@ -235,7 +238,11 @@ def _convert(kind: str, value: object, where: tuple[str, str, Path | None]) -> A
         got = "a string without http:// or https://"
     else:
         got = _type_name(value)
-    if file is None:
+    if file is None and kind == "providers":  # GENCTL_FALLBACK takes names and commas, not a TOML list
+        names = ",".join(PROVIDERS)
+        message = f"{label} must be providers separated by commas, e.g. {names}, not {got}"
+        fix = f"Set {label} to e.g. {names}."
+    elif file is None:
         message, fix = f"{label} must be {what}, not {got}", f"Set {label} to e.g. {example.strip(chr(34))}."
     else:
         message = f"{label} in {file} must be {what}, not {got}"

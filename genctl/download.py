@@ -63,7 +63,8 @@ class SavedFile:
             "url": None if self.url and self.url.startswith("data:") else self.url,
             "path": str(self.path) if self.path else None,
             "content_type": self.content_type,
-            "bytes": self.bytes,
+            # A file never fetched (--no-download) has no size: null, not 0 bytes.
+            "bytes": self.bytes if self.path is not None else None,
         }
 
 

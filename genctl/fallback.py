@@ -74,6 +74,26 @@ def chain(settings: Settings, request: GenerationRequest) -> list[Route]:
     return found[:1] + [route for route in found[1:] if route.provider in settings.fallback]
 
 
+def idle(settings: Settings, request: GenerationRequest) -> list[str]:
+    """Providers with a key that could serve this request but that fallback leaves out (off, or not
+    listed): a failure's fix names them instead of only "top up"."""
+    if request.provider:
+        return []
+    used = {route.provider for route in chain(settings, request)}
+    found = routes(settings, model=request.model, provider=None)
+    return [r.provider for r in found if r.provider not in used and settings.providers[r.provider].keys]
+
+
+def idle_hint(providers: list[str]) -> str:
+    names = [*registry.PROVIDERS]
+    listed = ", ".join(f'"{name}"' for name in names)
+    where = " or ".join(registry.label(name) for name in providers)
+    return (
+        f" Fallback is off, but {where} could serve this: --provider {providers[0]} for this run, or turn "
+        f"fallback on with [defaults] fallback = [{listed}] (env GENCTL_FALLBACK={','.join(names)})."
+    )
+
+
 def first_served(
     chain: list[Route],
     run: Callable[[Route, Attempt, float | None], T],
@@ -81,9 +101,11 @@ def first_served(
     timeout: float | None,
     clock: Callable[[], float] = time.monotonic,
     on_notice: Callable[[str], None] | None = None,
+    idle: list[str] | None = None,
 ) -> tuple[T, list[Failure]]:
     """`run(route, attempt, seconds left)` on each route in turn until one serves; what it returned, and
-    the failures before it. The error that ends the chain is raised, annotated with those failures."""
+    the failures before it. The error that ends the chain is raised, annotated with those failures (and,
+    when fallback would have moved on to one of the `idle` providers, a fix that says so)."""
     started = clock()
     failures: list[Failure] = []
     for index, route in enumerate(chain):
@@ -94,6 +116,8 @@ def first_served(
         except GenctlError as err:
             out_of_time = timeout is not None and clock() - started >= timeout
             if index + 1 == len(chain) or out_of_time or not allows(err, accepted=attempt.accepted):
+                if idle and index + 1 == len(chain) and allows(err, accepted=attempt.accepted):
+                    err.fix = (err.fix or "") + idle_hint(idle)
                 raise annotate(err, failures)  # noqa: B904 - the same error, told what failed before it
             failures.append(Failure.of(route.provider, err))
             if on_notice is not None:

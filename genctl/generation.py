@@ -24,7 +24,7 @@ from genctl.history import History
 from genctl.history.recovery import unsaved
 from genctl.history.tracking import Tracker
 from genctl.http import make_client, to_curl
-from genctl.inputs import resolve_inputs
+from genctl.inputs import dry_inputs, resolve_inputs
 from genctl.keys import pool_for
 from genctl.keys.failover import Failover
 from genctl.params import build_params, parse_input
@@ -125,8 +125,15 @@ def dry_run(
     route = fallback.chain(settings, request)[0]
     request = fallback.for_route(request, route)
     resolved = checked(settings, request, plan(settings, request, route=route), route, None, on_notice)
+    params = dry_inputs(
+        resolved.params,
+        input_keys=[parse_input(item)[0] for item in request.inputs],
+        threshold=settings.upload_threshold,
+        storage=f"{registry.label(resolved.provider.name)} storage",
+        on_notice=on_notice,
+    )
     submit: HttpRequest = resolved.provider.submit_request(
-        model=resolved.model, params=resolved.params, key=resolved.key
+        model=resolved.model, params=params, key=resolved.key
     )
     return to_curl(submit)
 
@@ -162,7 +169,9 @@ def generate(
 
     timeout = request.timeout if request.timeout is not None else settings.timeout
     chain = fallback.chain(settings, request)
-    report, failures = fallback.first_served(chain, run, timeout=timeout, clock=clock, on_notice=on_notice)
+    report, failures = fallback.first_served(
+        chain, run, timeout=timeout, clock=clock, on_notice=on_notice, idle=fallback.idle(settings, request)
+    )
     return replace(report, seconds=clock() - started, fallbacks=failures)
 
 

@@ -54,6 +54,44 @@ def resolve_inputs(
     return resolved
 
 
+def dry_inputs(
+    params: dict[str, Any],
+    *,
+    input_keys: Iterable[str],
+    threshold: int,
+    storage: str,
+    on_notice: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """`params` as `resolve_inputs` would send them, without the network (--dry-run): small files inline
+    as the same data: URIs, a file to upload as a placeholder (a dry run uploads nothing), said on
+    `on_notice`."""
+    resolved = dict(params)
+    for name in input_keys:
+        value = str(params[name])
+        if value.startswith(_PASS_THROUGH):
+            continue
+        path = _local_file(value)
+        size = path.stat().st_size
+        if size < threshold:
+            resolved[name] = data_uri(path)
+            continue
+        resolved[name] = f"<URL of {path.name} once uploaded to {storage}>"
+        if on_notice is not None:
+            on_notice(
+                f"-i {name}={value}: a {size:,}-byte file is uploaded to {storage} before the submit; "
+                f"a dry run uploads nothing, so {name} shows a placeholder for its URL."
+            )
+    return resolved
+
+
+def _local_file(value: str) -> Path:
+    path = Path(value).expanduser()
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
+        raise usage(f"Input file {str(path)!r} {what}.", fix="Pass an existing file, or an http(s):// URL.")
+    return path
+
+
 def resolve_input(
     value: str,
     *,
@@ -68,10 +106,7 @@ def resolve_input(
     """One input value: URLs as given; a local file inline below the threshold, else uploaded."""
     if value.startswith(_PASS_THROUGH):
         return value
-    path = Path(value).expanduser()
-    if not path.is_file():
-        what = "is a directory, not a file" if path.is_dir() else "does not exist"
-        raise usage(f"Input file {str(path)!r} {what}.", fix="Pass an existing file, or an http(s):// URL.")
+    path = _local_file(value)
     if path.stat().st_size < upload_threshold:
         return data_uri(path)
     return upload(

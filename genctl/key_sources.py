@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -10,6 +11,9 @@ from genctl.values import Key, mask
 
 # Env vars holding keys, in the order their keys come in the pool (fal-client reads FAL_KEY first too).
 KEY_ENV_VARS: dict[str, tuple[str, ...]] = {p.name: p.key_env_vars for p in registry.PROVIDERS.values()}
+
+
+_SCHEME = re.compile(r"(key|token|bearer)\s+(?=\S+$)", re.IGNORECASE)
 
 
 def clean_key(raw: str) -> tuple[str, list[str]]:
@@ -23,6 +27,12 @@ def clean_key(raw: str) -> tuple[str, list[str]]:
     while len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         notes.append("surrounding quotes")
         value = value[1:-1].strip()
+    # `Key id:secret`, `Token r8_…`, `Bearer r8_…`: the Authorization header pasted whole. No key holds a
+    # space, so the word in front is the scheme genctl adds itself.
+    scheme = _SCHEME.match(value)
+    if scheme:
+        notes.append(f"the {scheme.group(1)!r} prefix")
+        value = value[scheme.end() :]
     return value, notes
 
 

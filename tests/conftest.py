@@ -3,13 +3,23 @@ real subprocess)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import re
+import select
+import signal
+import struct
 import subprocess
 import sys
+import termios
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyte
 import pytest
 from typer.testing import CliRunner
 
@@ -94,7 +104,6 @@ class TtyRun:
 
 def run_on_tty(*args: str, env: Mapping[str, str] | None = None, timeout: float = 60) -> TtyRun:
     """Run `python -m genctl ARGS` with stderr on a pseudo-terminal (colour on), stdout piped."""
-    import pty
 
     master, slave = pty.openpty()
     full_env = {**os.environ, **(env or {}), "TERM": "xterm"}
@@ -115,6 +124,108 @@ def run_on_tty(*args: str, env: Mapping[str, str] | None = None, timeout: float 
             chunks.append(data)
         os.close(master)
     return TtyRun(proc.returncode, stdout, b"".join(chunks).decode(errors="replace"))
+
+
+@dataclass
+class Terminal:
+    """What one genctl run drew on a terminal (stdout and stderr on one pty, as in a shell), or with
+    `stdout_tty=False` stderr alone on the pty and stdout piped (`genctl … > file`)."""
+
+    exit_code: int
+    raw: str  # the bytes the terminal received, escape sequences included
+    stdout: str  # piped stdout ("" when stdout was the terminal)
+
+    columns: int = 80
+
+    @property
+    def screen(self) -> list[str]:
+        """The lines left on the terminal once genctl exited, as a person sees them: a VT emulator (pyte)
+        replays every byte, so a spinner frame that was erased is gone and one that was not stays."""
+        return self._replay(self.columns)
+
+    @property
+    def lines(self) -> list[str]:
+        """The same screen with the terminal's own wrapping of long lines undone: one entry per line
+        genctl wrote (replayed on a very wide terminal; what genctl wrapped itself stays wrapped)."""
+        return self._replay(2000)
+
+    def _replay(self, columns: int) -> list[str]:
+        screen = pyte.Screen(columns, 500)
+        stream = pyte.Stream(screen)
+        stream.feed(self.raw.replace("\r\n", "\n").replace("\n", "\r\n"))
+        lines = [line.rstrip() for line in screen.display]
+        while lines and not lines[-1]:
+            lines.pop()
+        return lines
+
+    @property
+    def colour(self) -> bool:
+        """Whether genctl drew in colour (an SGR colour sequence reached the terminal)."""
+        return re.search(r"\x1b\[(?:[0-9;]*;)?3[0-9](?:;[0-9;]*)?m", self.raw) is not None
+
+
+def run_in_terminal(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    columns: int = 80,
+    stdout_tty: bool = True,
+    answer: str | None = None,
+    interrupt_when: str | None = None,
+    timeout: float = 60,
+) -> Terminal:
+    """Run `python -m genctl ARGS` in a pseudo-terminal of `columns` columns with colour on
+    (TERM=xterm-256color, no NO_COLOR), stdin on the terminal too; `answer` is typed when genctl asks;
+    once `interrupt_when` has been drawn, genctl gets the SIGINT that Ctrl-C sends."""
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    full_env = {**os.environ, **(env or {}), "TERM": "xterm-256color", "COLUMNS": str(columns)}
+    full_env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genctl", *args],
+        stdin=slave,
+        stdout=slave if stdout_tty else subprocess.PIPE,
+        stderr=slave,
+        env=full_env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    piped: list[bytes] = []
+    reader = threading.Thread(target=lambda: piped.append(proc.stdout.read() if proc.stdout else b""))
+    reader.start()
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    answered = answer is None
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: every holder of the terminal closed it
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+                if not answered and b"?" in data:
+                    os.write(master, answer.encode() + b"\r")  # type: ignore[union-attr]
+                    answered = True
+                if interrupt_when is not None and interrupt_when.encode() in b"".join(chunks):
+                    proc.send_signal(signal.SIGINT)
+                    interrupt_when = None
+            elif proc.poll() is not None:
+                break
+        else:
+            proc.kill()
+            raise AssertionError(f"genctl {' '.join(args)} still running after {timeout} s")
+        proc.wait(timeout=timeout)
+        reader.join(timeout)
+    finally:
+        os.close(master)
+        if proc.stdout:
+            proc.stdout.close()
+    raw = b"".join(chunks).decode(errors="replace")
+    return Terminal(proc.returncode, raw, b"".join(piped).decode(), columns)
 
 
 @pytest.fixture

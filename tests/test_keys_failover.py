@@ -279,7 +279,7 @@ def test_every_key_failed_lists_each_with_why_and_since_when(genctl, sandbox: Sa
     run = genctl("generate", "a fox", *FAL, env=env)
     assert run.exit_code == 3
     assert len(sandbox.requests) == before
-    assert "tried again at" in run.stderr and "Fix: " in run.stderr and "Traceback" not in run.stderr
+    assert "will be tried again at" in run.stderr and "Fix: " in run.stderr and "Traceback" not in run.stderr
 
 
 def mark_failed(key: str, *, seconds_ago: float) -> None:

@@ -152,9 +152,9 @@ def test_all_failed_lists_each_key_why_and_since_when(store: KeyStore, clock: Cl
     assert err.message.splitlines() == [
         "Every fal key (2) has failed:",
         "  ci-1 (0000…0001): failed (key.locked) since 2026-01-01 00:00:00 UTC (5 min ago), "
-        "tried again at 2026-01-01 00:10:00 UTC: fal locked the account: Exhausted balance",
+        "will be tried again at 2026-01-01 00:10:00 UTC: fal locked the account: Exhausted balance",
         "  ci-2 (0000…0002): failed (key.invalid) since 2026-01-01 00:04:00 UTC (60 s ago), "
-        "tried again at 2026-01-01 00:14:00 UTC: fal does not know the key",
+        "will be tried again at 2026-01-01 00:14:00 UTC: fal does not know the key",
     ]
     assert err.fix == (
         "Top up. Create a new key. `genctl keys status --check` puts fixed keys back in rotation at once; "

@@ -372,4 +372,7 @@ def test_a_replicate_id_on_fal_points_to_replicate(genctl, sandbox: Sandbox) -> 
         "generate", "a fox", "-m", "black-forest-labs/flux-schnell", "--provider", "fal", "--json", env=env
     )
     err = error_of(run, 4)
-    assert "On Replicate: black-forest-labs/flux-schnell" in err["fix"]
+    assert (
+        "black-forest-labs/flux-schnell is on Replicate: run it there with --provider replicate."
+        in err["fix"]
+    )

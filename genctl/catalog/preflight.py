@@ -104,13 +104,33 @@ def check(
         notify(f"Input not checked: {model} publishes no input schema.")
         return _adapted(resolved, adapt, None)
     resolved = _adapted(resolved, adapt, detail.schema)
+    resolved, prompt_name = _prompt_field(resolved, request, detail.schema)
     raw, sources, file_keys = _origins(settings, request, model)
+    if prompt_name != "prompt" and "prompt" in sources:
+        sources[prompt_name] = sources.pop("prompt")
     params, problems = check_params(
         detail.schema, resolved.params, raw=raw, file_keys=file_keys, sources=sources
     )
     if problems:
         raise payload_error(model, provider, problems)
     return replace(resolved, params=params)
+
+
+# Where a model without a `prompt` input takes its text (text-to-speech: ElevenLabs, Kokoro, MiniMax).
+_TEXT_FIELDS = ("text",)
+
+
+def _prompt_field(resolved: Plan, request: GenerationRequest, schema: InputSchema) -> tuple[Plan, str]:
+    """The PROMPT argument moved to the model's text field when the schema has no `prompt` but one of
+    _TEXT_FIELDS (a TTS model), unless `-p` already set that field; and the name the prompt went to."""
+    names = schema.names
+    if request.prompt is None or "prompt" in names or "prompt" not in resolved.params:
+        return resolved, "prompt"
+    target = next((name for name in _TEXT_FIELDS if name in names and name not in resolved.params), None)
+    if target is None:
+        return resolved, "prompt"
+    params = {(target if name == "prompt" else name): value for name, value in resolved.params.items()}
+    return replace(resolved, params=params), target
 
 
 def _adapted(resolved: Plan, adapt: Adapt | None, schema: InputSchema | None) -> Plan:

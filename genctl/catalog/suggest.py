@@ -102,7 +102,11 @@ def not_found_fix(model_id: str, ranked: list[ModelInfo], elsewhere: list[ModelI
         if len(ranked) > 1:
             parts.append(f"Also close: {', '.join(m.id for m in ranked[1:])}.")
     for model in elsewhere[:2]:
-        parts.append(f"On {registry.label(model.provider)}: {model.id} (-m {model.id}).")
+        if model.id == model_id:  # the id was right, the provider was not: repeating -m would loop
+            where = registry.label(model.provider)
+            parts.append(f"{model.id} is on {where}: run it there with --provider {model.provider}.")
+        else:
+            parts.append(f"On {registry.label(model.provider)}: {model.id} (-m {model.id}).")
     if not parts:
         parts.append(fallback)
     words = " ".join(tokens(model_id)[:3])

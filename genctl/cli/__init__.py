@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -30,6 +31,27 @@ from genctl.errors import GenctlError, error
 class _Group(TyperGroup):
     """The root group: the one place a GenctlError becomes `Error: …` / `Fix: …` and its exit code."""
 
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        # Click's own usage errors (unknown option, bad value) get genctl's format and --json object too.
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(argv, prog_name, complete_var, False, windows_expand_args, **extra)
+        except typer.TyperException as exc:
+            code = _usage_failure(exc, argv, self)
+        except typer.Abort:
+            code = _usage_failure(error("interrupted", "Interrupted."), argv)
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: Any) -> Any:  # click's Context, which Typer vendors privately
         try:
             return super().invoke(ctx)
@@ -40,6 +62,18 @@ class _Group(TyperGroup):
         except BrokenPipeError:
             # `genctl … | head`: the reader left; nothing more to say.
             raise typer.Exit(0) from None
+
+
+def _usage_failure(exc: Exception, argv: list[str], root: Any = None) -> int:
+    from genctl.cli.usage import asks_for_json, from_click
+
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `genctl generate` alone: the help, as Click shows it
+        exc.show()  # type: ignore[attr-defined]
+        return 2
+    err = exc if isinstance(exc, GenctlError) else from_click(exc, root=root, argv=argv)
+    out.configure(json_mode=asks_for_json(argv))
+    out.error(err)
+    return err.exit_code
 
 
 def _report(err: GenctlError) -> NoReturn:
@@ -104,4 +138,4 @@ app.add_typer(sandbox_app, name="sandbox")
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    app(prog_name="genctl")

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 def generate(
     prompt: Annotated[
-        str | None, typer.Argument(help="The prompt; `-` reads it from stdin.", show_default=False)
+        str | None,
+        typer.Argument(help="The prompt; `-` reads it from stdin.", show_default=False, metavar="PROMPT"),
     ] = None,
     model: Annotated[
         str | None,
@@ -175,8 +176,16 @@ def _print_submitted(report: GenerationReport, *, json_mode: bool, recorded: boo
         out.warn(f"{rid} is not in the history (--no-history), so `genctl result` cannot finish it.")
 
 
+_EMPTY_PROMPT_FIX = 'Give the prompt in words: genctl generate "a fox", or echo "a fox" | genctl generate -'
+
+
 def _read_prompt(prompt: str | None) -> str | None:
+    """The prompt; `""` and an empty stdin are the same error (a provider would bill an empty prompt)."""
+    if prompt is None:
+        return None
     if prompt != "-":
+        if not prompt.strip():
+            raise usage("The prompt is empty.", fix=_EMPTY_PROMPT_FIX)
         return prompt
     if sys.stdin.isatty():
         raise usage(
@@ -184,7 +193,7 @@ def _read_prompt(prompt: str | None) -> str | None:
         )
     text = sys.stdin.read().strip()
     if not text:
-        raise usage("The prompt read from stdin is empty.", fix='echo "a fox" | genctl generate -')
+        raise usage("The prompt is empty (nothing was read from stdin).", fix=_EMPTY_PROMPT_FIX)
     return text
 
 

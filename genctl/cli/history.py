@@ -67,7 +67,8 @@ def history_command(
 
 def result_command(
     request_id: Annotated[
-        str, typer.Argument(help="The job's request id (or its start, as in output file names).")
+        str,
+        typer.Argument(help="The job's request id (or its start, as in output file names).", metavar="ID"),
     ],
     output_dir: Annotated[
         Path | None,

@@ -29,7 +29,7 @@ keys_app = typer.Typer(
 )
 
 STDIN_WAIT = 10.0  # seconds to wait for a piped key before calling it "nothing piped" (never hang a script)
-ProviderArg = Annotated[str, typer.Argument(help="fal or replicate.", show_default=False)]
+ProviderArg = Annotated[str, typer.Argument(help="fal or replicate.", show_default=False, metavar="PROVIDER")]
 
 
 def _provider(name: str) -> str:
@@ -287,7 +287,7 @@ def _check_before_adding(settings: Settings, key: Key) -> None:
 
 @keys_app.command("remove")
 def remove_command(
-    provider: ProviderArg, label: Annotated[str, typer.Argument(help="The key's label.")]
+    provider: ProviderArg, label: Annotated[str, typer.Argument(help="The key's label.", metavar="LABEL")]
 ) -> None:
     """Remove the key labelled LABEL from the config file (see `genctl keys list`)."""
     from genctl.config import read_config

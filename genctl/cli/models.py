@@ -77,7 +77,9 @@ def _open_catalog(stack: ExitStack, *, refresh: bool) -> Catalog:
 def list_command(
     query: Annotated[
         str | None,
-        typer.Argument(help="Words to search for, e.g. flux or 'text to speech'.", show_default=False),
+        typer.Argument(
+            help="Words to search for, e.g. flux or 'text to speech'.", show_default=False, metavar="QUERY"
+        ),
     ] = None,
     provider: ProviderOpt = None,
     category: Annotated[
@@ -176,7 +178,9 @@ def _check_category(catalog: Catalog, category: str) -> None:
 
 @models_app.command("show")
 def show_command(
-    model: Annotated[str, typer.Argument(help="Model id: fal-ai/flux/dev, owner/name[:version].")],
+    model: Annotated[
+        str, typer.Argument(help="Model id: fal-ai/flux/dev, owner/name[:version].", metavar="MODEL")
+    ],
     provider: ProviderOpt = None,
     json_: JsonOpt = False,
     refresh: RefreshOpt = False,

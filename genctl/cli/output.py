@@ -123,11 +123,7 @@ class Sink:
 
     def warn(self, message: str) -> None:
         """Warnings show even with --quiet: they say something is off."""
-        console = self.stderr()
-        if self.color:
-            console.print(f"[yellow]Warning:[/] {_escape(message)}")
-        else:
-            console.print(f"Warning: {message}", markup=False)
+        self._say(("Warning:", "yellow"), (f" {message}", None))
 
     def error(self, err: GenctlError) -> None:
         """Render a failure: JSON on stdout with --json (the contract), and always text on stderr, through
@@ -142,20 +138,26 @@ class Sink:
         """A problem on stderr: `Error [code]: message`, its request id, `Fix: …` (heading by its status)."""
         from genctl.diagnose import HEADINGS
 
-        console = self.stderr()
         word = heading or HEADINGS[finding.status]
-        if self.color:
-            style = "bold red" if word == "Error" else "yellow"
-            console.print(f"[{style}]{word}[/] [{_escape(finding.code)}]: {_escape(finding.message)}")
-        else:
-            console.print(finding.headline(word), markup=False)
+        self._say(
+            (word, "bold red" if word == "Error" else "yellow"),
+            (f" [{finding.code}]: {finding.message}", None),
+        )
         if request_id := finding.details.get("request_id"):
-            console.print(f"Request id: {request_id}", markup=False)
+            self._say((f"Request id: {request_id}", None))
         if finding.fix:
-            if self.color:
-                console.print(f"[bold]Fix:[/] {_escape(finding.fix)}")
-            else:
-                console.print(f"Fix: {finding.fix}", markup=False)
+            self._say(("Fix:", "bold"), (f" {finding.fix}", None))
+
+    def _say(self, *parts: tuple[str, str | None]) -> None:
+        """One line on stderr built from (text, style) parts. Always a rich Text, never markup: what genctl
+        says is full of brackets (`[payload.invalid]`, `FLUX.1 [dev]`, `[sandbox:latency=2]`) that Rich would
+        read as style tags and drop."""
+        from rich.text import Text
+
+        line = Text()
+        for chunk, style in parts:
+            line.append(chunk, style=style if self.color else None)
+        self.stderr().print(line)
 
     @contextmanager
     def status(self, text: str | RenderableType) -> Iterator[Any]:
@@ -233,12 +235,6 @@ _debug_log = _DebugLog()
 class _NullStatus:
     def update(self, *args: Any, **kwargs: Any) -> None:
         return None
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def _isatty(stream: Any) -> bool:

@@ -14,9 +14,10 @@ plain `generate` leaves other files alone.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,6 +132,8 @@ def recover(
         saved = _save_missing(
             record, outputs, provider, key, c, history=history, dest=dest, on_bytes=on_bytes
         )
+    if output_dir is not None:  # -o DIR: the files saved elsewhere are wanted there too
+        saved = [_copied_into(output_dir, item) for item in saved]
     return Recovery(record=history.find(record.request_id) or record, status="succeeded", outputs=saved)
 
 
@@ -210,6 +213,21 @@ def _fetch(
         error_message=None,
     )
     return result.outputs, key
+
+
+def _copied_into(dest: Path, item: RecoveredOutput) -> RecoveredOutput:
+    """`item` with its file copied into `dest` when it was saved in another folder (no network: the
+    provider may no longer hold it); an existing file of that name in `dest` is kept as it is."""
+    if item.path is None or not Path(item.path).is_file():
+        return item
+    source = Path(item.path)
+    target = dest / source.name
+    if target.resolve() == source.resolve():
+        return item
+    dest.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        shutil.copyfile(source, target)
+    return replace(item, path=str(target))
 
 
 def _save_missing(

@@ -232,7 +232,10 @@ def describe(view: KeyView, now: float) -> str:
         return f"{head}: usable"
     what = "failed" if view.state == "failed" else "rate limited"
     since = f" since {timestamp(view.since)} ({_duration(now - view.since)} ago)" if view.since else ""
-    until = f", tried again at {timestamp(view.until)}" if view.until else ""
+    until = ""
+    if view.until:  # a future time: it has not happened yet, and must not read as if it had
+        when = "will be tried again at" if view.until > now else "may be tried again since"
+        until = f", {when} {timestamp(view.until)}"
     return f"{head}: {what} ({view.code}){since}{until}: {view.reason or 'no reason recorded'}"
 
 

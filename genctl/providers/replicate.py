@@ -58,10 +58,16 @@ def parse_model_ref(model: str) -> tuple[str | None, str | None, str | None]:
     path, _, version = ref.partition(":")
     owner, _, name = path.partition("/")
     if not owner or not name or "/" in name or (":" in ref and not version):
+        other = registry.detect(ref)
+        elsewhere = (
+            f" {ref} is a {registry.label(other)} id: run it there with --provider {other}."
+            if other is not None and other != "replicate"
+            else ""
+        )
         raise error(
             "model.not_found",
             f"{model!r} is not a Replicate model id.",
-            fix="Replicate ids are owner/name (official models) or owner/name:<version id>.",
+            fix=f"Replicate ids are owner/name (official models) or owner/name:<version id>.{elsewhere}",
             provider="replicate",
         )
     return owner, name, version or None

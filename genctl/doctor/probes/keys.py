@@ -157,7 +157,7 @@ def _rotation(ctx: DoctorContext, key: Key) -> Finding | None:
     if view is None or view.state == "usable" or view.code is None:
         return None
     what = "rate limited" if view.state == "cooling" else f"set aside ({view.code})"
-    until = f", tried again at {_clock(view.until)}" if view.until else ""
+    until = f", to be tried again at {_clock(view.until)}" if view.until else ""
     message = f"the key rotation has {key} {what}{_since(view)}{until}: {view.reason or 'no reason recorded'}"
     fix = "`genctl keys status --check` puts keys that pass back in rotation at once."
     return Finding(view.code, "warn", message, fix, {"state": view.state})
