@@ -17,9 +17,12 @@ were not saved (a killed run) is finished with `genctl.history.recovery` instead
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import queue
+import signal
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -27,6 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genctl import deadline as limits
 from genctl.errors import GenctlError, error, usage
 from genctl.generation import generate
 from genctl.history import BatchRef, History
@@ -48,6 +52,9 @@ if TYPE_CHECKING:
     from genctl.settings import Settings
 
 FIELDS = ("prompt", "model", "provider", "params", "inputs", "name")
+_STOPPED_CODES = frozenset({"generation.canceled", "generation.aborted", "interrupted"})
+CANCEL_ALL = 5.0  # seconds for cancelling every running job once the batch is stopped
+_SIGPIPE = int(getattr(signal, "SIGPIPE", 13))
 _EXAMPLE = '{"prompt": "a fox", "model": "fal-ai/flux/dev", "params": {"num_images": 2}, "name": "fox"}'
 
 
@@ -276,6 +283,7 @@ class _Workers:
         self.running: dict[int, Job] = {}  # item number -> its accepted job, to cancel on Ctrl-C
         self.lock = threading.Lock()
         self.client: httpx.Client | None = None
+        self.history_on = settings.history_enabled
 
     def start(self, work: queue.Queue[BatchItem], client: httpx.Client, count: int) -> None:
         self.client = client
@@ -312,9 +320,14 @@ class _Workers:
                 return ItemOutcome(item, skipped=row)
             if row.pending or row.status == "succeeded":
                 # Left behind by an earlier run (killed while it waited or downloaded): finish that job
-                # rather than pay for a new one.
-                found = recover(self.settings, row.request_id, output_dir=request.output_dir, wait=True)
-                return ItemOutcome(item, recovery=found)
+                # rather than pay for a new one; one that was cancelled meanwhile did not succeed: run it.
+                try:
+                    found = recover(self.settings, row.request_id, output_dir=request.output_dir, wait=True)
+                except GenctlError as err:
+                    if err.code not in _STOPPED_CODES:
+                        raise
+                else:
+                    return ItemOutcome(item, recovery=found)
         report = generate(
             self.settings,
             request,
@@ -359,31 +372,53 @@ class _Workers:
                     tell = on_warning if kind == "warning" else on_notice
                     if tell is not None:
                         tell(value)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C, or TERM / HUP / PIPE (genctl.cli makes them one)
             self.stop.set()
             raise self._interrupted(total, len(outcomes)) from None
+        except BrokenPipeError:  # stdout's reader left (`| head -1`): the results cannot all be delivered
+            self.stop.set()
+            raise self._interrupted(total, len(outcomes), signum=_SIGPIPE) from None
         wait = all(o.item.request.wait for o in outcomes)
         return BatchSummary(outcomes, submitted_only=not wait)
 
-    def _interrupted(self, total: int, done: int) -> GenctlError:
-        """Ctrl-C: cancel the jobs still running (best effort, as `generate` does), say what was left."""
+    def _interrupted(self, total: int, done: int, *, signum: int | None = None) -> GenctlError:
+        """Stopped: cancel the jobs still running (best effort, as `generate` does) and record each one
+        cancelled as failed (`interrupted`), so `--resume` runs it again; a job whose cancel did not go
+        through stays pending, for `--resume` to finish. Say what was left."""
 
         with self.lock:
             running = list(self.running.values())
         cancelled = 0
-        for job in running:
-            keys = [k for k in self.settings.providers[job.provider].keys if k.label == job.key_label]
-            if not keys or self.client is None:
-                continue
-            provider = get_provider(job.provider, self.settings.providers[job.provider])
-            try:
-                cancelled += cancel(provider=provider, client=self.client, job=job, key=keys[0])
-            except (GenctlError, OSError):
-                continue  # best effort: history still has the job for `genctl result`
+        with limits.limit(CANCEL_ALL, f"the cancels' {CANCEL_ALL:g} s", fresh=True):
+            for job in running:
+                if self._cancel(job):
+                    cancelled += 1
         left = total - done - len(running)
         return error(
             "interrupted",
             f"Interrupted: {done} of {total} items done, {cancelled} of {len(running)} running job(s) "
             f"cancelled, {left} not started.",
             fix="Run the same command with --resume: it runs only the items that did not succeed.",
+            details={"signal": signum} if signum is not None else None,
         )
+
+    def _cancel(self, job: Job) -> bool:
+        keys = [k for k in self.settings.providers[job.provider].keys if k.label == job.key_label]
+        if not keys or self.client is None:
+            return False
+        provider = get_provider(job.provider, self.settings.providers[job.provider])
+        try:
+            stopped = cancel(provider=provider, client=self.client, job=job, key=keys[0])
+        except (GenctlError, OSError):
+            return False  # best effort: history still has the job, pending, for --resume
+        if stopped and self.history_on:
+            # If this fails the row stays pending: --resume asks the provider, which says cancelled.
+            with contextlib.suppress(sqlite3.Error, OSError):
+                History().set_status(
+                    job.provider,
+                    job.request_id,
+                    "failed",
+                    error_code="interrupted",
+                    error_message="interrupted; the remote job was cancelled",
+                )
+        return stopped

@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import errno
 import mimetypes
 import os
 import re
+import shutil
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
@@ -19,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from genctl.errors import error
+from genctl import deadline as limits
+from genctl.errors import GenctlError, error
 from genctl.http import map_transport_error
 
 if TYPE_CHECKING:
@@ -28,6 +31,13 @@ if TYPE_CHECKING:
     from genctl.providers.base import Output
 
 CHUNK = 1 << 20
+# Without --timeout a download still ends: 60 s plus its size at 64 KiB/s, at most 30 minutes.
+DOWNLOAD_BASE = 60.0
+DOWNLOAD_MIN_RATE = 64 * 1024
+DOWNLOAD_MAX = 1800.0
+MIN_FREE = 1 << 20  # bytes: a folder with less free space than this cannot take an output
+_NO_SPACE = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+_NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 # mimetypes' first guesses are not the ones people expect (.jpe, .mp4v …).
 _EXTENSIONS = {
     "image/png": ".png",
@@ -184,23 +194,51 @@ def _stream(
 ) -> Generator[bytes, None, None]:
     import httpx
 
+    request = client.build_request("GET", url, headers=dict(headers))
+    head = 2 * (client.timeout.read or 30.0)
     try:
-        with client.stream("GET", url, headers=dict(headers)) as response:
-            _check_status(response, url)
-            box["content_type"] = response.headers.get("content-type")
+        with limits.limit(head, f"the download's {head:g} s for its headers"):
+            response = client.send(request, stream=True)
+    except httpx.TransportError as exc:  # before the body: refused, reset, or closed before the headers
+        raise map_transport_error(exc, provider=None, url=url) from exc
+    try:
+        _check_status(response, url)
+        box["content_type"] = response.headers.get("content-type")
+        seconds = body_limit(response.headers.get("content-length"))
+        with limits.limit(seconds, f"the download's {seconds:g} s") as bound:
             try:
                 for chunk in response.iter_bytes(CHUNK):
                     if on_bytes:
                         on_bytes(len(chunk))
                     yield chunk
             except httpx.TransportError as exc:
+                if isinstance(exc, httpx.TimeoutException) and bound is not None and limits.expired():
+                    raise error(
+                        "network.timeout",
+                        f"The download of {url} did not finish within {bound.what}; "
+                        "no partial file was kept.",
+                        fix="Allow more time with --timeout; the result stays on the provider about an hour.",
+                        details={"deadline": bound.what},
+                    ) from exc
                 raise error(
                     "network.connect",
                     f"The download of {url} was cut off ({type(exc).__name__}); no partial file was kept.",
                     fix="The result is still on the provider for about an hour: run the command again.",
                 ) from exc
-    except httpx.TransportError as exc:  # before the body: refused, reset, or closed before the headers
-        raise map_transport_error(exc, provider=None, url=url) from exc
+    finally:
+        response.close()
+
+
+def body_limit(content_length: str | None) -> float:
+    """Wall-clock seconds a download's body may take, within --timeout: DOWNLOAD_BASE plus the size at
+    DOWNLOAD_MIN_RATE, or DOWNLOAD_MAX when the size is not given. A body that trickles ends."""
+    try:
+        size = int(content_length) if content_length is not None else None
+    except ValueError:
+        size = None
+    if size is None or size < 0:
+        return DOWNLOAD_MAX
+    return min(DOWNLOAD_MAX, DOWNLOAD_BASE + size / DOWNLOAD_MIN_RATE)
 
 
 def _check_status(response: httpx.Response, url: str) -> None:
@@ -219,6 +257,47 @@ def _check_status(response: httpx.Response, url: str) -> None:
             fix="Try again in a moment.",
             http_status=status,
         )
+
+
+def check_destination(dest: Path) -> None:
+    """Before a job is paid for: `dest` exists as a folder or can be created, can be written, has some free
+    space. What cannot be known yet (the outputs' size) is left to the save, which fails atomically."""
+    if dest.exists() and not dest.is_dir():
+        raise error(
+            "usage.invalid",
+            f"The output folder {dest} is a file; nothing was submitted.",
+            fix="Give -o a folder (it is created if missing), not a file.",
+        )
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".genctl-probe.", dir=dest)
+        os.close(fd)
+        os.unlink(probe)
+        free = shutil.disk_usage(dest).free
+    except OSError as exc:
+        raise write_error(dest, exc, before=True) from exc
+    if free < MIN_FREE:
+        raise write_error(dest, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), before=True)
+
+
+def write_error(dest: Path, exc: OSError, *, before: bool = False, url: str | None = None) -> GenctlError:
+    """usage.invalid for a folder or file that cannot be written, with the fix that fits why."""
+    said = exc.strerror or str(exc)
+    if exc.errno in _NO_SPACE:
+        fix, why = "Free some space, or choose another folder with -o.", "space"
+    elif exc.errno in _NOT_WRITABLE:
+        fix, why = f"Make {dest} writable (chmod u+w), or choose another folder with -o.", "permission"
+    else:
+        fix, why = "Choose another folder with -o.", "other"
+    if url is not None:
+        fix += f" The output is still at {url} for about an hour."
+    when = "; nothing was submitted" if before else ""
+    return error(
+        "usage.invalid",
+        f"Cannot write in the output folder {dest}: {said}{when}.",
+        fix=fix,
+        details={"write": why},
+    )
 
 
 def save_output(
@@ -268,14 +347,7 @@ def _finish(
     try:
         path, size = write_atomic(dest_dir, name, _chain(first, chunks))
     except OSError as exc:
-        raise error(
-            "usage.invalid",
-            f"Could not write {dest_dir / name}: {exc.strerror or exc}.",
-            fix=(
-                "Free some space or choose another folder with -o. "
-                f"The output is still at {url} for about an hour."
-            ),
-        ) from exc
+        raise write_error(dest_dir, exc, url=url) from exc
     return SavedFile(url=url, path=path, content_type=content_type, bytes=size)
 
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genctl import deadline as limits
 from genctl import fallback
 from genctl.aliases import routes
 from genctl.catalog import preflight
-from genctl.download import SavedFile, save_output
+from genctl.download import SavedFile, check_destination, save_output
 from genctl.errors import GenctlError, ModelError, error
 from genctl.history import History
 from genctl.history.recovery import unsaved
@@ -32,7 +33,7 @@ from genctl.plan import GenerationRequest, Plan
 from genctl.providers import registry
 from genctl.providers.base import Result
 from genctl.providers.factory import get_provider
-from genctl.runner import Event, EventKind, run_generation, submit_only
+from genctl.runner import CANCELLED, Event, EventKind, cancel, run_generation, submit_only
 from genctl.translate import checked
 
 if TYPE_CHECKING:
@@ -169,9 +170,18 @@ def generate(
 
     timeout = request.timeout if request.timeout is not None else settings.timeout
     chain = fallback.chain(settings, request)
-    report, failures = fallback.first_served(
-        chain, run, timeout=timeout, clock=clock, on_notice=on_notice, idle=fallback.idle(settings, request)
-    )
+    # The whole command's deadline, on the wall clock: pre-flight, uploads, submit, polls, download,
+    # fallback and lock waits all end by it (genctl.deadline; every socket wait is capped at the time left).
+    label = f"the {timeout:g} s deadline (--timeout)" if timeout is not None else ""
+    with limits.limit(timeout, label, command=True):
+        report, failures = fallback.first_served(
+            chain,
+            run,
+            timeout=timeout,
+            clock=clock,
+            on_notice=on_notice,
+            idle=fallback.idle(settings, request),
+        )
     return replace(report, seconds=clock() - started, fallbacks=failures)
 
 
@@ -191,23 +201,28 @@ def _generate_on(
     resolved = plan(settings, request, route=route)
     deadline = request.timeout if request.timeout is not None else settings.timeout
     shared = nullcontext(client) if client is not None else None
+    dest = (request.output_dir or settings.output_dir) if request.download else None
     with shared or make_client(
         timeout=resolved.settings.timeout, connect_timeout=resolved.settings.connect_timeout
     ) as client:
-        resolved = checked(settings, request, resolved, route, client, on_notice)
+        with _advisory():
+            resolved = checked(settings, request, resolved, route, client, on_notice)
+        if dest is not None and request.wait:
+            check_destination(dest)  # before paying: a folder known to be unusable costs nothing
         try:
-            resolved, job, result = _run(
+            resolved, job, result, recorded = _run(
                 resolved, settings, request, client, deadline=deadline, on_event=on_event, attempt=attempt
             )
         except ModelError as err:
-            better = preflight.explain(
-                err,
-                settings=settings,
-                model=resolved.model,
-                provider=resolved.provider.name,
-                key=resolved.key,
-                client=client,
-            )
+            with _advisory():
+                better = preflight.explain(
+                    err,
+                    settings=settings,
+                    model=resolved.model,
+                    provider=resolved.provider.name,
+                    key=resolved.key,
+                    client=client,
+                )
             if better is err:
                 raise
             raise better from err
@@ -216,9 +231,9 @@ def _generate_on(
             job,
             result,
             client,
-            dest=(request.output_dir or settings.output_dir) if request.download else None,
+            dest=dest,
             on_bytes=on_bytes,
-            history=_history(settings, request),
+            history=_history(settings, request) if recorded else None,
         )
     return GenerationReport(
         provider=resolved.provider.name,
@@ -230,6 +245,14 @@ def _generate_on(
         result=result,
         alias=route.alias.name if route.alias else None,
     )
+
+
+PREFLIGHT_LIMIT = 5.0  # seconds: the pre-flight is advisory; a hanging catalogue must not hold a generation
+
+
+def _advisory() -> Any:
+    """The pre-flight's own wall-clock limit (within the command's): past it the request goes unchecked."""
+    return limits.limit(PREFLIGHT_LIMIT, f"the pre-flight's {PREFLIGHT_LIMIT:g} s")
 
 
 def _history(settings: Settings, request: GenerationRequest) -> History | None:
@@ -247,14 +270,18 @@ def _run(
     deadline: float | None,
     on_event: Callable[[Event], None] | None,
     attempt: Attempt | None = None,
-) -> tuple[Plan, Job, Result]:
+) -> tuple[Plan, Job, Result, bool]:
     """Upload inputs, submit and follow the job with the next key in rotation, failing over between keys.
 
     Until the provider has accepted the job, a rejected or rate-limited key hands the same request to the
     key `genctl.keys.failover` picks. Once the job is accepted nothing is retried with another key: a second
     accepted job could be charged twice. An accepted job is in history from its "submitted" event on (before
     the first poll), and follows it to its end. With `request.wait` off the job is only submitted: the
-    result is empty and `genctl result` fetches it later.
+    result is empty and `genctl result` fetches it later. The last item: whether the job is in history.
+
+    A job whose state could not be read (`details.pending`: failed polls, an interrupt whose cancel did not
+    go through) is not recorded as failed: it may still run, and `genctl result ID --wait` finishes it. If
+    it is not in history that command cannot work, so it is cancelled instead.
     """
 
     def notify(kind: EventKind, message: str) -> None:
@@ -277,6 +304,7 @@ def _run(
             nonlocal accepted
             if event.kind == "submitted" and event.job is not None:
                 accepted = True
+                failover.pool.succeeded(key)  # noqa: B023 - an accepted job clears the key's cool-down
                 if attempt is not None:
                     # genctl.fallback: never another provider after this, whatever fails later (even
                     # saving the outputs): a second job would be charged twice.
@@ -313,7 +341,7 @@ def _run(
                     deadline=failover.remaining(),
                     on_event=track,
                 )
-                return replace(resolved, key=key), job, Result(outputs=())
+                return replace(resolved, key=key), job, Result(outputs=()), tracker.active
             job, result = run_generation(
                 provider=resolved.provider,
                 client=client,
@@ -324,14 +352,38 @@ def _run(
                 on_event=track,
             )
             tracker.succeeded(result)
-            return replace(resolved, key=key), job, result
+            return replace(resolved, key=key), job, result, tracker.active
         except GenctlError as err:
             if accepted:
-                tracker.failed(err)
+                if not err.details.get("pending"):
+                    tracker.failed(err)
+                elif not tracker.active and tracker.job is not None:
+                    raise _cancelled_unrecorded(err, resolved, client, tracker.job, key) from err
                 raise
             if not Failover.handles(err):
                 raise
             key = failover.after(key, err)
+
+
+def _cancelled_unrecorded(
+    err: GenctlError, resolved: Plan, client: httpx.Client, job: Job, key: Key
+) -> GenctlError:
+    """A pending job that history does not hold: `genctl result` could never finish it, so cancel it."""
+    try:
+        with limits.limit(5.0, "the cancel's 5 s", fresh=True):
+            stopped = cancel(provider=resolved.provider, client=client, job=job, key=key)
+        note = CANCELLED if stopped else "the remote job had already finished"
+    except GenctlError as failure:
+        note = f"cancelling it failed too ({failure.code}); cancel {job.request_id} on the provider"
+    return error(
+        err.code,
+        f"{err.message.split(chr(10))[0]}\nThe job {job.request_id} is not in the history; {note}.",
+        fix="Run the command again.",
+        provider=err.provider,
+        http_status=err.http_status,
+        request_id=job.request_id,
+        details={**err.details, "pending": False, "cancel": note},
+    )
 
 
 def _save_all(

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from genctl import __version__
+from genctl import __version__, deadline
 from genctl.errors import GenctlError, error
 from genctl.providers import registry
 from genctl.values import HttpRequest, Key, mask
@@ -68,7 +68,7 @@ def make_client(
 ) -> httpx.Client:
     """The shared client: explicit read/connect timeouts, redirects followed, our User-Agent."""
     try:
-        return httpx.Client(
+        client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             follow_redirects=True,
             headers={"User-Agent": user_agent},
@@ -82,6 +82,9 @@ def make_client(
             f"Cannot set up TLS: {said} (reading the CA certificates named by SSL_CERT_FILE / SSL_CERT_DIR).",
             fix="Point SSL_CERT_FILE / SSL_CERT_DIR at CA certificates that exist, or unset them.",
         ) from exc
+    # Every socket wait honours genctl.deadline's limits: --timeout, and each exchange's wall-clock cap.
+    deadline.install(client)
+    return client
 
 
 def proxy_for(url: str) -> tuple[str | None, str | None]:
@@ -170,9 +173,9 @@ def send(
         last = attempt >= policy.max_attempts
         failure: httpx.Response | httpx.TransportError
         try:
-            failure = _send_once(client, request, timeout=timeout)
+            failure = _send_within_limits(client, request, timeout=timeout, provider=provider)
         except httpx.TransportError as exc:
-            if last or not _retryable_exception(exc, idempotent=request.idempotent):
+            if last or not _retryable_exception(exc, idempotent=request.idempotent) or deadline.expired():
                 raise _mapped(exc, provider, request) from exc
             reason = redact(f"{type(exc).__name__}: {exc}", _secrets(request))
             failure, wait = exc, _backoff(policy, attempt, None)
@@ -181,6 +184,8 @@ def send(
                 return failure
             reason, wait = f"HTTP {failure.status_code}", _backoff(policy, attempt, retry_hint(failure))
         left = budget() if callable(budget) else None if budget is None else budget - waited
+        if (limit_left := deadline.remaining()) is not None:
+            left = limit_left if left is None else min(left, limit_left)
         if left is not None and wait > left:
             if isinstance(failure, httpx.Response):
                 return failure
@@ -192,6 +197,59 @@ def send(
             on_retry(attempt, wait, reason)
         sleep(wait)
         waited += wait
+
+
+# -- wall-clock limits (genctl.deadline) ------------------------------------------------------------------
+
+EXCHANGE_FACTOR = 2.0  # one exchange (request out, whole answer in) may take this many read timeouts
+
+
+def exchange_limit(client: httpx.Client, request: HttpRequest, timeout: float | None) -> float | None:
+    """Wall-clock seconds one exchange may take: EXCHANGE_FACTOR × its read timeout (60 s by default)."""
+    read = timeout if timeout is not None else request.timeout
+    if read is None:
+        read = client.timeout.read
+    return None if read is None else EXCHANGE_FACTOR * read
+
+
+def _send_within_limits(
+    client: httpx.Client, request: HttpRequest, *, timeout: float | None, provider: str | None
+) -> httpx.Response:
+    """One attempt, under the command's deadline and this exchange's own wall-clock cap: a host that never
+    answers, or answers a byte a second, ends with a timeout (genctl.deadline caps every socket wait).
+
+    The exchange's cap running out is a timeout like any other (an idempotent call is retried); the
+    command's deadline running out is final: `generation.timeout`, with `details.sent` saying whether the
+    request may have reached the provider.
+    """
+    seconds = exchange_limit(client, request, timeout)
+    with deadline.limit(seconds, f"one HTTP exchange's {seconds:g} s" if seconds else "") as bound:
+        if bound is not None and deadline.expired():
+            if bound.command:
+                raise _deadline_passed(bound, request, provider, sent=False)
+            raise httpx.ConnectTimeout(f"{bound.what} ran out before the request was sent")
+        try:
+            return _send_once(client, request, timeout=timeout)
+        except httpx.TimeoutException as exc:
+            if bound is not None and bound.command and deadline.expired():
+                sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+                raise _deadline_passed(bound, request, provider, sent=sent) from exc
+            raise
+
+
+def _deadline_passed(
+    bound: deadline.Limit, request: HttpRequest, provider: str | None, *, sent: bool
+) -> GenctlError:
+    host = httpx.URL(request.url).host or request.url
+    where = f"{provider} ({host})" if provider else host
+    doing = f"waiting for {where} to answer" if sent else f"before sending {request.method} to {where}"
+    return error(
+        "generation.timeout",
+        f"Stopped {doing}: {bound.what} ran out.",
+        fix="Allow more time with --timeout, or check the connection to the provider.",
+        provider=provider,
+        details={"deadline": bound.what, "sent": sent},
+    )
 
 
 def _secrets(request: HttpRequest) -> list[str]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from genctl import deadline as limits
 from genctl.errors import GenctlError, error
 from genctl.http import RetryPolicy, json_body, send
 
@@ -23,9 +24,13 @@ log = logging.getLogger("genctl.runner")
 # "history": the job history cannot be written (genctl.history.tracking); the job goes on unrecorded.
 EventKind = Literal["submitted", "queued", "running", "log", "completed", "retry", "key", "history"]
 CANCEL_TIMEOUT = 5.0  # seconds: a best-effort cancel must not hold up the error report
+# Once --timeout has passed, the cancel (and the history write) must fit in what is left of N + 2 s.
+CANCEL_AFTER_DEADLINE = 1.5
 _NOT_CANCELLED = frozenset({"ALREADY_COMPLETED", "NOT_FOUND", "succeeded", "failed", "aborted"})
 # Codes a result GET of a failed job may carry that say more than the status's error string.
 _SERVER_SIDE = frozenset({"provider.unavailable", "generation.timeout"})
+CANCELLED = "the remote job was cancelled"
+_STOPPED = frozenset({CANCELLED})
 
 
 @dataclass(frozen=True)
@@ -141,15 +146,18 @@ def run_generation(
         result = _follow(
             s, status, response, poll_interval=poll_interval, max_poll_interval=max_poll_interval
         )
-    except KeyboardInterrupt as exc:
-        note = _cancel_quietly(s, job)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP / SIGPIPE (genctl.cli turns them into one)
+        note = _cancel_quietly(s, job, seconds=CANCEL_TIMEOUT)
+        cancelled = note in _STOPPED
         raise error(
             "interrupted",
             f"Interrupted; {note} (request {job.request_id}).",
-            fix="Run the command again to start a new generation.",
+            fix="Run the command again to start a new generation."
+            if cancelled
+            else f"`genctl result {job.request_id} --wait` finishes it, or cancel it on the provider.",
             provider=provider.name,
             request_id=job.request_id,
-            details={"cancel": note},
+            details={"cancel": note, "pending": not cancelled},
         ) from exc
     except GenctlError as err:
         err.request_id = err.request_id or job.request_id
@@ -265,7 +273,22 @@ def cancel(
 
 def _submit(s: _Session, params: dict[str, Any]) -> tuple[Job, JobStatus, httpx.Response]:
     request = s.provider.submit_request(model=s.model, params=params, key=s.key, deadline=s.deadline)
-    response = s.checked(request)
+    if _out_of_time(s):
+        # Never a paid submit once the deadline has passed: it would be cancelled at once, for nothing.
+        raise _limit_error(s, "before the job was submitted: nothing was sent, nothing is charged")
+    try:
+        response = s.checked(request)
+    except GenctlError as err:
+        if err.code == "generation.timeout" and err.details.get("sent"):
+            raise error(
+                "generation.timeout",
+                f"{err.message} The submit was sent and no answer came: {s.provider.name} may have "
+                "started a job, which genctl cannot cancel without its request id.",
+                fix="Check the provider's dashboard for a running job, and allow more time with --timeout.",
+                provider=s.provider.name,
+                details=err.details,
+            ) from err
+        raise
     job, status = s.provider.parse_submit(response, model=s.model, key=s.key)
     s.job = job
     log.debug("submitted %s as %s", s.model, job.request_id)
@@ -293,13 +316,44 @@ def _follow(
             _check_deadline(s)
         try:
             response = s.checked(s.provider.status_request(s.job, key=s.key, logs=True))
+            status = s.provider.parse_status(response)
         except GenctlError as err:
             _check_deadline(s, cause=err)  # a poll that failed because time ran out is a timeout
-            raise
-        status = s.provider.parse_status(response)
+            raise still_pending(s.job, err) from err
         s.observe(status)
         interval = min(interval * 1.5, max_poll_interval) if interval else poll_interval
-    return _finish(s, status, response)
+    try:
+        return _finish(s, status, response)
+    except GenctlError as err:
+        if status.state == "succeeded" and _unanswered(err):
+            _check_deadline(s, cause=err)
+            raise still_pending(s.job, err) from err  # done and paid: its result can still be read later
+        raise  # the result's own answer (a wrong endpoint path, an empty or cancelled result) is final
+
+
+def _unanswered(err: GenctlError) -> bool:
+    """The read failed on the way (an outage, a rate limit, the network): the result itself is unknown."""
+    return err.code in ("provider.unavailable", "rate.limited", "blocked.cloudflare") or err.code.startswith(
+        "network."
+    )
+
+
+def still_pending(job: Job, err: GenctlError) -> GenctlError:
+    """A status or result read that failed (5xx after retries, 429s, a malformed or unknown status) says
+    nothing about the job: it goes on running, and billing, at the provider. Not "failed": `pending`, with
+    the command that finishes it."""
+    if err.details.get("pending"):
+        return err
+    return error(
+        err.code,
+        f"{err.message}\nThe job {job.request_id} was accepted and may still be running (and billing): its "
+        "state could not be read.",
+        fix=f"`genctl result {job.request_id} --wait` finishes it and saves its outputs.",
+        provider=err.provider or job.provider,
+        http_status=err.http_status,
+        request_id=job.request_id,
+        details={**err.details, "pending": True},
+    )
 
 
 def _finish(s: _Session, status: JobStatus, response: httpx.Response) -> Result:
@@ -325,43 +379,70 @@ def _finish(s: _Session, status: JobStatus, response: httpx.Response) -> Result:
     raise s.provider.error_from_status(s.job, status)
 
 
-def _check_deadline(s: _Session, *, cause: BaseException | None = None) -> None:
+def _out_of_time(s: _Session) -> bool:
     remaining = s.remaining()
-    if remaining is None or remaining > 0 or s.job is None or s.deadline is None:
+    return (remaining is not None and remaining <= 0) or limits.command_remaining() == 0
+
+
+def _limit_name(s: _Session) -> str:
+    """`3 s`: the command's --timeout as given, else the runner's own deadline."""
+    bound = limits.current()
+    if bound is not None and bound.command_seconds is not None and limits.command_remaining() == 0:
+        return f"{bound.command_seconds:g} s"
+    return f"{s.deadline:g} s" if s.deadline is not None else "the deadline"
+
+
+def _limit_error(s: _Session, when: str) -> GenctlError:
+    limit = _limit_name(s)
+    return error(
+        "generation.timeout",
+        f"The deadline ({limit}, --timeout) passed {when}.",
+        fix=f"Allow more time with --timeout (e.g. --timeout {max(2 * (s.deadline or 30), 60):g}).",
+        provider=s.provider.name,
+        details={"deadline": limit, "sent": False},
+    )
+
+
+def _check_deadline(s: _Session, *, cause: BaseException | None = None) -> None:
+    if not _out_of_time(s) or s.job is None:
         return
     note = _cancel_quietly(s, s.job)
-    limit = s.deadline
+    limit = _limit_name(s)
+    seconds = s.deadline or 30
     raise error(
         "generation.timeout",
-        f"The generation did not finish within {limit:g} s (request {s.job.request_id}); {note}.",
-        fix=f"Allow more time with --timeout (e.g. --timeout {max(2 * limit, 60):g}) or pick a faster model.",
+        f"The generation did not finish within {limit} (request {s.job.request_id}); {note}.",
+        fix=f"Allow more time with --timeout (e.g. --timeout {max(2 * seconds, 60):g}) "
+        "or pick a faster model.",
         provider=s.provider.name,
         request_id=s.job.request_id,
-        details={"cancel": note},
+        details={"cancel": note, "pending": note not in _STOPPED},
     ) from cause
 
 
-def _cancel_quietly(s: _Session, job: Job) -> str:
-    """Best-effort cancel with a short timeout and no retries; says what happened, never raises."""
+def _cancel_quietly(s: _Session, job: Job, *, seconds: float = CANCEL_AFTER_DEADLINE) -> str:
+    """Best-effort cancel within `seconds` (wall clock, whatever deadline has passed) and no retries; says
+    what happened, never raises."""
     try:
         request = s.provider.cancel_request(job, key=s.key)
         if request is None:
             return "the provider cannot cancel it"
-        response = send(
-            s.client,
-            _with_timeout(request, CANCEL_TIMEOUT),
-            policy=RetryPolicy(max_attempts=1),
-            sleep=s.sleep,
-            provider=s.provider.name,
-            budget=0.0,
-        )
+        with limits.limit(seconds, f"the cancel's {seconds:g} s", fresh=True):
+            response = send(
+                s.client,
+                _with_timeout(request, min(seconds, CANCEL_TIMEOUT)),
+                policy=RetryPolicy(max_attempts=1),
+                sleep=s.sleep,
+                provider=s.provider.name,
+                budget=0.0,
+            )
     except (Exception, KeyboardInterrupt) as exc:
         log.debug("cancel of %s failed: %r", job.request_id, exc)
         return f"cancelling the remote job failed ({exc})"
     if response.is_success:
         if not cancel_accepted(json_body(response)):
             return "the remote job had already finished"
-        return "the remote job was cancelled"
+        return CANCELLED
     return f"cancelling the remote job failed (HTTP {response.status_code})"
 
 

@@ -43,6 +43,18 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def disk_fills(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills up while an output is written (what no check before the submit can see): every
+    os.fsync fails with ENOSPC, as a full disk does when the data reaches it. The OS is faked, not genctl."""
+    import errno
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+
+
+@pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     """A fresh emulator of both providers on a free loopback port."""
     with Sandbox() as box:

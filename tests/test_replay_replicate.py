@@ -494,7 +494,7 @@ def test_recorded_cancel_at_the_deadline() -> None:
         7,
         "vrsafsk7mnrgj0cf0p2ax766s4",
     )
-    assert err.details == {"cancel": "the remote job was cancelled"}
+    assert err.details == {"cancel": "the remote job was cancelled", "pending": False}
     assert [r.method for r in server.requests] == ["POST", "POST"] and server.left() == []
 
 

@@ -21,6 +21,14 @@ from genctl.sandbox import keys as sk
 from tests.support import PNG, fal_env, replicate_env
 
 FAL = ("-m", "fal-ai/flux/schnell")
+
+
+def _no_space(fd: int) -> None:
+    import errno
+
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
 REPLICATE = ("-m", "black-forest-labs/flux-schnell")
 
 
@@ -173,18 +181,17 @@ def test_a_failed_download_never_moves_on_to_another_provider(
     assert [r.host for r in sandbox.requests if r.method == "POST"] == ["fal.queue"]
 
 
-def test_an_unwritable_output_dir_keeps_the_job_and_says_how_to_fetch_it(
-    genctl, sandbox: Sandbox, tmp_path: Path
+def test_a_disk_that_fills_during_the_save_keeps_the_job_and_says_how_to_fetch_it(
+    genctl, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Tests run as root, where chmod does not stop a write: the output folder's parent is a regular file,
-    # which fails the same way for every user (ENOTDIR).
-    (tmp_path / "blocker").write_text("a file, not a folder")
-    run = genctl("generate", "a fox", *FAL, "-o", "blocker/out", "--json", env=fal_env(sandbox))
+    with monkeypatch.context() as full:
+        full.setattr(os, "fsync", _no_space)  # no check before the submit can see this coming
+        run = genctl("generate", "a fox", *FAL, "-o", "out", "--json", env=fal_env(sandbox))
     assert run.exit_code == 2
     err = error_of(run)
     rid = err["request_id"]
     assert err["code"] == "usage.invalid"
-    assert "Not a directory" in err["message"] and f"The job {rid} succeeded" in err["message"]
+    assert "No space left on device" in err["message"] and f"The job {rid} succeeded" in err["message"]
     assert err["fix"] == (
         f"Free some space or choose another folder: genctl result {rid} -o OTHER_DIR saves them "
         "(within about an hour, before fal deletes them)."
@@ -200,19 +207,10 @@ def test_an_unwritable_output_dir_keeps_the_job_and_says_how_to_fetch_it(
     assert row(rid).saved_at is not None
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a 0500 folder: the test above covers it")
-def test_a_read_only_output_dir(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
-    (tmp_path / "ro").mkdir(mode=0o500)
-    run = genctl("generate", "a fox", *FAL, "-o", "ro", "--json", env=fal_env(sandbox))
-    assert run.exit_code == 2
-    assert "genctl result" in error_of(run)["fix"]
-
-
-def test_without_history_the_fix_lists_the_urls(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
-    (tmp_path / "blocker").write_text("")
-    run = genctl(
-        "generate", "a fox", *FAL, "-o", "blocker/out", "--no-history", "--json", env=fal_env(sandbox)
-    )
+def test_without_history_the_fix_lists_the_urls(
+    genctl, sandbox: Sandbox, tmp_path: Path, disk_fills: None
+) -> None:
+    run = genctl("generate", "a fox", *FAL, "-o", "out", "--no-history", "--json", env=fal_env(sandbox))
     err = error_of(run)
     [url] = err["details"]["outputs"]
     assert err["fix"] == f"Free some space or choose another folder: its outputs stay about an hour at: {url}"
@@ -255,12 +253,13 @@ def test_replicate_data_removed_is_output_expired(genctl, sandbox: Sandbox) -> N
 
 
 def test_a_saved_url_gone_an_hour_later_says_when_it_was_lost(
-    genctl, sandbox: Sandbox, tmp_path: Path
+    genctl, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "blocker").write_text("")
-    rid = error_of(genctl("generate", "a fox", *FAL, "-o", "blocker/out", "--json", env=fal_env(sandbox)))[
-        "request_id"
-    ]
+    with monkeypatch.context() as full:
+        full.setattr(os, "fsync", _no_space)  # the save fails: the URL is in history, the file is not
+        rid = error_of(genctl("generate", "a fox", *FAL, "-o", "out", "--json", env=fal_env(sandbox)))[
+            "request_id"
+        ]
     completed = time.time() - 7200  # as if the job had completed two hours ago
     History().update("fal", rid, completed_at=completed, result_bytes=200)
     sandbox.inject(Fault.http(404, "Not Found", provider="media"))

@@ -146,10 +146,15 @@ def _write_report(path: Path, result: object, settings: Settings) -> None:
     assert isinstance(result, DoctorReport)
     text = markdown(result, settings)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        if path.exists() and not path.is_file():
+            # /dev/stdout, /dev/full, a FIFO: write into it (a failed write is an error), never replace it.
+            with path.open("w", encoding="utf-8") as stream:
+                stream.write(text)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
     except OSError as exc:
         raise usage(
             f"Cannot write the report to {path}: {exc.strerror or exc}", fix="Choose another --report path."

@@ -9,9 +9,12 @@ raises a GenctlError that becomes a failed Check; the report, JSON and exit code
 
 from __future__ import annotations
 
+import functools
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -138,7 +141,6 @@ def _run_all(
 ) -> list[Check]:
     if not probes:
         return []
-    pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(probes)), thread_name_prefix="genctl-doctor")
     done_count = [0]
 
     def tick(_: Future[list[Check]]) -> None:
@@ -146,21 +148,20 @@ def _run_all(
         if on_progress is not None:
             on_progress(done_count[0], len(probes))
 
+    futures = _start_daemons([functools.partial(_run_probe, ctx, probe, started) for probe in probes])
+    for future in futures:
+        future.add_done_callback(tick)
     try:
-        futures = [pool.submit(_run_probe, ctx, probe, started) for probe in probes]
-        for future in futures:
-            future.add_done_callback(tick)
-        try:
-            finished, _ = wait(futures, timeout=budget)
-        except KeyboardInterrupt:
-            # Ctrl-C: a --live probe may hold a paid job. Tell the probes to stop and give them the time to
-            # send its cancel (the runner's cancel call is bounded) before the process exits.
-            ctx.stop.set()
-            wait(futures, timeout=CANCEL_GRACE)
-            raise
+        finished, _ = wait(futures, timeout=budget)
+    except KeyboardInterrupt:
+        # Ctrl-C: a --live probe may hold a paid job. Tell the probes to stop and give them the time to
+        # send its cancel (the runner's cancel call is bounded) before the process exits.
+        ctx.stop.set()
+        wait(futures, timeout=CANCEL_GRACE)
+        raise
     finally:
-        # A probe still running past the deadline is abandoned (its calls end at their own timeouts).
-        pool.shutdown(wait=False, cancel_futures=True)
+        for future in futures:
+            future.cancel()  # not started yet: never will be
     checks: list[Check] = []
     for probe, future in zip(probes, futures, strict=True):
         if future in finished:
@@ -168,6 +169,33 @@ def _run_all(
         else:
             checks.append(probe.check(_overdue(probe, budget)))
     return checks
+
+
+def _start_daemons(work: list[Callable[[], list[Check]]]) -> list[Future[list[Check]]]:
+    """Run `work` on up to MAX_WORKERS daemon threads. Daemons, not a ThreadPoolExecutor (whose threads
+    the interpreter joins at exit): a probe abandoned past the deadline must not keep the process alive."""
+    futures: list[Future[list[Check]]] = [Future() for _ in work]
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(work)):
+        todo.put(index)
+
+    def worker() -> None:
+        while True:
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            future = futures[index]
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(work[index]())
+            except BaseException as exc:  # re-raised by future.result() on the caller's thread
+                future.set_exception(exc)
+
+    for n in range(min(MAX_WORKERS, len(work))):
+        threading.Thread(target=worker, name=f"genctl-doctor-{n + 1}", daemon=True).start()
+    return futures
 
 
 def _run_probe(ctx: DoctorContext, probe: Probe, started: float) -> list[Check]:

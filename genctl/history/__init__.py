@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from genctl import paths
 from genctl.errors import usage
-from genctl.history.db import COLUMNS, Connections
+from genctl.history.db import COLUMNS, Connections, busy_timeout_ms
 from genctl.http import redact
 from genctl.keys import iso
 from genctl.providers.base import Job
@@ -143,6 +143,7 @@ class History:
             raise FileNotFoundError(self.path)
         conn, lock = Connections.checkout(self.path)
         try:
+            conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield conn

@@ -17,8 +17,19 @@ import threading
 from pathlib import Path
 from typing import ClassVar
 
+from genctl import deadline
+
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT = 15.0  # seconds a writer waits for another process's transaction
+BUSY_FLOOR = 0.25  # seconds, even once --timeout has passed: recording the cancel must get its chance
+
+
+def busy_timeout_ms() -> int:
+    """How long the next transaction waits for another writer: BUSY_TIMEOUT, never past the deadline."""
+    left = deadline.remaining()
+    seconds = BUSY_TIMEOUT if left is None else max(BUSY_FLOOR, min(BUSY_TIMEOUT, left))
+    return round(seconds * 1000)
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (

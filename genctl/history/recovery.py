@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genctl.catalog import preflight
-from genctl.download import output_name, save_output
+from genctl.download import output_name, save_output, write_error
 from genctl.errors import GenctlError, ModelError, error, usage
 from genctl.history import History
 from genctl.history.tracking import Tracker, output_entries, result_size
@@ -368,17 +368,24 @@ def expired(err: GenctlError, record: JobRecord, *, now: float | None = None) ->
     )
 
 
+_WRITE_HEADS = {
+    "space": "Free some space or choose another folder: ",
+    "permission": "Make the folder writable or choose another: ",
+    "other": "Choose another folder: ",
+}
+
+
 def unsaved(
     exc: GenctlError | OSError, job: Job, outputs: Sequence[Output], *, dest: Path, recorded: bool
 ) -> GenctlError:
     """The error for outputs of a finished job that could not be saved: how to fetch them all the same."""
     urls = [o.url for o in outputs if o.url and not o.url.startswith("data:")]
     if isinstance(exc, OSError):
-        exc = error("usage.invalid", f"Could not write in {dest}: {exc.strerror or exc}.")
+        exc = write_error(dest, exc)
     if exc.code == "output.expired":
         exc.request_id = exc.request_id or job.request_id
         return exc
-    head = "Free some space or choose another folder: " if exc.code == "usage.invalid" else ""
+    head = _WRITE_HEADS.get(str(exc.details.get("write")), "") if exc.code == "usage.invalid" else ""
     if recorded:
         fix = (
             f"{head}genctl result {job.request_id} -o OTHER_DIR saves them (within about an hour, before "

@@ -125,6 +125,15 @@ class KeyPool:
             wait = RATE_LIMIT_COOLDOWN if seconds is None else seconds
             record.since, record.until = now, now + wait
 
+    def succeeded(self, key: Key) -> None:
+        """The provider accepted a job from `key`: whatever cool-down or failure it had is over (a 429 that a
+        retry already resolved must not sit the key out for the next run). Written only when there is one."""
+        record = self.store.read(self.provider).keys.get(key.fingerprint)
+        if record is None or record.state is None:
+            return
+        with self.store.update(self.provider) as state:
+            state.record(key.fingerprint).clear()
+
     def recover(self, key: Key) -> None:
         """A failed key back in rotation now (its live check passed); a rate-limit rest runs its course."""
         with self.store.update(self.provider) as state:

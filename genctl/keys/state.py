@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from genctl import paths
+from genctl import deadline, paths
 
 if sys.platform == "win32":
     import msvcrt
@@ -40,11 +40,25 @@ else:
     import fcntl
 
     def _lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        # Polled, not blocking: a lock held by another process must not outlast --timeout (genctl.deadline).
+        waited_until = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if deadline.expired():
+                    raise deadline.passed(
+                        "waiting for the key-state lock (another genctl holds it)"
+                    ) from None
+                if time.monotonic() >= waited_until:
+                    raise TimeoutError(f"another process held {LOCK_FILE} for {LOCK_WAIT:g} s") from None
+                deadline.sleep(0.02)
 
 
 log = logging.getLogger("genctl.keys.state")
 
+LOCK_WAIT = 10.0  # seconds, without a deadline: then the state is kept in memory for this run
 STATE_FILE = "keys.json"
 LOCK_FILE = "keys.lock"
 VERSION = 1
@@ -183,7 +197,12 @@ class KeyStore:
                 self._give_up_disk(exc)
         try:
             if fd is not None:
-                _lock(fd)
+                try:
+                    _lock(fd)
+                except TimeoutError as exc:  # a stuck holder: the state is advisory, the run goes on
+                    os.close(fd)
+                    fd = None
+                    self._give_up_disk(exc)
             yield
         finally:
             if fd is not None:
