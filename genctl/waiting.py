@@ -182,8 +182,18 @@ class Follower:
         self.stream_events += 1
         self._last = (status, self._last_response)
         if status.terminal:
-            self.close()  # the server closes after COMPLETED; do not wait for it
+            self._drain()
         return self._last
+
+    def _drain(self) -> None:
+        """Read the stream to its end: fal closes it after COMPLETED (§1.1), and a connection cut while
+        the server still writes its last chunk is an error on the server's side."""
+        try:
+            for _ in self._chunks or ():
+                pass
+        except (httpx.TransportError, httpx.StreamError):
+            pass
+        self.close()
 
     def _from_stream(self) -> tuple[JobStatus, httpx.Response] | None:
         """The next status from the stream, or None when it cannot be had (then the caller polls)."""
