@@ -35,6 +35,7 @@ from genctl.providers.base import Result
 from genctl.providers.factory import get_provider
 from genctl.runner import CANCELLED, Event, EventKind, cancel, run_generation, submit_only
 from genctl.translate import checked
+from genctl.waiting import WaitPlan
 
 if TYPE_CHECKING:
     import httpx
@@ -350,6 +351,7 @@ def _run(
                 key=key,
                 deadline=failover.remaining(),
                 on_event=track,
+                waiting=WaitPlan.for_provider(resolved.provider.name),
             )
             tracker.succeeded(result)
             return replace(resolved, key=key), job, result, tracker.active

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from genctl import deadline as limits
 from genctl.errors import GenctlError, error
 from genctl.http import RetryPolicy, json_body, send
+from genctl.waiting import Follower, PollSchedule, WaitPlan
 
 if TYPE_CHECKING:
     import httpx
@@ -61,6 +62,7 @@ class _Session:
     seen_logs: tuple[str, ...] = ()
     last_state: str | None = None
     last_position: int | None = None
+    plan: WaitPlan | None = None  # how to wait (genctl.waiting); None: plain polls as `_follow` is told
 
     def emit(self, kind: EventKind, *, queue_position: int | None = None, message: str | None = None) -> None:
         if self.on_event is not None:
@@ -129,9 +131,11 @@ def run_generation(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     policy: RetryPolicy | None = None,
+    waiting: WaitPlan | None = None,
 ) -> tuple[Job, Result]:
     """Submit, poll until done, fetch the result; past `deadline` (seconds from now) cancel the job."""
     s = _Session(provider, client, key, model, policy or RetryPolicy(), clock, sleep, on_event, deadline)
+    s.plan = waiting
     s.end = None if deadline is None else clock() + deadline
     try:
         job, status, response = _submit(s, params)
@@ -220,12 +224,14 @@ def follow(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     policy: RetryPolicy | None = None,
+    waiting: WaitPlan | None = None,
 ) -> Result:
     """Poll a job submitted earlier (`genctl result --wait`) until it ends; its result.
 
     No deadline and no cancel: stopping the wait leaves the job running on the provider.
     """
     s = _Session(provider, client, key, job.model, policy or RetryPolicy(), clock, sleep, on_event, job=job)
+    s.plan = waiting
     try:
         response = s.checked(provider.status_request(job, key=key, logs=True))
         result = _follow(
@@ -305,29 +311,38 @@ def _follow(
     max_poll_interval: float,
 ) -> Result:
     assert s.job is not None
+    job = s.job
     s.observe(status)
-    # The first poll goes out at once (fast jobs finish within the submit round trip); then back off.
-    interval = 0.0
-    while not status.terminal:
-        _check_deadline(s)
-        remaining = s.remaining()
-        if interval:
-            s.sleep(interval if remaining is None else max(0.0, min(interval, remaining)))
+    plan = s.plan or WaitPlan(schedule=PollSchedule(first=poll_interval, maximum=max_poll_interval))
+    follower = Follower(
+        provider=s.provider,
+        client=s.client,
+        job=job,
+        key=s.key,
+        poll=lambda: s.checked(s.provider.status_request(job, key=s.key, logs=True)),
+        first=(status, response),
+        plan=plan,
+        remaining=s.remaining,
+        clock=s.clock,
+        sleep=s.sleep,
+    )
+    try:
+        while not status.terminal:
             _check_deadline(s)
-        try:
-            response = s.checked(s.provider.status_request(s.job, key=s.key, logs=True))
-            status = s.provider.parse_status(response)
-        except GenctlError as err:
-            _check_deadline(s, cause=err)  # a poll that failed because time ran out is a timeout
-            raise still_pending(s.job, err) from err
-        s.observe(status)
-        interval = min(interval * 1.5, max_poll_interval) if interval else poll_interval
+            try:
+                status, response = follower.next()
+            except GenctlError as err:
+                _check_deadline(s, cause=err)  # a poll that failed because time ran out is a timeout
+                raise still_pending(job, err) from err
+            s.observe(status)
+    finally:
+        follower.close()
     try:
         return _finish(s, status, response)
     except GenctlError as err:
         if status.state == "succeeded" and _unanswered(err):
             _check_deadline(s, cause=err)
-            raise still_pending(s.job, err) from err  # done and paid: its result can still be read later
+            raise still_pending(job, err) from err  # done and paid: its result can still be read later
         raise  # the result's own answer (a wrong endpoint path, an empty or cancelled result) is final
 
 

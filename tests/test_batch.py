@@ -292,7 +292,7 @@ def test_progress_bar_on_a_tty_and_results_still_on_stdout(sandbox: Sandbox, tmp
 def test_ctrl_c_cancels_the_running_jobs(sandbox: Sandbox, tmp_path: Path) -> None:
     batch = write(tmp_path / "b.txt", "[sandbox:hang] a fox", "[sandbox:hang] a cat", "a dog", "an owl")
     args = ["generate", "--batch", str(batch), "-m", "fal-ai/flux/schnell", "--concurrency", "2"]
-    proc = signal_when_seen(args, box=sandbox, env=env(sandbox), pattern=r"/status$", count=2)
+    proc = signal_when_seen(args, box=sandbox, env=env(sandbox), pattern=r"/status(/stream)?$", count=2)
     stdout, stderr = proc.stdout, proc.stderr
     assert proc.returncode == 130, stderr
     assert stdout == ""

@@ -142,6 +142,8 @@ def test_no_progress_when_stderr_is_not_a_tty(genctl, sandbox: Sandbox) -> None:
 
 def test_progress_on_a_tty_shows_queue_position_and_logs(sandbox: Sandbox) -> None:
     prompt = "[sandbox:queue=2][sandbox:progress=2] a fox"
+    # Each status on fal's stream stays 0.3 s, long enough for the status line to show it.
+    sandbox.configure(status_stream_tick=0.3)
     run = run_on_tty("generate", prompt, "-m", "fal-ai/flux/dev", env=fal_env(sandbox))
     assert run.exit_code == 0
     assert "In queue (position" in run.screen

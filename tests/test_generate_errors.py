@@ -181,6 +181,7 @@ def test_replicate_429_reads_the_hint_from_the_body(genctl, sandbox: Sandbox) ->
 
 
 def test_one_503_on_a_status_poll_is_retried(genctl, sandbox: Sandbox) -> None:
+    sandbox.inject(Fault.stream_refused(404))  # no status stream: the job is polled
     sandbox.inject(Fault.unavailable("fal.queue", 503, method="GET", path=r"/status$", times=1))
     run = genctl("generate", "a fox", "-m", "fal-ai/flux/dev", "--json", env=fal_env(sandbox))
     assert run.exit_code == 0, run.stderr
@@ -214,6 +215,7 @@ def test_refused_connection(genctl, sandbox: Sandbox) -> None:
 def test_slow_status_poll_times_out_then_recovers(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text("[providers.fal]\ntimeout = 0.3\n")
+    sandbox.inject(Fault.stream_refused(404))  # no status stream: the job is polled
     sandbox.inject(Fault.slow(1.0, provider="fal.queue", path=r"/status$", times=1))
     run = genctl(
         "--config", str(config), "generate", "a fox", "-m", "fal-ai/flux/dev", "--json", env=fal_env(sandbox)
@@ -274,7 +276,7 @@ def test_timeout_cancels_the_job_and_names_it(genctl, sandbox: Sandbox) -> None:
 
 def test_ctrl_c_cancels_the_remote_job(sandbox: Sandbox, tmp_path: Path) -> None:
     args = ["generate", "[sandbox:hang] a fox", "-m", "fal-ai/flux/dev"]
-    proc = signal_when_seen(args, box=sandbox, env=fal_env(sandbox), pattern=r"/status$")
+    proc = signal_when_seen(args, box=sandbox, env=fal_env(sandbox), pattern=r"/status(/stream)?$")
     stdout, stderr = proc.stdout, proc.stderr
     assert proc.returncode == 130, stderr
     assert stdout == ""

@@ -34,7 +34,7 @@ def test_row_is_written_before_the_first_status_poll(
     sandbox: Sandbox, hermetic_env: Path, tmp_path: Path
 ) -> None:
     # The first status poll is held 1 s by the sandbox: the row must be there while it is in flight.
-    sandbox.inject(Fault.slow(1.0, path=r"/status$", times=1))
+    sandbox.inject(Fault.slow(1.0, path=r"/status(/stream)?$", times=1))
     proc = subprocess.Popen(
         [sys.executable, "-m", "genctl", "generate", "a lighthouse", *FAL, "-o", "out", "-p", "seed=7"],
         env={**os.environ, **fal_env(sandbox)},
@@ -47,7 +47,7 @@ def test_row_is_written_before_the_first_status_poll(
     while (not found or found[0].status == "submitted") and time.monotonic() < deadline:
         found = rows(hermetic_env)  # "submitted" at once, "queued" from the submit answer: both before a poll
         time.sleep(0.01)
-    polls_done = sandbox.count(r"/status$")
+    polls_done = sandbox.count(r"/status(/stream)?$")
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
     [row] = found

@@ -25,6 +25,7 @@ def test_an_output_folder_that_is_a_file_stops_before_anything_is_paid(genctl, s
 
 
 def test_a_status_that_keeps_failing_leaves_the_job_pending_not_failed(genctl, sandbox: Sandbox) -> None:
+    sandbox.inject(Fault.stream_refused(404))  # no status stream: the job is polled
     sandbox.inject(Fault.unavailable("fal.queue", 503, path=r"/status$"))
     run = genctl("generate", "a fox", *FAL, "--json", env=fal_env(sandbox))
     assert run.exit_code == 7

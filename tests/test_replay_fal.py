@@ -572,6 +572,14 @@ def test_the_wrong_subpath_gets_the_did_you_mean_end_to_end() -> None:
             status=[COMPLETED_AT_ONCE],
             result=[(404, {"detail": "Path /deev not found"}, {"x-fal-billable-units": "0"})],
         ),
+        # generate follows fal jobs on the status stream (§1.1): the same COMPLETED status, as one event
+        ("GET", f"{base}/status/stream"): [
+            lambda request: httpx.Response(
+                200,
+                headers={"content-type": "text/event-stream", "x-fal-request-id": RID},
+                content=f"data: {json.dumps(COMPLETED_AT_ONCE[1])}\n\n".encode(),
+            )
+        ],
         ("GET", "/v1/models"): [(200, fal_models)],  # api.fal.ai: the search the did-you-mean runs
         ("GET", "/v1/search"): [(200, {"query": "flux deev", "models": [], "collections": [], "pages": []})],
     }
@@ -599,4 +607,4 @@ def test_the_wrong_subpath_gets_the_did_you_mean_end_to_end() -> None:
         "path": "/deev",
         "suggestions": [{"provider": "fal", "id": "fal-ai/flux/dev"}],
     }
-    assert server.paths()[:3] == ["POST /fal-ai/flux/deev", f"GET {base}/status", f"GET {base}"]
+    assert server.paths()[:3] == ["POST /fal-ai/flux/deev", f"GET {base}/status/stream", f"GET {base}"]

@@ -113,8 +113,9 @@ def _kill_when(proc: subprocess.Popen[str], ready) -> None:  # type: ignore[no-u
 
 
 def test_result_recovers_a_run_killed_in_the_queue(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.configure(status_stream_tick=0.25)  # each queue position stays a while on fal's stream
     proc = _spawn(sandbox, "[sandbox:queue=4] a fox")
-    _kill_when(proc, lambda: sandbox.count(r"/status$") >= 1)
+    _kill_when(proc, lambda: sandbox.count(r"/status(/stream)?$") >= 1)
     [job] = History().recent()
     assert job.status == "queued" and files(tmp_path / "out") == []
     run = genctl("result", job.request_id[:8], "--wait", "--json", env=fal_env(sandbox))

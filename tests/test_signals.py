@@ -31,7 +31,8 @@ def test_a_signal_while_the_job_runs_cancels_it_and_records_it(
         stderr=subprocess.PIPE,
         text=True,
     ) as proc:
-        wait_for(lambda: sandbox.count(r"/status$", method="GET") > 0)  # submitted, and being polled
+        # submitted, and being followed (on the status stream, or polled)
+        wait_for(lambda: sandbox.count(r"/status(/stream)?$", method="GET") > 0)
         proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == code, stderr

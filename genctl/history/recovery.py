@@ -32,6 +32,7 @@ from genctl.providers import registry
 from genctl.providers.base import Output
 from genctl.providers.factory import get_provider
 from genctl.runner import fetch_result, follow
+from genctl.waiting import WaitPlan
 
 if TYPE_CHECKING:
     import httpx
@@ -172,7 +173,13 @@ def _fetch(
     try:
         if wait:
             result: Result | None = follow(
-                provider=provider, client=client, job=job, key=key, on_event=track, sleep=sleep
+                provider=provider,
+                client=client,
+                job=job,
+                key=key,
+                on_event=track,
+                sleep=sleep,
+                waiting=WaitPlan.for_provider(provider.name),
             )
         else:
             status, result = fetch_result(provider=provider, client=client, job=job, key=key, sleep=sleep)

@@ -92,6 +92,11 @@ class Provider(Protocol):
 
     def parse_status(self, response: httpx.Response) -> JobStatus: ...
 
+    def status_stream_request(self, job: Job, *, key: Key, logs: bool = True) -> HttpRequest | None:
+        """The GET of the job's status as Server-Sent Events, each event a status `parse_status` reads;
+        None when the provider has no such stream (genctl.waiting then polls)."""
+        ...
+
     def result_request(self, job: Job, *, key: Key) -> HttpRequest | None:
         """The GET for the result, or None when the terminal status already carries the outputs."""
         ...

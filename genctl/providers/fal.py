@@ -138,6 +138,12 @@ class FalProvider:
         params = {"logs": "1"} if logs else None
         return HttpRequest("GET", job.status_url, headers=self.headers(key), params=params, idempotent=True)
 
+    def status_stream_request(self, job: Job, *, key: Key, logs: bool = True) -> HttpRequest | None:
+        # fal-api.md §1.1: the status URL + /stream, SSE events of the same status objects, `?logs=1`.
+        params = {"logs": "1"} if logs else None
+        headers = {**self.headers(key), "Accept": "text/event-stream"}
+        return HttpRequest("GET", f"{job.status_url.rstrip('/')}/stream", headers=headers, params=params)
+
     def result_request(self, job: Job, *, key: Key) -> HttpRequest | None:
         url = job.result_url or self._request_url(job.model, job.request_id)
         return HttpRequest("GET", url, headers=self.headers(key), idempotent=True)

@@ -62,6 +62,8 @@ class ProviderInfo:
     billing_unprobed: bool = False  # no free request shows billing: the last paid call's refusal is evidence
     publishes_prices: bool = False  # list prices come with the catalogue (genctl.providers.sources)
     private_models: bool = False  # a model missing from the public catalogue may still be a private one
+    status_stream: bool = False  # a job's status changes come as Server-Sent Events (genctl.waiting)
+    get_limit_per_minute: int | None = None  # the published GET rate per account, for polling budgets
     retention: Retention = field(default_factory=lambda: Retention(3600.0, "results are kept 1 hour"))
     image_extension: str = "jpg"  # what the provider calls JPEG in `output_format` values
     # Which name of an input family (translate: e.g. num_images vs num_outputs) its models usually use:
@@ -127,6 +129,7 @@ FAL = ProviderInfo(
     id_min_segments=3,
     publishes_prices=True,  # GET /v1/models/pricing (fal-api.md §3.2)
     private_models=True,  # apps deployed privately are not in /v1/models
+    status_stream=True,  # GET .../requests/{id}/status/stream (fal-api.md §1.1)
     # fal-api.md §1.1: 1 hour after completion, 6 minutes when the result is 10 KB or more.
     retention=Retention(
         3600.0,
@@ -190,6 +193,7 @@ REPLICATE = ProviderInfo(
     key_prefix="r8_",
     version_ids=True,
     billing_unprobed=True,  # a 402 cannot be probed for free (replicate-api.md §8)
+    get_limit_per_minute=3000,  # and 600 creates/min (replicate-api.md §1.8)
     # replicate-api.md §1.6: API prediction outputs are deleted after 1 hour.
     retention=Retention(3600.0, "Replicate deletes the outputs of an API prediction after 1 hour"),
     image_extension="jpg",

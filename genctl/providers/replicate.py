@@ -129,6 +129,9 @@ class ReplicateProvider:
     def status_request(self, job: Job, *, key: Key, logs: bool = True) -> HttpRequest:
         return HttpRequest("GET", job.status_url, headers=self.headers(key), idempotent=True)
 
+    def status_stream_request(self, job: Job, *, key: Key, logs: bool = True) -> HttpRequest | None:
+        return None  # no status stream: `urls.stream` carries output tokens, not the prediction status
+
     def result_request(self, job: Job, *, key: Key) -> HttpRequest | None:
         return None  # the terminal prediction carries its output
 
