@@ -40,7 +40,7 @@ def test_config_path_text_and_json(home: Path) -> None:
 
 
 def table_rows(stdout: str) -> list[list[str]]:
-    return [[cell.strip() for cell in line.split("│")] for line in stdout.splitlines() if "│" in line]
+    return [line.split("\t") for line in stdout.splitlines() if "\t" in line]
 
 
 def test_config_show_masks_keys_and_names_origins(home: Path) -> None:
@@ -71,10 +71,10 @@ num_inference_steps = 28
     assert ["defaults.timeout", "90.0", "file"] in rows
     assert ["defaults.image_model", "(none)", "default"] in rows
     assert ["providers.fal.queue_url", "https://queue.fal.run", "default"] in rows
-    assert ["fal", "env:FAL_KEY", "abcd…cdef", "FAL_KEY", ""] in rows
-    assert ["fal", "ci-1", "wxyz…3210", str(config), "acme"] in rows
-    assert ["replicate", "env:REPLICATE_API_TOKEN", "r8_A…6789", "REPLICATE_API_TOKEN", ""] in rows
-    assert ['models."fal-ai/flux/dev".num_inference_steps', "28", "file"] in rows
+    assert ["keys", "fal", "env:FAL_KEY", "abcd…cdef", "FAL_KEY", ""] in rows
+    assert ["keys", "fal", "ci-1", "wxyz…3210", str(config), "acme"] in rows
+    assert ["keys", "replicate", "env:REPLICATE_API_TOKEN", "r8_A…6789", "REPLICATE_API_TOKEN", ""] in rows
+    assert ["model defaults", 'models."fal-ai/flux/dev".num_inference_steps', "28", "file"] in rows
     assert "Warning: FAL_KEY (abcd…cdef): removed surrounding whitespace" in stderr
     assert "did you mean output_dir?" in stderr
 

@@ -16,8 +16,8 @@ BOTH_KEYS = {"FAL_KEY": FAL_KEY_OK, "REPLICATE_API_TOKEN": REPLICATE_TOKEN_OK}
 
 
 def ids(stdout: str) -> list[str]:
-    """The id column of a models table (the header row uses ┃, the rows │)."""
-    return [line.split("│")[0].strip() for line in stdout.splitlines() if "│" in line]
+    """The id column of a models table (piped: tab-separated rows, no header)."""
+    return [line.split("\t")[0] for line in stdout.splitlines() if "\t" in line]
 
 
 def listing(run) -> dict:  # type: ignore[no-untyped-def]
@@ -34,7 +34,8 @@ def test_listing_without_any_key(genctl, sandbox: Sandbox) -> None:
     run = genctl("models", env=sandbox.env())
     assert run.exit_code == 0, run.stderr
     shown = ids(run.stdout)
-    assert run.stdout.split()[0] == "id"
+    assert run.stdout.split("\t")[0] == shown[0]  # piped: no header row, no box drawing
+    assert "│" not in run.stdout
     assert "fal-ai/flux/dev" in shown and "fal-ai/minimax/video-01" in shown
     assert "FLUX.1 [dev]" in run.stdout  # brackets are text, not markup
     assert not [i for i in shown if "/" in i and not i.startswith("fal-ai/")]  # Replicate needs a token…
@@ -207,17 +208,17 @@ def test_show_a_fal_model(genctl, sandbox: Sandbox) -> None:
     assert "Name: FLUX.1 [dev]" in lines and "Category: text-to-image" in lines
     assert "Price: $0.025/image" in lines
     assert "Also on: Replicate black-forest-labs/flux-dev" in lines
-    rows = [line.split("│") for line in lines if "│" in line]
-    assert [r[0].strip() for r in rows if r[0].strip()][:4] == [
+    rows = [line.split("\t") for line in lines if "\t" in line]
+    assert [r[0] for r in rows][:4] == [
         "prompt",
         "image_size",
         "num_inference_steps",
         "seed",
     ]
-    steps = next(r for r in rows if r[0].strip() == "num_inference_steps")
-    assert [c.strip() for c in steps[1:6]] == ["integer", "", "28", "", "1–50"]
-    output_format = next(r for r in rows if r[0].strip() == "output_format")
-    assert output_format[4].strip() == "jpeg, png"
+    steps = next(r for r in rows if r[0] == "num_inference_steps")
+    assert steps[1:6] == ["integer", "", "28", "", "1–50"]
+    output_format = next(r for r in rows if r[0] == "output_format")
+    assert output_format[4] == "jpeg, png"
     assert lines[-2:] == [
         "Example:",
         "genctl generate 'a cat wearing a tiny wizard hat, studio lighting' -m fal-ai/flux/dev",
@@ -230,12 +231,10 @@ def test_show_a_replicate_community_model_with_enum_refs(genctl, sandbox: Sandbo
     lines = run.stdout.splitlines()
     assert f"Version: {SDXL_VERSION}" in lines
     assert "Official: no: runs only at a version" in lines
-    scheduler = next(line for line in lines if line.startswith(" scheduler"))
-    assert (
-        "│ K_EULER " in scheduler and "DDIM, DPMSolverMultistep" in scheduler
-    )  # the $ref'd enum, its default
+    scheduler = next(line for line in lines if line.startswith("scheduler\t"))
+    assert "\tK_EULER\t" in scheduler and "DDIM, DPMSolverMultistep" in scheduler  # the $ref'd enum
     assert "K_EULER_ANCESTRAL" in run.stdout
-    image = next(line for line in lines if line.startswith(" image "))
+    image = next(line for line in lines if line.startswith("image\t"))
     assert "-i for a file" in image
     assert (
         lines[-1]

@@ -62,6 +62,7 @@ def history_command(
     out.table(
         ["submitted", "request id", "provider", "model", "status", "key", "outputs", "prompt"],
         [_row(row) for row in rows],
+        keep=(1, 3),  # request id and model: what `genctl result` and -m take
     )
 
 

@@ -161,7 +161,8 @@ def _print_aliases(query: str | None, provider: str | None, *, json_mode: bool) 
     for x in found:
         params = ", ".join(f"{p}: {a} → {b}" for p, names in x["params"].items() for a, b in names.items())
         rows.append([x["name"], *(x[p] or "" for p in registry.NAMES), params, x["source"]])
-    out.table(["alias", *map(registry.label, registry.NAMES), "params", "source"], rows)
+    names = ["alias", *map(registry.label, registry.NAMES)]
+    out.table([*names, "params", "source"], rows, keep=range(len(names)))
 
 
 def _check_category(catalog: Catalog, category: str) -> None:
@@ -245,7 +246,7 @@ def _print_detail(info: ModelInfo, detail: ModelDetail, also: list[ModelInfo]) -
     ]
     for label, value in lines:
         if value:
-            out.result(f"{label}: {value}")
+            out.prose(f"{label}: {value}")
     if info.kind == "text":
         out.warn(f"{info.id} is a language model: genctl generate refuses it (model.wrong_kind).")
     if detail.schema is None:

@@ -96,24 +96,82 @@ class Sink:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
+    def prose(self, line: str, *, indent: int = 0, hang: int = 2) -> None:
+        """A line of words on stdout, wrapped at word boundaries to the terminal (ids and URLs are never
+        broken; continuation lines indented by `indent + hang`); piped, one line as it is."""
+        if not _isatty(sys.stdout):
+            self.result(" " * indent + line)
+            return
+        import textwrap
+
+        lines = textwrap.wrap(
+            line,
+            width=max(self._stdout().width, 40),
+            initial_indent=" " * indent,
+            subsequent_indent=" " * (indent + hang),
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        for text in lines or [" " * indent]:
+            self.result(text)
+
     def json(self, data: Any) -> None:
         """One JSON document on stdout."""
         sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
         sys.stdout.flush()
 
     def table(
-        self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        *,
+        title: str | None = None,
+        keep: Sequence[int] = (0,),
     ) -> None:
+        """A table on a terminal; plain tab-separated lines (no header, like gh) when stdout is not one.
+
+        The `keep` columns (ids, parameter names: what people copy) are never cut or wrapped; the others
+        wrap, and when even that cannot fit the terminal the rightmost of them are left out. Piped, a
+        title becomes the first field of each line, so rows of several tables stay apart.
+        """
+        cells = [["" if cell is None else str(cell) for cell in row] for row in rows]
+        if not _isatty(sys.stdout):
+            for row in cells:
+                fields = [title, *row] if title else row
+                self.result("\t".join(" ".join(field.split()) for field in fields))
+            return
         from rich.table import Table
         from rich.text import Text
 
+        console = self._stdout()
+        shown = _fitting(columns, cells, keep, console.width)
+        if shown is None:  # the whole ids alone are wider than the terminal: one block per row instead
+            self._records(columns, cells, title=title)
+            return
         table = Table(title=title, show_edge=False, header_style="bold" if self.color else "")
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
+        for index in shown:
+            width = _natural(columns, cells, index)
+            if index in keep:
+                table.add_column(columns[index], no_wrap=True, min_width=width)
+            else:
+                table.add_column(columns[index], overflow="fold", min_width=min(width, _MIN_CELL))
+        for row in cells:
             # Text, not markup: a cell like "FLUX.1 [dev]" must print its brackets.
-            table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
-        self._stdout().print(table)
+            table.add_row(*(Text(row[index]) for index in shown))
+        console.print(table)
+        if len(shown) < len(columns):
+            left_out = ", ".join(columns[i] for i in range(len(columns)) if i not in shown)
+            self.info(f"({left_out} left out to fit {console.width} columns; --json has everything)")
+
+    def _records(self, columns: Sequence[str], cells: list[list[str]], *, title: str | None) -> None:
+        """A table too wide for the terminal as blocks: the first cell, then `column: value` lines."""
+        if title:
+            self.result(title)
+        for row in cells:
+            self.result(row[0])
+            for column, cell in zip(columns[1:], row[1:], strict=True):
+                if cell:
+                    self.result(f"  {column}: {cell}")
 
     # -- people (stderr) --------------------------------------------------------------------------
 
@@ -235,6 +293,35 @@ _debug_log = _DebugLog()
 class _NullStatus:
     def update(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+_MIN_CELL = 20  # a wrapping column narrower than this is mostly line breaks: leave it out instead
+_GAP = 3  # what Rich puts between two columns (" │ ")
+
+
+def _natural(columns: Sequence[str], rows: list[list[str]], index: int) -> int:
+    return max([len(columns[index]), *(len(row[index]) for row in rows)])
+
+
+def _fitting(
+    columns: Sequence[str], rows: list[list[str]], keep: Sequence[int], width: int
+) -> list[int] | None:
+    """The column indices to show in `width`: every `keep` column whole and each other one at least
+    _MIN_CELL wide (or whole when shorter), leaving out the widest of the others until that fits; None
+    when the `keep` columns alone do not fit."""
+    shown = list(range(len(columns)))
+    natural = [_natural(columns, rows, i) for i in shown]
+
+    def need(indices: list[int]) -> int:
+        cells = sum(natural[i] if i in keep else min(natural[i], _MIN_CELL) for i in indices)
+        return cells + _GAP * (len(indices) - 1) + 2
+
+    while need(shown) > width:
+        others = [i for i in shown if i not in keep]
+        if not others:
+            return None
+        shown.remove(max(others, key=lambda i: (natural[i], i)))
+    return shown
 
 
 def _isatty(stream: Any) -> bool:
