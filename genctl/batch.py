@@ -169,6 +169,8 @@ def _fields(line: str, where: str) -> dict[str, Any]:
         raise usage(
             f"{where}: not valid JSON ({exc.msg} at column {exc.colno}).", fix=f"Write it as {_EXAMPLE}"
         ) from exc
+    except RecursionError as exc:
+        raise usage(f"{where}: the JSON nests too deeply to read.", fix=f"Write it as {_EXAMPLE}") from exc
     if not isinstance(data, dict):
         raise usage(f"{where}: a JSON line must be an object.", fix=f"Write it as {_EXAMPLE}")
     for name in data:

@@ -7,17 +7,28 @@ import difflib
 import math
 import os
 import re
+import stat
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from genctl import paths
 from genctl.errors import GenctlError, error
 from genctl.key_sources import clean_entry, env_keys, merge_keys
 from genctl.providers import registry
-from genctl.settings import DEFAULT_COOLDOWN, ProviderSettings, Settings, Target, is_alias_name
+from genctl.settings import (
+    DEFAULT_COOLDOWN,
+    MAX_SECONDS,
+    ProviderSettings,
+    Settings,
+    Target,
+    is_alias_name,
+)
 from genctl.values import Key
 
 PROVIDERS = registry.NAMES
@@ -74,6 +85,8 @@ _KINDS: dict[str, tuple[str, str]] = {
     "providers": (f"a list of providers, e.g. {_LIST}", _LIST),
     "url": ("an http:// or https:// URL", '"https://gateway.example.com"'),
 }
+# The largest value each kind of number may take: beyond it a value is clamped, with a warning.
+_MAXIMA: dict[str, float] = {"seconds": MAX_SECONDS, "bytes": float(2**40), "count": 256.0}
 _KEYS_FIX = (
     'Write keys = ["…"] or keys = [{key = "…", label = "ci-1", account = "acme"}] (see config.example.toml).'
 )
@@ -165,7 +178,13 @@ def append_table(path: Path, header: str, table: Mapping[str, Any], *, expected:
 
 
 def _read(path: Path) -> dict[str, Any] | None:
+    fix = f"Make {path} a readable file (chmod 600 {path}) or choose another with --config."
     try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode) and str(path) != os.devnull:
+            # A FIFO would block the read forever, a device could never end: only files are read.
+            fix = f"Point --config / GENCTL_CONFIG at a regular file; {path} is a FIFO, socket or device."
+            raise _invalid(f"config file {path} is not a regular file", fix)
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
@@ -173,12 +192,16 @@ def _read(path: Path) -> dict[str, Any] | None:
         fix = f"{path} is a folder: name the file itself, e.g. --config {path / 'config.toml'}."
         raise _invalid(f"cannot read config file {path}: it is a folder", fix) from exc
     except OSError as exc:
-        fix = f"Make {path} a readable file (chmod 600 {path}) or choose another with --config."
         raise _invalid(f"cannot read config file {path}: {exc.strerror or exc}", fix) from exc
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise _invalid(f"config file {path} is not UTF-8 text", f"Save {path} as UTF-8.") from exc
+    except RecursionError as exc:
+        raise _invalid(
+            f"config file {path} nests arrays or tables too deeply to read",
+            f"Edit {path}: no setting needs more than a few levels of nesting.",
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         reason, line, column = _toml_position(str(exc), raw.decode("utf-8"))
         fix = f"Fix the TOML at line {line}, column {column} of {path}. Model ids need quotes: "
@@ -231,11 +254,15 @@ def _convert(kind: str, value: object, where: tuple[str, str, Path | None]) -> A
     elif isinstance(value, list) and kind == "providers":
         wrong = [p for p in value if p not in PROVIDERS]
         got = f"{wrong[0]!r}{_near(str(wrong[0]), PROVIDERS)}" if wrong else "a list naming a provider twice"
-    elif kind == "count" and isinstance(value, int) and not isinstance(value, bool):
-        got = str(value)  # 0 or negative: the number itself says what is wrong
+    elif (
+        kind in ("seconds", "bytes", "count")
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    ):
+        got = str(value)  # 0, negative, a fraction or not finite: the number itself says what is wrong
     elif isinstance(value, str) and kind == "url":
-        # Not echoed: a URL may carry a token in its query string.
-        got = "a string without http:// or https://"
+        # Not echoed: a URL may carry a token in its query string or a password before its host.
+        got = url_problem(value.strip()) or "a string without http:// or https://"
     else:
         got = _type_name(value)
     if file is None and kind == "providers":  # GENCTL_FALLBACK takes names and commas, not a TOML list
@@ -273,8 +300,33 @@ def _check(kind: str, value: object) -> Any:
     if kind == "path":
         return Path(text).expanduser()
     if kind == "url":
-        return text.rstrip("/") if re.match(r"https?://[^/]", text) else None
+        return text.rstrip("/") if url_problem(text) is None else None
     return text
+
+
+def url_problem(text: str) -> str | None:
+    """What makes `text` unusable as a provider URL, in words that never quote it; None when it is fine."""
+    if not re.match(r"(?i)https?://[^/]", text):
+        return "a string without http:// or https://"
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port  # ValueError for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        said = "a malformed [IPv6] address" if "IPv6" in str(exc) else "a port that is not 1-65535"
+        return f"an invalid URL ({said})"
+    if port == 0:
+        return "an invalid URL (a port that is not 1-65535)"
+    if parts.username is not None or parts.password is not None:
+        # httpx would send it as Authorization: Basic, in place of the key, and it would be printed.
+        return "a URL with a user name or password in it (user:password@host)"
+    if not parts.hostname or re.search(r"[\s\x00-\x1f\x7f]", text):
+        return "an invalid URL (no host, or a space or control character in it)"
+    try:
+        httpx.URL(text)
+    except (httpx.InvalidURL, ValueError) as exc:
+        # httpx's own words up to the quoted part, which may be a secret.
+        return f"an invalid URL ({re.split(r'[:,]', str(exc), maxsplit=1)[0].lower()})"
+    return None
 
 
 class _Loader:
@@ -337,12 +389,23 @@ class _Loader:
         var = ENV_VARS.get(name)
         if var and self.env.get(var, "").strip():
             self.origins[name] = "env"
-            return _convert(kind, self.env[var], (var, key, None))
+            return self._clamped(kind, _convert(kind, self.env[var], (var, key, None)), name)
         if key in table:
             self.origins[name] = "file"
-            return _convert(kind, table[key], (f"[{section}] {key}", key, self.path))
+            return self._clamped(
+                kind, _convert(kind, table[key], (f"[{section}] {key}", key, self.path)), name
+            )
         self.origins[name] = "default"
         return default
+
+    def _clamped(self, kind: str, value: Any, name: str) -> Any:
+        """A number within its kind's maximum: beyond it (`key_cooldown = 1e308`) the maximum; warned."""
+        top = _MAXIMA.get(kind)
+        if top is None or value <= top:
+            return value
+        kept = type(value)(top)
+        self.warnings.append(f"{name} = {value:g} is more than genctl allows: {kept:.0f} is used")
+        return kept
 
     def _provider(self, name: str, table: Mapping[str, Any]) -> ProviderSettings:
         prefix = f"providers.{name}"
@@ -395,7 +458,13 @@ class _Loader:
     def _model_params(self) -> dict[str, dict[str, Any]]:
         models = self._table(self.data, "models", "[models]")
         for model_id in models:
-            self._table(models, model_id, f'[models."{model_id}"]')
+            label = f'[models."{model_id}"]'
+            for name, value in self._table(models, model_id, label).items():
+                if not _all_finite(value):
+                    raise _invalid(
+                        f"{label} {name} in {self.path} holds nan or inf, which no request can carry",
+                        f"Edit {self.path}: give {name} a finite number.",
+                    )
         return {model_id: dict(params) for model_id, params in models.items()}
 
     def _warn_unknown(self) -> None:
@@ -434,6 +503,16 @@ class _Loader:
                     f"{config_file} holds API keys and other users can access it (mode {mode:o}): "
                     f"run chmod 600 {config_file}"
                 )
+
+
+def _all_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_all_finite(item) for item in value)
+    if isinstance(value, dict):
+        return all(_all_finite(item) for item in value.values())
+    return True
 
 
 def alias_tables(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import json
 import logging
@@ -12,6 +13,7 @@ import shlex
 import socket
 import ssl
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -43,7 +45,11 @@ _DETAIL_HINTS = (
     re.compile(r"~\s*(\d+(?:\.\d+)?)\s*s\b"),
     re.compile(r"Expected available in (\d+(?:\.\d+)?) seconds?\b"),
 )
-MAX_RETRY_HINT = 3600.0  # seconds: a longer (or non-finite) hint is a server bug, not a plan
+MAX_RETRY_HINT = 86400.0  # a server asking for more than a day is lying or broken: a day is what we honour
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#@\s:]*)(:[^/?#@\s]*)?@")  # scheme://user:pass@
+# Failures of one request that are not httpx.TransportError but still the transport's: a body that cannot
+# be decoded (gzip garbage), a redirect loop, a URL httpx cannot parse.
+REQUEST_ERRORS = (httpx.RequestError, httpx.InvalidURL)
 
 
 @dataclass(frozen=True)
@@ -103,38 +109,39 @@ def proxy_for(url: str) -> tuple[str | None, str | None]:
 
 def retry_hint(response: httpx.Response) -> float | None:
     """Seconds the server asks us to wait: `Retry-After` (seconds or HTTP date), body `retry_after`, the
-    `detail` wording; clamped to 0..MAX_RETRY_HINT, and None rather than a non-finite number."""
+    `detail` wording; clamped to 0..MAX_RETRY_HINT (`1e999` is a day, not Infinity); None: no hint, or NaN."""
     header = response.headers.get("retry-after", "").strip()
     if header:
         try:
-            return _clamped(float(header))
+            return clamp_hint(float(header))
         except ValueError:
             try:
                 when = email.utils.parsedate_to_datetime(header)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, IndexError, OverflowError):
                 when = None
             if when is not None:
                 if when.tzinfo is None:
                     when = when.replace(tzinfo=UTC)
-                return _clamped((when - datetime.now(UTC)).total_seconds())
+                return clamp_hint((when - datetime.now(UTC)).total_seconds())
     body = json_body(response)
     if isinstance(body, dict):
         value = body.get("retry_after")
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return _clamped(value)
+            return clamp_hint(value)
         detail = body.get("detail")
         for pattern in _DETAIL_HINTS:
             if isinstance(detail, str) and (match := pattern.search(detail)):
-                return _clamped(float(match.group(1)))
+                return clamp_hint(float(match.group(1)))
     return None
 
 
-def _clamped(seconds: float) -> float | None:
+def clamp_hint(seconds: float) -> float | None:
+    """A server's wait hint within 0..MAX_RETRY_HINT; None for NaN (no hint at all)."""
     try:
         value = float(seconds)
     except OverflowError:  # a JSON integer too large for a float
         return MAX_RETRY_HINT
-    if not math.isfinite(value):
+    if math.isnan(value):
         return None
     return min(max(0.0, value), MAX_RETRY_HINT)
 
@@ -144,7 +151,7 @@ def json_body(response: httpx.Response) -> Any:
     try:
         response.read()
         return response.json()
-    except (ValueError, UnicodeDecodeError, httpx.StreamError):
+    except (ValueError, UnicodeDecodeError, RecursionError, httpx.StreamError, httpx.DecodingError):
         return None
 
 
@@ -171,10 +178,10 @@ def send(
     while True:
         attempt += 1
         last = attempt >= policy.max_attempts
-        failure: httpx.Response | httpx.TransportError
+        failure: httpx.Response | httpx.RequestError | httpx.InvalidURL
         try:
             failure = _send_within_limits(client, request, timeout=timeout, provider=provider)
-        except httpx.TransportError as exc:
+        except REQUEST_ERRORS as exc:
             if last or not _retryable_exception(exc, idempotent=request.idempotent) or deadline.expired():
                 raise _mapped(exc, provider, request) from exc
             reason = redact(f"{type(exc).__name__}: {exc}", _secrets(request))
@@ -256,22 +263,42 @@ def _secrets(request: HttpRequest) -> list[str]:
     return [v.partition(" ")[2] for k, v in request.headers.items() if k.lower() == "authorization"]
 
 
-def _mapped(exc: httpx.TransportError, provider: str | None, request: HttpRequest) -> GenctlError:
+def _mapped(
+    exc: httpx.RequestError | httpx.InvalidURL, provider: str | None, request: HttpRequest
+) -> GenctlError:
     # Exception texts are quoted verbatim: mask the request's own secret should one ever show up in them.
     return scrub_error(map_transport_error(exc, provider=provider, url=request.url), _secrets(request))
 
 
 def _send_once(client: httpx.Client, request: HttpRequest, *, timeout: float | None) -> httpx.Response:
     read_timeout = timeout if timeout is not None else request.timeout
-    built = client.build_request(
-        request.method,
-        request.url,
-        headers=request.headers,
-        json=request.json,
-        params=request.params,
-        files=request.files,
-        timeout=_timeout(client, read_timeout) if read_timeout is not None else httpx.USE_CLIENT_DEFAULT,
-    )
+    try:
+        built = client.build_request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            json=request.json,
+            params=request.params,
+            files=request.files,
+            timeout=_timeout(client, read_timeout) if read_timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+    except UnicodeEncodeError as exc:
+        # A header httpx cannot encode: the key is checked before it gets here, so another header or the
+        # URL; the offending text is not quoted (it may be a secret).
+        raise error(
+            "usage.invalid",
+            f"Cannot send {request.method} {_safe_url(request.url)}: a header holds a non-ASCII character.",
+            fix="Remove the non-ASCII character (often a pasted zero-width space) from the value named.",
+        ) from exc
+    except ValueError as exc:  # the JSON body holds NaN or Infinity (httpx encodes with allow_nan=False)
+        if "JSON" not in str(exc):
+            raise
+        raise error(
+            "usage.invalid",
+            f"Cannot send {request.method} {_safe_url(request.url)}: the input holds a number JSON "
+            "cannot carry (NaN or Infinity).",
+            fix="Give finite numbers in -p values, the config's [models] tables and batch lines.",
+        ) from exc
     log.debug("%s %s headers=%s", built.method, built.url, redacted_headers(request.headers))
     response = client.send(built)
     log.debug("%s %s -> %d", built.method, built.url, response.status_code)
@@ -290,7 +317,9 @@ def _retryable_response(response: httpx.Response) -> bool:
     return not (response.status_code == 504 and response.headers.get("x-fal-request-timeout-type") == "user")
 
 
-def _retryable_exception(exc: httpx.TransportError, *, idempotent: bool) -> bool:
+def _retryable_exception(exc: httpx.RequestError | httpx.InvalidURL, *, idempotent: bool) -> bool:
+    if isinstance(exc, httpx.InvalidURL | httpx.TooManyRedirects):
+        return False  # the next attempt fails the same way
     if isinstance(exc, httpx.ProxyError | httpx.UnsupportedProtocol) or _is_tls(exc):
         return False  # configuration problems: the next attempt fails the same way
     if isinstance(exc, httpx.ConnectError):
@@ -327,11 +356,58 @@ def _is_tls(exc: BaseException) -> bool:
     )
 
 
-def map_transport_error(exc: httpx.TransportError, *, provider: str | None, url: str) -> GenctlError:
+def _safe_url(url: str) -> str:
+    """`url` fit for a message: no user name or password, no query string (it may carry a token)."""
+    cut = _USERINFO.sub(r"\1", url.split("?", 1)[0].split("#", 1)[0])  # no user part at all
+    return cut if len(cut) <= 200 else cut[:200] + "…"
+
+
+def _host(url: str) -> str:
+    try:
+        return httpx.URL(url).host or _safe_url(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return _safe_url(url)
+
+
+def map_transport_error(
+    exc: httpx.RequestError | httpx.InvalidURL, *, provider: str | None, url: str
+) -> GenctlError:
     """The GenctlError for an httpx transport failure (the mapping behind `transport_errors`)."""
-    host = httpx.URL(url).host or url
+    host = _host(url)
     where = f"{provider} ({host})" if provider else host
-    said = str(exc) or type(exc).__name__
+    said = mask_userinfo(str(exc) or type(exc).__name__)
+    if isinstance(exc, httpx.InvalidURL):
+        return error(
+            "config.invalid",
+            f"Cannot call {_safe_url(url)}: it is not a valid URL ({said}).",
+            provider=provider,
+            fix="Check the provider URLs (GENCTL_*_URL and the config): scheme://host[:port]/path, "
+            "with a numeric port.",
+        )
+    if isinstance(exc, httpx.DecodingError):
+        return error(
+            "provider.unavailable",
+            f"{where} sent an answer whose body cannot be decoded ({said}).",
+            provider=provider,
+            fix="A server or proxy fault: retry later; if a proxy or gateway sits in between, check it. "
+            "A submit may still have created a job: see `genctl history` and the provider's dashboard.",
+        )
+    if isinstance(exc, httpx.TooManyRedirects):
+        return error(
+            "provider.unavailable",
+            f"{where} redirects in a loop ({said}).",
+            provider=provider,
+            fix="Check the configured URL (GENCTL_*_URL, config) and any gateway or proxy in between.",
+        )
+    if isinstance(exc, httpx.LocalProtocolError):
+        # httpx refused to send what we built (e.g. an illegal header value): not the network's fault.
+        return error(
+            "usage.invalid",
+            f"Cannot send the request to {where}: {said}",
+            provider=provider,
+            fix="Check the key and the values given for this request for line breaks or control characters.",
+        )
+    assert isinstance(exc, httpx.TransportError)
     if isinstance(exc, httpx.ProxyError):
         return error(
             "network.proxy",
@@ -342,7 +418,7 @@ def map_transport_error(exc: httpx.TransportError, *, provider: str | None, url:
     if isinstance(exc, httpx.UnsupportedProtocol):
         return error(
             "config.invalid",
-            f"Cannot call {url!r}: {said}",
+            f"Cannot call {_safe_url(url)!r}: {said}",
             provider=provider,
             fix="Provider URLs start with https:// or http:// (check GENCTL_*_URL and the config).",
         )
@@ -391,7 +467,7 @@ def transport_errors(provider: str | None, url: str, *, keys: Iterable[Key | str
     """Turn httpx transport exceptions raised inside the block into network.* GenctlErrors."""
     try:
         yield
-    except httpx.TransportError as exc:
+    except REQUEST_ERRORS as exc:
         raise scrub_error(map_transport_error(exc, provider=provider, url=url), keys) from exc
 
 
@@ -442,7 +518,8 @@ def to_curl(request: HttpRequest) -> str:
 
 
 def redact(text: str, keys: Iterable[Key | str]) -> str:
-    """`text` with every secret of `keys` (and a fal key's secret half) replaced by its masked form."""
+    """`text` with every secret of `keys` masked in every form a message can carry it: raw, repr/JSON-escaped,
+    URL-encoded, base64 (at each alignment), and a fal key's secret half; and any URL's user:password@."""
     for key in keys:
         secret = key.reveal() if isinstance(key, Key) else key
         provider = key.provider if isinstance(key, Key) else registry.guess_by_key(secret).name
@@ -450,11 +527,41 @@ def redact(text: str, keys: Iterable[Key | str]) -> str:
         if not secret:
             continue
         masked = mask(secret, provider)
-        text = text.replace(secret, masked)
         _, sep, half = secret.partition(":")
+        forms = [(form, masked) for form in secret_forms(secret)]
         if sep and len(half) >= 8:
-            text = text.replace(half, "…" + half[-4:])
-    return text
+            forms += [(form, "…" + half[-4:]) for form in secret_forms(half)]
+        for form, shown in sorted(forms, key=lambda pair: -len(pair[0])):
+            text = text.replace(form, shown)
+    return mask_userinfo(text)
+
+
+def mask_userinfo(text: str) -> str:
+    """Every `scheme://user:password@` in `text` as `scheme://user:***@` (a lone user part may be a token)."""
+    return _USERINFO.sub(lambda m: f"{m[1]}{m[2]}:***@" if m[3] else f"{m[1]}***@", text)
+
+
+def secret_forms(secret: str) -> list[str]:
+    """Every text a secret can turn into inside a message: itself, escaped, percent-encoded, base64."""
+    raw = secret.encode("utf-8", "surrogatepass")
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(raw)[2:-1],
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote(secret),
+        urllib.parse.quote_plus(secret),
+    }
+    forms |= {form.lower() for form in forms if "%" in form}
+    for start in range(3):
+        # base64 of text holding the secret at any offset contains the encoding of one of these 3 slices.
+        chunk = raw[start:][: (len(raw) - start) // 3 * 3]
+        if len(chunk) >= 6:
+            forms.add(base64.b64encode(chunk).decode())
+            forms.add(base64.urlsafe_b64encode(chunk).decode())
+    return [form for form in forms if len(form) >= 6]
 
 
 def redacted_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -467,3 +574,18 @@ def redacted_headers(headers: dict[str, str]) -> dict[str, str]:
             value = f"{scheme} {mask(secret, owner.name)}"
         out[name] = value
     return out
+
+
+def same_host(url: object, base: str) -> str | None:
+    """`url` when it is a URL with the scheme, host and port of `base`, else None: a URL a server names
+    (fal's status_url, Replicate's urls.get) receives the key only when it points where the key already goes.
+    """
+    if not isinstance(url, str) or not url.strip():
+        return None
+    try:
+        theirs, ours = httpx.URL(url.strip()), httpx.URL(base)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+    if theirs.userinfo or (theirs.scheme, theirs.host, theirs.port) != (ours.scheme, ours.host, ours.port):
+        return None
+    return url.strip()

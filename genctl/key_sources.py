@@ -10,6 +10,7 @@ from genctl.providers import registry
 from genctl.values import Key, mask
 
 # Env vars holding keys, in the order their keys come in the pool (fal-client reads FAL_KEY first too).
+_SPACE = re.compile(r"\s")
 KEY_ENV_VARS: dict[str, tuple[str, ...]] = {p.name: p.key_env_vars for p in registry.PROVIDERS.values()}
 
 
@@ -50,25 +51,44 @@ def _cleaned(where: str, masked: str, notes: list[str], warnings: list[str]) -> 
 
 
 def env_keys(provider: str, env: Mapping[str, str], warnings: list[str]) -> list[Key]:
-    """The provider's keys from its env variables (each may hold several, comma-separated), in pool order."""
+    """The provider's keys from its env variables, in pool order. Each may hold several, separated by commas,
+    spaces or line breaks (`FAL_KEY=$(cat keys.txt)` with one key per line)."""
     keys: list[Key] = []
     for var in KEY_ENV_VARS[provider]:
         value = env.get(var, "")
-        if "," in value:
+        pieces = _pieces(value)
+        if len(pieces) > 1:
             # Quotes around a whole list would otherwise stick to its first and last keys.
             value, notes = clean_key(value)
             if notes:
                 _cleaned(var, "the whole list", notes, warnings)
-        entries = value.split(",")
-        for number, entry in enumerate(entries, start=1):
-            where = var if len(entries) == 1 else f"{var} entry {number}"
+            pieces = _pieces(value)
+            if any(piece.strip() and _SPACE.search(piece.strip()) for piece in value.split(",")):
+                warnings.append(
+                    f"{var} holds several keys separated by spaces or line breaks: "
+                    "each is used as its own key"
+                )
+        for number, entry in enumerate(pieces, start=1):
+            where = var if len(pieces) == 1 else f"{var} entry {number}"
             # A space after a comma is list formatting, not a pasting accident: no warning for it.
-            secret = clean_entry(entry.strip(" ") if len(entries) > 1 else entry, provider, where, warnings)
+            secret = clean_entry(entry.strip(" ") if len(pieces) > 1 else entry, provider, where, warnings)
             if secret:
                 label = f"env:{var}" if number == 1 else f"env:{var}#{number}"
                 keys.append(Key(provider=provider, label=label, source=var, _secret=secret))
     keys.extend(_key_pair(registry.info(provider), env, warnings))
     return keys
+
+
+def _pieces(value: str) -> list[str]:
+    """`value` split at commas, and each part at inner whitespace: the entries of a key list."""
+    pieces: list[str] = []
+    for part in value.split(","):
+        inner = part.strip()
+        if _SCHEME.match(inner):  # `Key id:secret`: one key pasted with its scheme, not two keys
+            pieces.append(part)
+            continue
+        pieces.extend(inner.split() if _SPACE.search(inner) else [part])
+    return pieces
 
 
 def _key_pair(info: registry.ProviderInfo, env: Mapping[str, str], warnings: list[str]) -> list[Key]:

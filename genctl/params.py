@@ -3,22 +3,47 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
-from genctl.errors import usage
+from genctl.errors import GenctlError, usage
 
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
-def parse_value(text: str) -> Any:
+class _NotJsonNumber(ValueError):
+    """A number JSON cannot carry (NaN, Infinity, 1e999)."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJsonNumber(text)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJsonNumber(name)
+
+
+def load_json(text: str) -> Any:
+    """JSON as a request can carry it: no NaN/Infinity, no number overflowing to infinity. Raises
+    json.JSONDecodeError, _NotJsonNumber, or RecursionError (nesting deeper than Python's stack)."""
+    return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+
+
+def parse_value(text: str, *, item: str | None = None) -> Any:
     """`"2"` -> 2, `"0.5"` -> 0.5, `"true"` -> True, `'{"a":1}'` -> dict; anything else stays a string."""
-    if _INT.fullmatch(text):
+    if _INT.fullmatch(text) and len(text) <= 4000:  # int() refuses more than 4300 digits
         return int(text)
     if _FLOAT.fullmatch(text):
-        return float(text)
+        value = float(text)
+        if not math.isfinite(value):
+            raise _bad_number(item or text, text)
+        return value
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -26,10 +51,32 @@ def parse_value(text: str) -> Any:
         return None
     if text[:1] in "[{":
         try:
-            return json.loads(text)
+            return load_json(text)
         except json.JSONDecodeError:
             return text
+        except (_NotJsonNumber, ValueError) as exc:  # ValueError: an integer of more than 4300 digits
+            raise _bad_number(item or text, str(exc)) from exc
+        except RecursionError as exc:
+            raise _too_deep(item or text) from exc
     return text
+
+
+def _shown(item: str) -> str:
+    return repr(item if len(item) <= 60 else item[:57] + "...")
+
+
+def _bad_number(item: str, number: str) -> GenctlError:
+    return usage(
+        f"-p {_shown(item)}: {number[:40]} is not a number a request can carry (NaN, Infinity or too large).",
+        fix="Give a finite number, e.g. -p guidance_scale=3.5.",
+    )
+
+
+def _too_deep(item: str) -> GenctlError:
+    return usage(
+        f"-p {_shown(item)}: the JSON nests too deeply to read.",
+        fix="No model input needs more than a few levels of nesting: check the value.",
+    )
 
 
 def parse_param(item: str) -> tuple[str, Any]:
@@ -43,14 +90,18 @@ def parse_param(item: str) -> tuple[str, Any]:
     if key.endswith(":"):
         key = key[:-1]
         try:
-            value: Any = json.loads(raw)
+            value: Any = load_json(raw)
         except json.JSONDecodeError as exc:
             raise usage(
-                f"-p {key}:= needs JSON, and {raw!r} is not JSON ({exc.msg} at column {exc.colno}).",
+                f"-p {key}:= needs JSON, and {_shown(raw)} is not JSON ({exc.msg} at column {exc.colno}).",
                 fix='Quote strings inside JSON: -p \'tags:=["a","b"]\'.',
             ) from exc
+        except (_NotJsonNumber, ValueError) as exc:  # ValueError: an integer of more than 4300 digits
+            raise _bad_number(item, str(exc)) from exc
+        except RecursionError as exc:
+            raise _too_deep(item) from exc
     else:
-        value = parse_value(raw)
+        value = parse_value(raw, item=item)
     _check_key(key, item, "-p")
     return key, value
 

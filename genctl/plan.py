@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genctl.settings import flag_seconds, text_arg
+
 if TYPE_CHECKING:
     from genctl.history import BatchRef
     from genctl.providers.base import Provider
@@ -31,6 +33,12 @@ class GenerationRequest:
     history: bool = True  # False (--no-history): record nothing, whatever the config says
     batch: BatchRef | None = None  # the batch item this generation runs for (genctl.batch)
     fallback: bool = True  # False (--no-fallback): only the first provider, whatever the config says
+
+    def __post_init__(self) -> None:
+        # Checked here, for every way a request is made (argv, stdin, batch lines): never a paid submit
+        # with a NaN deadline, never a traceback for a prompt that is not UTF-8.
+        flag_seconds(self.timeout, "--timeout")
+        text_arg(self.prompt, "the prompt")
 
 
 @dataclass(frozen=True)

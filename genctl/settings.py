@@ -7,15 +7,46 @@ the loader.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genctl.errors import usage
 from genctl.providers import registry
 from genctl.values import Key
 
 DEFAULT_COOLDOWN = 600.0  # seconds a failed key sits out ([defaults] key_cooldown)
+# The longest time any setting or flag may name: beyond it time arithmetic overflows (1e308 s) or a
+# wait can never end; 30 days is more than any generation, cool-down or cache life needs.
+MAX_SECONDS = 30 * 86400.0
+
+
+def flag_seconds(value: float | None, flag: str, *, minimum: float = 0.1) -> float | None:
+    """A seconds flag, checked: finite, from minimum to MAX_SECONDS (`--timeout nan` is refused, not run)."""
+    if value is None:
+        return None
+    if not math.isfinite(value) or not minimum <= value <= MAX_SECONDS:
+        raise usage(
+            f"{flag} must be a number of seconds from {minimum:g} to {MAX_SECONDS:.0f}, not {value!r}.",
+            fix=f"Give e.g. {flag} 600.",
+        )
+    return value
+
+
+def text_arg(text: str | None, what: str) -> str | None:
+    """`text` when it is valid Unicode (argv bytes that are not UTF-8 arrive as lone surrogates)."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise usage(
+            f"{what} is not valid UTF-8 text (byte {exc.start + 1} of it cannot be read).",
+            fix=f"Pass {what} as UTF-8 (convert it with iconv -t UTF-8).",
+        ) from exc
+    return text
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,14 @@ importing each other. A Key never shows its secret in repr/str/format; the only 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from genctl.errors import GenctlError, error
 from genctl.providers import registry
+
+_HEADER_SAFE = frozenset(chr(code) for code in range(0x21, 0x7F))  # visible ASCII: what a header can carry
 
 
 def mask(secret: str, provider: str) -> str:
@@ -41,6 +45,11 @@ def format_problem(secret: str, provider: str) -> tuple[str, str] | None:
     this = registry.PROVIDERS.get(provider)
     if this is None:
         return None
+    if any(ch.isspace() for ch in secret):
+        return "has a space or line break inside it", "Paste the key again as one unbroken line."
+    if (odd := unsendable(secret)) is not None:
+        fix = "Paste the key again from the provider's key page (copies from documents add such characters)."
+        return f"has {odd}, which no HTTP header can carry", fix
     owner = registry.key_owner(secret)
     if owner is not None and owner != provider:
         other = registry.PROVIDERS[owner]
@@ -50,8 +59,16 @@ def format_problem(secret: str, provider: str) -> tuple[str, str] | None:
         )
     if this.key_separator and this.key_separator not in secret:
         return f"has no {this.key_separator!r}: it is one half of a {this.key_noun}", this.key_format_fix
-    if any(ch.isspace() for ch in secret):
-        return "has a space or line break inside it", "Paste the key again as one unbroken line."
+    return None
+
+
+def unsendable(secret: str) -> str | None:
+    """The first character of `secret` no HTTP header can carry, named (never the key), or None."""
+    for position, char in enumerate(secret, start=1):
+        if char in _HEADER_SAFE:
+            continue
+        name = unicodedata.name(char, "a control character").lower()
+        return f"the character U+{ord(char):04X} ({name}) at position {position}"
     return None
 
 
@@ -81,6 +98,19 @@ class Key:
     def format_problem(self) -> tuple[str, str] | None:
         return format_problem(self._secret, self.provider)
 
+    def problem_text(self) -> tuple[str, str] | None:
+        """(the one message for a key that could never work, its fix), as every command words it."""
+        problem = self.format_problem
+        return None if problem is None else (f"{self} (from {self.source}) {problem[0]}.", problem[1])
+
+    def sendable(self) -> str:
+        """The secret for an Authorization header; key.format (the key masked) when it could never work,
+        so such a key is never sent (httpx would quote it whole in its error)."""
+        problem = self.problem_text()
+        if problem is not None:
+            raise _format_error(self, *problem)
+        return self._secret
+
     @property
     def shape_warning(self) -> str | None:
         return shape_warning(self._secret, self.provider)
@@ -105,3 +135,7 @@ class HttpRequest:
     # multipart parts, field -> (file name, data, mime type)
     files: dict[str, tuple[str, bytes, str]] | None = field(default=None, repr=False)
     timeout: float | None = None  # read timeout for this call when it must differ from the client's
+
+
+def _format_error(key: Key, message: str, fix: str) -> GenctlError:
+    return error("key.format", message, fix=fix, provider=key.provider)

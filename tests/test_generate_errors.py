@@ -24,7 +24,7 @@ def error_of(run) -> dict:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("key", "code", "in_message", "in_fix"),
     [
-        (sk.FAL_KEY_NO_COLON, "key.format", "Expected '<key_id>:<key_secret>'", "both halves, one colon"),
+        # A key without a colon is never sent (its key.format is local): tests/test_hostile_keys.py.
         (sk.FAL_KEY_UNKNOWN, "key.invalid", "No user found for Key ID and Secret", "fal.ai/dashboard/keys"),
         (sk.FAL_KEY_LOCKED_BALANCE, "key.locked", "Exhausted balance", "fal.ai/dashboard/billing"),
         (sk.FAL_KEY_LOCKED_ADMIN, "key.locked", "Admin lock", "support@fal.ai"),

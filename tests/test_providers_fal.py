@@ -97,9 +97,9 @@ def test_parse_submit_uses_server_urls() -> None:
         "request_id": "r-1",
         "status": "IN_QUEUE",
         "queue_position": 3,
-        "response_url": "http://sb/fal-ai/flux-pro/requests/r-1",
-        "status_url": "http://sb/fal-ai/flux-pro/requests/r-1/status",
-        "cancel_url": "http://sb/fal-ai/flux-pro/requests/r-1/cancel",
+        "response_url": "https://queue.fal.run/fal-ai/flux-pro/requests/r-1",
+        "status_url": "https://queue.fal.run/fal-ai/flux-pro/requests/r-1/status",
+        "cancel_url": "https://queue.fal.run/fal-ai/flux-pro/requests/r-1/cancel",
     }
     job, status = fal.parse_submit(response(200, body), model="fal-ai/flux-pro/v1.1-ultra", key=KEY)
     assert job == Job(

@@ -191,7 +191,12 @@ def _read_prompt(prompt: str | None) -> str | None:
         raise usage(
             "The prompt is `-` but nothing is piped to stdin.", fix='echo "a fox" | genctl generate -'
         )
-    text = sys.stdin.read().strip()
+    try:
+        text = sys.stdin.read().strip()
+    except UnicodeDecodeError as exc:
+        raise usage(
+            "The prompt read from stdin is not UTF-8 text.", fix="Pipe it as UTF-8: iconv -t UTF-8 | genctl …"
+        ) from exc
     if not text:
         raise usage("The prompt is empty (nothing was read from stdin).", fix=_EMPTY_PROMPT_FIX)
     return text

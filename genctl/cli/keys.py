@@ -252,6 +252,7 @@ def add_command(
     if label in taken:
         raise usage(f"{path} already has a {name} key labelled {label!r}.", fix="Pick another --label.")
     key = Key(provider=name, label=label, source=str(path), _secret=secret, account=account)
+    key.sendable()  # key.format (masked) for a key that could never work: it is not stored
     if check:
         _check_before_adding(settings, key)
     entry = {"key": secret, "label": label, **({"account": account} if account else {})}

@@ -207,7 +207,9 @@ def _working_calls(report: DoctorReport, settings: Settings) -> list[str]:
             continue  # the call with the config's defaults would be refused
         provider = get_provider(check.provider, settings.providers[check.provider])
         # A stand-in key: to_curl writes the Authorization header as the env variable, never a key.
-        stand_in = Key(provider=check.provider, label="stand-in", source="report", _secret="stand-in")
+        stand_in = Key(
+            provider=check.provider, label="stand-in", source="report", _secret="stand-in:stand-in"
+        )
         defaults = dict(settings.model_params.get(check.subject, {}))
         params = build_params(prompt=EXAMPLE_PROMPT, defaults=defaults, params=[])
         request = provider.submit_request(model=check.subject, params=params, key=stand_in)

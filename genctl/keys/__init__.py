@@ -8,6 +8,7 @@ rate-limited keys down, and explains itself when none is left.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from genctl.errors import CODES, GenctlError, error
 from genctl.keys.state import KeyStore
-from genctl.settings import DEFAULT_COOLDOWN
+from genctl.settings import DEFAULT_COOLDOWN, MAX_SECONDS
 from genctl.values import Key
 
 if TYPE_CHECKING:
@@ -122,8 +123,8 @@ class KeyPool:
                 _reason(err, key),
                 err.fix,
             )
-            wait = RATE_LIMIT_COOLDOWN if seconds is None else seconds
-            record.since, record.until = now, now + wait
+            wait = RATE_LIMIT_COOLDOWN if seconds is None or not math.isfinite(seconds) else seconds
+            record.since, record.until = now, now + min(max(0.0, wait), MAX_SECONDS)
 
     def succeeded(self, key: Key) -> None:
         """The provider accepted a job from `key`: whatever cool-down or failure it had is over (a 429 that a
@@ -163,6 +164,11 @@ class KeyPool:
         views: list[KeyView] = []
         for key in self.keys:
             record = state.keys.get(key.fingerprint)
+            if (problem := key.problem_text()) is not None:
+                # A key that could never work is never sent: failed for good, with the one message for it.
+                reason, fix = problem
+                views.append(KeyView(key, "failed", "key.format", reason, fix, account=key.account))
+                continue
             if record is None:
                 views.append(KeyView(key, account=key.account))
                 continue
@@ -204,6 +210,8 @@ class KeyPool:
         if not views:
             return error("key.missing", f"No {self.provider} key is configured.", provider=self.provider)
         now = self.store.clock()
+        if len(views) == 1 and views[0].code == "key.format" and views[0].reason:
+            return error("key.format", views[0].reason, fix=views[0].fix or "", provider=self.provider)
         lines = [f"  {describe(view, now)}" for view in views]
         cooling = [view.until for view in views if view.state == "cooling" and view.until is not None]
         if cooling:
@@ -272,13 +280,19 @@ def _every(provider: str, views: list[KeyView]) -> str:
 
 
 def iso(ts: float | None) -> str | None:
-    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    try:
+        return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):
+        return None  # a time no calendar shows (the state file is checked on reading; this is the backstop)
 
 
 def timestamp(ts: float, now: float | None = None) -> str:
     """`2025-01-01 12:00:00 UTC`, or just `12:00:00 UTC` when within a day of `now`."""
     short = now is not None and abs(ts - now) < 20 * 3600
-    return time.strftime("%H:%M:%S UTC" if short else "%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+    try:
+        return time.strftime("%H:%M:%S UTC" if short else "%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):
+        return "an unknown time"
 
 
 def _duration(seconds: float) -> str:

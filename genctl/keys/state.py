@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -62,6 +64,7 @@ LOCK_WAIT = 10.0  # seconds, without a deadline: then the state is kept in memor
 STATE_FILE = "keys.json"
 LOCK_FILE = "keys.lock"
 VERSION = 1
+LATEST_TIME = 253402300799.0  # 9999-12-31T23:59:59Z: the last time gmtime and ISO dates can show
 Marked = Literal["failed", "cooling"]
 
 
@@ -90,7 +93,7 @@ class KeyRecord:
         for f in fields(cls):
             value = data.get(f.name)
             if f.name in ("since", "until", "last_used"):
-                ok = isinstance(value, int | float) and not isinstance(value, bool)
+                ok = is_time(value)
             elif f.name == "state":
                 ok = value in ("failed", "cooling")
             else:
@@ -100,7 +103,19 @@ class KeyRecord:
         return record
 
     def to_json(self) -> dict[str, Any]:
-        return {name: value for name, value in asdict(self).items() if value is not None}
+        # Never a non-finite or unshowable time: one Infinity would break every later reader.
+        return {
+            name: value
+            for name, value in asdict(self).items()
+            if value is not None and (not isinstance(value, float) or is_time(value))
+        }
+
+
+def is_time(value: object) -> bool:
+    """A Unix time the pool can compare and show: a finite number from 0 to LATEST_TIME."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and 0 <= value <= LATEST_TIME
 
 
 @dataclass
@@ -120,8 +135,9 @@ class ProviderState:
         position = data.get("next")
         keys = data.get("keys")
         keys = keys if isinstance(keys, dict) else {}
+        usable = isinstance(position, int) and not isinstance(position, bool) and 0 <= position < 2**31
         return cls(
-            next=position if isinstance(position, int) and not isinstance(position, bool) else 0,
+            next=position if usable and isinstance(position, int) else 0,
             keys={str(fp): KeyRecord.from_json(record) for fp, record in keys.items()},
         )
 
@@ -166,10 +182,12 @@ class KeyStore:
         if self._memory is not None:
             return self._memory
         try:
+            if not stat.S_ISREG(self.path.stat().st_mode):
+                raise OSError(f"{self.path} is not a regular file")  # a FIFO would block the read
             data = json.loads(self.path.read_bytes())
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             # The state is advisory: a damaged file must not stop a generation; it is rewritten whole.
             log.debug("ignoring unreadable key state %s: %r", self.path, exc)
             return {}
@@ -178,7 +196,8 @@ class KeyStore:
 
     def _write(self, providers: dict[str, Any]) -> None:
         if self._memory is None:
-            data = json.dumps({"version": VERSION, "providers": providers}, indent=1, sort_keys=True)
+            document = {"version": VERSION, "providers": providers}
+            data = json.dumps(document, indent=1, sort_keys=True, allow_nan=False)
             try:
                 paths.write_private(self.path, data.encode())
                 return

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from genctl.errors import GenctlError, error
-from genctl.http import json_body
+from genctl.http import json_body, same_host
 from genctl.providers import registry
 from genctl.providers._common import (
     ErrorBody,
@@ -121,7 +121,7 @@ class FalProvider:
 
     @staticmethod
     def headers(key: Key) -> dict[str, str]:
-        return {"Authorization": f"Key {key.reveal()}", "Accept": "application/json"}
+        return {"Authorization": f"Key {key.sendable()}", "Accept": "application/json"}
 
     def submit_request(
         self, *, model: str, params: dict[str, Any], key: Key, deadline: float | None = None
@@ -173,9 +173,9 @@ class FalProvider:
             provider=self.name,
             model=model,
             request_id=request_id,
-            status_url=str_or_none(body.get("status_url")) or f"{base}/status",
-            result_url=str_or_none(body.get("response_url")) or base,
-            cancel_url=str_or_none(body.get("cancel_url")) or f"{base}/cancel",
+            status_url=same_host(body.get("status_url"), self.queue_url) or f"{base}/status",
+            result_url=same_host(body.get("response_url"), self.queue_url) or base,
+            cancel_url=same_host(body.get("cancel_url"), self.queue_url) or f"{base}/cancel",
             key_label=key.label,
         )
         return job, status_from(body, default="IN_QUEUE")

@@ -26,7 +26,7 @@ def _headers(key: Key | None) -> dict[str, str]:
     # Auth is optional on /models ("a key grants higher rate limits", §3.1) and required on /pricing.
     headers = {"Accept": "application/json"}
     if key is not None:
-        headers["Authorization"] = f"Key {key.reveal()}"
+        headers["Authorization"] = f"Key {key.sendable()}"
     return headers
 
 

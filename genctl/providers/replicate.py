@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from genctl.errors import GenctlError, error
-from genctl.http import json_body
+from genctl.http import json_body, same_host
 from genctl.providers import registry
 from genctl.providers._common import (
     ErrorBody,
@@ -100,7 +100,7 @@ class ReplicateProvider:
 
     @staticmethod
     def headers(key: Key) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key.reveal()}", "Accept": "application/json"}
+        return {"Authorization": f"Bearer {key.sendable()}", "Accept": "application/json"}
 
     def submit_request(
         self,
@@ -151,7 +151,7 @@ class ReplicateProvider:
         host = urlsplit(url).hostname or ""
         own = {urlsplit(self.api_url).hostname, "replicate.delivery"}
         if host in own or host.endswith(".replicate.delivery"):
-            return {"Authorization": f"Bearer {key.reveal()}"}
+            return {"Authorization": f"Bearer {key.sendable()}"}
         return {}
 
     # -- responses ----------------------------------------------------------------------------------
@@ -165,8 +165,8 @@ class ReplicateProvider:
             provider=self.name,
             model=model,
             request_id=prediction_id,
-            status_url=str_or_none(urls.get("get")) or base,
-            cancel_url=str_or_none(urls.get("cancel")) or f"{base}/cancel",
+            status_url=same_host(urls.get("get"), self.api_url) or base,
+            cancel_url=same_host(urls.get("cancel"), self.api_url) or f"{base}/cancel",
             key_label=key.label,
         )
         return job, status_from_prediction(body)

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from genctl.http import same_host
 from genctl.providers._common import json_object, malformed, str_or_none
 from genctl.providers.base import ModelInfo, category_kind
 from genctl.values import HttpRequest
@@ -20,10 +21,15 @@ SEARCH_LIMIT = 50  # the API's maximum (§3.1: 1..50, default 20)
 _CATEGORY_TAG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*-to-[a-z0-9]+$")
 
 
+def _key_for(next_url: str | None, api_url: str, key: Key | None) -> Key | None:
+    # A `next` page on another host than the configured API's is fetched without the key.
+    return key if next_url is None or same_host(next_url, api_url) else None
+
+
 def _get(url: str, key: Key | None) -> HttpRequest:
     headers = {"Accept": "application/json"}
     if key is not None:
-        headers["Authorization"] = f"Bearer {key.reveal()}"
+        headers["Authorization"] = f"Bearer {key.sendable()}"
     return HttpRequest("GET", url, headers=headers, idempotent=True)
 
 
@@ -40,7 +46,7 @@ def version_request(api_url: str, owner: str, name: str, version: str, *, key: K
 
 def models_page_request(api_url: str, *, key: Key | None, next_url: str | None = None) -> HttpRequest:
     """`GET /models`, or the absolute `next` URL of the page before (§3.1: cursors are full URLs)."""
-    return _get(next_url or f"{api_url.rstrip('/')}/models", key)
+    return _get(next_url or f"{api_url.rstrip('/')}/models", _key_for(next_url, api_url, key))
 
 
 def search_request(api_url: str, query: str, *, limit: int = SEARCH_LIMIT) -> HttpRequest:
@@ -50,7 +56,7 @@ def search_request(api_url: str, query: str, *, limit: int = SEARCH_LIMIT) -> Ht
 
 
 def collections_request(api_url: str, *, key: Key | None, next_url: str | None = None) -> HttpRequest:
-    return _get(next_url or f"{api_url.rstrip('/')}/collections", key)
+    return _get(next_url or f"{api_url.rstrip('/')}/collections", _key_for(next_url, api_url, key))
 
 
 def collection_request(api_url: str, slug: str, *, key: Key | None) -> HttpRequest:

@@ -130,7 +130,7 @@ def upload_to_fal(path: Path, *, provider: FalProvider, key: Key, timeout: float
 
     with _FAL_GLOBALS, transport_errors("fal", provider.rest_url, keys=[key]):
         saved = (fal_module.REST_URL, fal_module.CDN_URL, fal_module.MAX_ATTEMPTS)
-        sdk = fal_client.SyncClient(key=key.reveal(), default_timeout=timeout)
+        sdk = fal_client.SyncClient(key=key.sendable(), default_timeout=timeout)
         opened = _track_cdn_clients(sdk)
         try:
             fal_module.REST_URL, fal_module.MAX_ATTEMPTS = provider.rest_url, FAL_MAX_ATTEMPTS

@@ -20,6 +20,7 @@ from genctl.diagnose import Finding
 from genctl.keys import pool_for
 from genctl.providers import registry
 from genctl.providers._common import read_error_body
+from genctl.settings import flag_seconds
 
 if TYPE_CHECKING:
     import httpx
@@ -76,6 +77,9 @@ class DoctorOptions:
     live: bool = False  # one real (billed) generation per provider
     timeout: float = DEFAULT_TIMEOUT
     config_path: Path | None = None  # the global --config, for saying which file was (or would be) read
+
+    def __post_init__(self) -> None:
+        flag_seconds(self.timeout, "--timeout")  # `doctor --timeout inf` would overflow the waits
 
 
 class DoctorContext:

@@ -39,8 +39,8 @@ def probes(ctx: DoctorContext) -> list[Probe]:
 def shape_finding(key: Key) -> Finding | None:
     """What the key's text alone shows: certainly wrong (fail) or merely unusual (warn); None when fine."""
     where = f"{key} (from {key.source})"
-    if (problem := key.format_problem) is not None:
-        return Finding("key.format", "fail", f"{where} {problem[0]}.", problem[1])
+    if (problem := key.problem_text()) is not None:
+        return Finding("key.format", "fail", *problem)
     if (warning := key.shape_warning) is not None:
         return Finding(
             "key.format",
@@ -54,7 +54,7 @@ def shape_finding(key: Key) -> Finding | None:
 def check_key(ctx: DoctorContext, probe: Probe, key: Key) -> list[Check]:
 
     local = shape_finding(key)
-    if ctx.offline:
+    if ctx.offline or (local is not None and local.status == "fail"):  # such a key is never sent
         main = (
             local
             if local is not None and local.status == "fail"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from genctl import diagnose
 from genctl.doctor.probes import Check, DoctorContext, Probe, install_recorder
 from genctl.doctor.probes.environment import masked_proxy
-from genctl.http import make_client, map_transport_error, proxy_for
+from genctl.http import REQUEST_ERRORS, make_client, map_transport_error, proxy_for
 from genctl.providers._common import common_error, read_error_body
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def probe_url(ctx: DoctorContext, provider: str, setting: str, url: str) -> diag
         with client:
             response = client.get(url, extensions={"trace": trace})
         timings["http_ms"] = trace.ms("http") if trace.ms("http") is not None else _ms(began)
-    except httpx.TransportError as exc:
+    except REQUEST_ERRORS as exc:  # also gzip garbage, redirect loops, bad URLs
         err = map_transport_error(exc, provider=provider, url=url)
         finding = diagnose.network_finding(err, proxy=details.get("proxy"), proxy_var=proxy_var)
         return finding.with_details(stage=trace.failed or "http", **details, **timings, **trace.timings())
