@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,11 +11,11 @@ import typer
 
 from genctl.cli.common import JsonOpt, QuietOpt
 from genctl.cli.output import out
+from genctl.cli.progress import JobProgress
 from genctl.errors import usage
 
 if TYPE_CHECKING:
     from genctl.generation import GenerationReport
-    from genctl.runner import Event
     from genctl.settings import Settings
 
 
@@ -145,7 +144,7 @@ def generate(
         if dry_run:
             out.result(build_curl(settings, request, on_notice=out.info))
             return
-        progress = stack.enter_context(_Progress())
+        progress = stack.enter_context(JobProgress())
         report = run(
             settings, request, on_event=progress.event, on_bytes=progress.downloaded, on_notice=out.info
         )
@@ -238,54 +237,3 @@ def _compact(value: Any) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False)
-
-
-class _Progress:
-    """Renders runner events as one live status line on a TTY (queue position, logs, elapsed time).
-
-    The line is a renderable evaluated on every refresh, so the elapsed time ticks between events.
-    """
-
-    def __init__(self, state: str = "Submitting") -> None:
-        self._started = time.monotonic()
-        self._state = state
-        self._bytes = 0
-        self._stack = ExitStack()
-
-    def __enter__(self) -> _Progress:
-        self._stack.enter_context(out.status(self))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
-
-    def __rich__(self) -> str:
-        elapsed = time.monotonic() - self._started
-        extra = f" · {self._bytes / 1e6:.1f} MB" if self._bytes else ""
-        return f"{self._state} · {elapsed:.1f}s{extra}"
-
-    def event(self, event: Event) -> None:
-        kind = event.kind
-        if kind == "submitted":
-            self._state = f"Submitted {event.job.request_id if event.job else ''}".rstrip()
-        elif kind == "queued":
-            position = event.queue_position
-            self._state = "In queue" + (f" (position {position})" if position is not None else "")
-        elif kind == "running":
-            self._state = "Running"
-        elif kind == "log" and event.message and out.live:
-            out.stderr().print(f"  {event.message}", markup=False, style="dim")
-        elif kind == "retry" and event.message:
-            out.info(event.message)
-        elif kind in ("key", "history") and event.message:
-            # A key needs attention, or the job goes unrecorded: logs must show it, even with --quiet.
-            out.warn(event.message)
-        elif kind == "completed":
-            self._state = "Downloading"
-
-    def downloaded(self, n: int) -> None:
-        self._bytes += n
-
-    @property
-    def seconds(self) -> float:
-        return time.monotonic() - self._started

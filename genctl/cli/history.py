@@ -10,6 +10,7 @@ import typer
 
 from genctl.cli.common import JsonOpt, QuietOpt
 from genctl.cli.output import out
+from genctl.cli.progress import JobProgress
 from genctl.errors import GenctlError, error, usage
 
 if TYPE_CHECKING:
@@ -85,14 +86,13 @@ def result_command(
 ) -> None:
     """Fetch a recorded job's status and outputs again, and save the outputs that are missing."""
     from genctl.cli.config import settings_for_cli
-    from genctl.cli.generate import _Progress
     from genctl.history import History
     from genctl.history.recovery import recover
 
     out.configure(json_mode=json_, quiet=quiet)
     settings = settings_for_cli()
     history = History()
-    with _Progress("Fetching") as progress:
+    with JobProgress("Fetching") as progress:
         found = _read(
             history,
             lambda: recover(

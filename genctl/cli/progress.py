@@ -1,0 +1,64 @@
+"""One job's progress on stderr, shared by `generate` and `result --wait`: a live status line on a TTY
+(queue position, model logs, elapsed time), warnings and retries as lines of their own."""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
+
+from genctl.cli.output import out
+
+if TYPE_CHECKING:
+    from genctl.runner import Event
+
+
+class JobProgress:
+    """Renders runner events as one live status line on a TTY (queue position, logs, elapsed time).
+
+    The line is a renderable evaluated on every refresh, so the elapsed time ticks between events.
+    """
+
+    def __init__(self, state: str = "Submitting") -> None:
+        self._started = time.monotonic()
+        self._state = state
+        self._bytes = 0
+        self._stack = ExitStack()
+
+    def __enter__(self) -> JobProgress:
+        self._stack.enter_context(out.status(self))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def __rich__(self) -> str:
+        elapsed = time.monotonic() - self._started
+        extra = f" · {self._bytes / 1e6:.1f} MB" if self._bytes else ""
+        return f"{self._state} · {elapsed:.1f}s{extra}"
+
+    def event(self, event: Event) -> None:
+        kind = event.kind
+        if kind == "submitted":
+            self._state = f"Submitted {event.job.request_id if event.job else ''}".rstrip()
+        elif kind == "queued":
+            position = event.queue_position
+            self._state = "In queue" + (f" (position {position})" if position is not None else "")
+        elif kind == "running":
+            self._state = "Running"
+        elif kind == "log" and event.message and out.live:
+            out.stderr().print(f"  {event.message}", markup=False, style="dim")
+        elif kind == "retry" and event.message:
+            out.info(event.message)
+        elif kind in ("key", "history") and event.message:
+            # A key needs attention, or the job goes unrecorded: logs must show it, even with --quiet.
+            out.warn(event.message)
+        elif kind == "completed":
+            self._state = "Downloading"
+
+    def downloaded(self, n: int) -> None:
+        self._bytes += n
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self._started
