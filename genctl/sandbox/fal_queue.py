@@ -109,11 +109,17 @@ def status_body(req: Request, job: Job, *, advance: bool, with_logs: bool) -> tu
     return 200, body
 
 
-def _status(req: Request, ctx: Context, app: str, request_id: str) -> Response:
+def _authed_job(req: Request, ctx: Context, app: str, request_id: str) -> Job | Response:
+    """The caller's job, or the answer that refuses them (a bad key, no such request): the preamble of
+    every read of a queued request (status, stream, result)."""
     info = fal.authenticate(req, ctx, billable=False)
     if isinstance(info, Response):
         return info
-    job = find(ctx, app, request_id)
+    return find(ctx, app, request_id)
+
+
+def _status(req: Request, ctx: Context, app: str, request_id: str) -> Response:
+    job = _authed_job(req, ctx, app, request_id)
     if isinstance(job, Response):
         return job
     with ctx.store.lock:
@@ -122,20 +128,14 @@ def _status(req: Request, ctx: Context, app: str, request_id: str) -> Response:
 
 
 def _stream(req: Request, ctx: Context, app: str, request_id: str) -> Response:
-    info = fal.authenticate(req, ctx, billable=False)
-    if isinstance(info, Response):
-        return info
-    job = find(ctx, app, request_id)
+    job = _authed_job(req, ctx, app, request_id)
     if isinstance(job, Response):
         return job
     return fal_stream.status_stream(req, ctx, job, status_body, wants_logs(req))
 
 
 def _result(req: Request, ctx: Context, app: str, request_id: str) -> Response:
-    info = fal.authenticate(req, ctx, billable=False)
-    if isinstance(info, Response):
-        return info
-    job = find(ctx, app, request_id)
+    job = _authed_job(req, ctx, app, request_id)
     if isinstance(job, Response):
         return job
     with ctx.store.lock:
