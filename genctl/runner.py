@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -117,6 +118,39 @@ class _Session:
             self.emit("log", message=line)
 
 
+def _session(
+    provider: Provider,
+    client: httpx.Client,
+    key: Key,
+    model: str,
+    *,
+    policy: RetryPolicy | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    on_event: Callable[[Event], None] | None = None,
+    deadline: float | None = None,
+    job: Job | None = None,
+    waiting: WaitPlan | None = None,
+) -> _Session:
+    """One session, built by name: the deadline (seconds from now) becomes its end on `clock`."""
+    s = _Session(
+        provider, client, key, model, policy or RetryPolicy(), clock, sleep, on_event, deadline, job=job
+    )
+    s.plan = waiting
+    s.end = None if deadline is None else clock() + deadline
+    return s
+
+
+@contextmanager
+def _tagged(job: Job) -> Iterator[None]:
+    """Every error raised about an accepted job names it, so `genctl result ID` can take over."""
+    try:
+        yield
+    except GenctlError as err:
+        err.request_id = err.request_id or job.request_id
+        raise
+
+
 def run_generation(
     *,
     provider: Provider,
@@ -134,9 +168,18 @@ def run_generation(
     waiting: WaitPlan | None = None,
 ) -> tuple[Job, Result]:
     """Submit, poll until done, fetch the result; past `deadline` (seconds from now) cancel the job."""
-    s = _Session(provider, client, key, model, policy or RetryPolicy(), clock, sleep, on_event, deadline)
-    s.plan = waiting
-    s.end = None if deadline is None else clock() + deadline
+    s = _session(
+        provider,
+        client,
+        key,
+        model,
+        policy=policy,
+        clock=clock,
+        sleep=sleep,
+        on_event=on_event,
+        deadline=deadline,
+        waiting=waiting,
+    )
     try:
         job, status, response = _submit(s, params)
     except KeyboardInterrupt as exc:
@@ -147,9 +190,10 @@ def run_generation(
             provider=provider.name,
         ) from exc
     try:
-        result = _follow(
-            s, status, response, poll_interval=poll_interval, max_poll_interval=max_poll_interval
-        )
+        with _tagged(job):
+            result = _follow(
+                s, status, response, poll_interval=poll_interval, max_poll_interval=max_poll_interval
+            )
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP / SIGPIPE (genctl.cli turns them into one)
         note = _cancel_quietly(s, job, seconds=CANCEL_TIMEOUT)
         cancelled = note in _STOPPED
@@ -163,9 +207,6 @@ def run_generation(
             request_id=job.request_id,
             details={"cancel": note, "pending": not cancelled},
         ) from exc
-    except GenctlError as err:
-        err.request_id = err.request_id or job.request_id
-        raise
     s.emit("completed")
     return job, result
 
@@ -183,9 +224,8 @@ def submit_only(
     policy: RetryPolicy | None = None,
 ) -> Job:
     """Submit and return the job without waiting (--no-wait); `deadline` only goes to the provider."""
-    s = _Session(
-        provider, client, key, model, policy or RetryPolicy(), time.monotonic, sleep, on_event, deadline
-    )
+    s = _session(provider, client, key, model, policy=policy, sleep=sleep, on_event=on_event)
+    s.deadline = deadline  # told to the provider only: no end on our clock
     job, _, _ = _submit(s, params)
     return job
 
@@ -200,16 +240,11 @@ def fetch_result(
     policy: RetryPolicy | None = None,
 ) -> tuple[JobStatus, Result | None]:
     """The job's status now and, when it has finished well, its result (None while it still runs)."""
-    s = _Session(
-        provider, client, key, job.model, policy or RetryPolicy(), time.monotonic, sleep, None, job=job
-    )
-    try:
+    s = _session(provider, client, key, job.model, policy=policy, sleep=sleep, job=job)
+    with _tagged(job):
         response = s.checked(provider.status_request(job, key=key, logs=False))
         status = provider.parse_status(response)
         return status, (_finish(s, status, response) if status.terminal else None)
-    except GenctlError as err:
-        err.request_id = err.request_id or job.request_id
-        raise
 
 
 def follow(
@@ -230,9 +265,19 @@ def follow(
 
     No deadline and no cancel: stopping the wait leaves the job running on the provider.
     """
-    s = _Session(provider, client, key, job.model, policy or RetryPolicy(), clock, sleep, on_event, job=job)
-    s.plan = waiting
-    try:
+    s = _session(
+        provider,
+        client,
+        key,
+        job.model,
+        policy=policy,
+        clock=clock,
+        sleep=sleep,
+        on_event=on_event,
+        job=job,
+        waiting=waiting,
+    )
+    with _tagged(job):
         response = s.checked(provider.status_request(job, key=key, logs=True))
         result = _follow(
             s,
@@ -241,9 +286,6 @@ def follow(
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
         )
-    except GenctlError as err:
-        err.request_id = err.request_id or job.request_id
-        raise
     s.emit("completed")
     return result
 
