@@ -19,10 +19,9 @@ from genctl import deadline as limits
 from genctl import fallback
 from genctl.aliases import routes
 from genctl.catalog import preflight
-from genctl.download import SavedFile, check_destination, save_output
+from genctl.download import SavedFile, check_destination
 from genctl.errors import GenctlError, ModelError, error
 from genctl.history import History
-from genctl.history.recovery import unsaved
 from genctl.history.tracking import Tracker
 from genctl.http import make_client, to_curl
 from genctl.inputs import dry_inputs, resolve_inputs
@@ -34,6 +33,7 @@ from genctl.providers import registry
 from genctl.providers.base import Result
 from genctl.providers.factory import get_provider
 from genctl.runner import CANCELLED, Event, EventKind, cancel, run_generation, submit_only
+from genctl.saving import save_one
 from genctl.translate import checked
 from genctl.waiting import WaitPlan
 
@@ -410,20 +410,17 @@ def _save_all(
         if dest is None or output.url is None:
             saved.append(SavedFile(url=output.url, path=None, content_type=output.content_type, bytes=0))
             continue
-        try:
-            file = save_output(
-                client,
-                output,
-                dest_dir=dest,
-                model=resolved.model,
-                request_id=job.request_id,
-                index=index,
-                headers=resolved.provider.download_headers(output.url, key=resolved.key),
-                on_bytes=on_bytes,
-            )
-        except (GenctlError, OSError) as exc:
-            raise unsaved(exc, job, result.outputs, dest=dest, recorded=tracker.active) from exc
-        tracker.saved(index, file)
+        file = save_one(
+            client,
+            output,
+            job=job,
+            index=index,
+            outputs=result.outputs,
+            dest=dest,
+            tracker=tracker,
+            headers=resolved.provider.download_headers(output.url, key=resolved.key),
+            on_bytes=on_bytes,
+        )
         saved.append(file)
     if dest is not None and result.outputs:
         tracker.all_saved(dest)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genctl.catalog import preflight
-from genctl.download import output_name, save_output, write_error
+from genctl.download import output_name
 from genctl.errors import GenctlError, ModelError, error, usage
 from genctl.history import History
 from genctl.history.tracking import Tracker, output_entries, result_size
@@ -32,13 +32,14 @@ from genctl.providers import registry
 from genctl.providers.base import Output
 from genctl.providers.factory import get_provider
 from genctl.runner import fetch_result, follow
+from genctl.saving import save_one
 from genctl.waiting import WaitPlan
 
 if TYPE_CHECKING:
     import httpx
 
     from genctl.history import History, JobRecord, Status
-    from genctl.providers.base import Job, Output, Provider, Result
+    from genctl.providers.base import Output, Provider, Result
     from genctl.runner import Event
     from genctl.settings import Settings
     from genctl.values import Key
@@ -271,26 +272,24 @@ def _save_missing(
             )
             continue
         headers = provider.download_headers(output.url, key=key) if key is not None else {}
-        try:
-            saved = save_output(
-                client,
-                output,
-                dest_dir=dest,
-                model=record.model,
-                request_id=record.request_id,
-                index=index,
-                headers=headers,
-                on_bytes=on_bytes,
-            )
-        except GenctlError as err:
-            if err.code == "output.expired":
-                gone = expired(err, fresh)
-                tracker.failed(gone)
-                raise gone from err
-            raise unsaved(err, fresh.job(), outputs, dest=dest, recorded=True) from err
-        except OSError as exc:
-            raise unsaved(exc, fresh.job(), outputs, dest=dest, recorded=True) from exc
-        tracker.saved(index, saved)
+
+        def lost(err: GenctlError) -> GenctlError:
+            gone = expired(err, fresh)
+            tracker.failed(gone)
+            return gone
+
+        saved = save_one(
+            client,
+            output,
+            job=fresh.job(),
+            index=index,
+            outputs=outputs,
+            dest=dest,
+            tracker=tracker,
+            headers=headers,
+            on_bytes=on_bytes,
+            on_expired=lost,
+        )
         downloaded = True
         found.append(
             RecoveredOutput(
@@ -372,44 +371,6 @@ def expired(err: GenctlError, record: JobRecord, *, now: float | None = None) ->
             "retention_seconds": keeps,
             "provider_said": err.message,
         },
-    )
-
-
-_WRITE_HEADS = {
-    "space": "Free some space or choose another folder: ",
-    "permission": "Make the folder writable or choose another: ",
-    "other": "Choose another folder: ",
-}
-
-
-def unsaved(
-    exc: GenctlError | OSError, job: Job, outputs: Sequence[Output], *, dest: Path, recorded: bool
-) -> GenctlError:
-    """The error for outputs of a finished job that could not be saved: how to fetch them all the same."""
-    urls = [o.url for o in outputs if o.url and not o.url.startswith("data:")]
-    if isinstance(exc, OSError):
-        exc = write_error(dest, exc)
-    if exc.code == "output.expired":
-        exc.request_id = exc.request_id or job.request_id
-        return exc
-    head = _WRITE_HEADS.get(str(exc.details.get("write")), "") if exc.code == "usage.invalid" else ""
-    if recorded:
-        fix = (
-            f"{head}genctl result {job.request_id} -o OTHER_DIR saves them (within about an hour, before "
-            f"{job.provider} deletes them)."
-        )
-        also = "its output URLs are kept in the history"
-    else:
-        fix = f"{head}its outputs stay about an hour at: {' '.join(urls) or '(inline outputs only)'}"
-        also = "the history is off, so the URLs are listed in the fix"
-    return error(
-        exc.code,
-        f"{exc.message} The job {job.request_id} succeeded; {also}.",
-        fix=fix,
-        provider=exc.provider or job.provider,
-        http_status=exc.http_status,
-        request_id=job.request_id,
-        details={**exc.details, "outputs": urls},
     )
 
 
