@@ -34,7 +34,7 @@ from genctl.providers.base import Result
 from genctl.providers.factory import get_provider
 from genctl.runner import CANCELLED, Event, EventKind, cancel, run_generation, submit_only
 from genctl.saving import save_one
-from genctl.translate import checked
+from genctl.translate import adapter
 from genctl.waiting import WaitPlan
 
 if TYPE_CHECKING:
@@ -245,6 +245,32 @@ def _generate_on(
         key=resolved.key,
         result=result,
         alias=route.alias.name if route.alias else None,
+    )
+
+
+def checked(
+    settings: Settings,
+    request: GenerationRequest,
+    resolved: Plan,
+    route: Route,
+    client: httpx.Client | None,
+    on_notice: Callable[[str], None] | None,
+) -> Plan:
+    """The plan's inputs translated for an alias's model (genctl.translate), then pre-flight checked once
+    (genctl.catalog.preflight) unless `request.validate` is off. Without a client (a dry run) only a cached
+    schema is used."""
+
+    adapt = adapter(route)
+    if not request.validate:
+        return resolved if adapt is None else replace(resolved, params=adapt(None, resolved.params))
+    return preflight.check(
+        settings,
+        request,
+        resolved,
+        client=client,
+        cache_only=client is None,
+        on_notice=on_notice,
+        adapt=adapt,
     )
 
 

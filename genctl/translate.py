@@ -8,29 +8,23 @@ come from it; without one (--no-validate, catalogue unreachable) only what is sa
 `image_size` becomes Replicate's `aspect_ratio`, `width` + `height` become fal's `image_size`, the other
 knobs take the provider's usual name. What cannot be expressed is a payload.invalid naming the input, the
 provider and what it accepts, raised before anything is sent — never a silent drop. Other inputs pass
-through as written (the pre-flight check then judges them against the schema). `translate` is pure;
-`checked` runs it for a generation, inside genctl.catalog.preflight's check where that gets the schema.
+through as written (the pre-flight check then judges them against the schema). `translate` is pure
+and imports no check: genctl.generation hands `adapter(route)` to the pre-flight, which calls it with
+the schema.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from genctl.aliases import Route
-from genctl.catalog import preflight
 from genctl.catalog.schema_check import Problem
 from genctl.errors import GenctlError, error
 from genctl.providers import registry
 from genctl.providers.schema import InputSchema, branches, show, types
-
-if TYPE_CHECKING:
-    import httpx
-
-    from genctl.plan import GenerationRequest, Plan
-    from genctl.settings import Settings
 
 # fal's image_size presets and their pixels (fal model pages: "ImageSize | Enum"; sizes as in the sandbox
 # catalogue, genctl/sandbox/catalog_fal.py). Dict order matters: square_hd is the 1:1 preset chosen first.
@@ -53,26 +47,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 _FORMAT_SYNONYMS = {"jpeg": "jpg", "jpg": "jpeg"}
 SIZE_NAMES = ("image_size", "aspect_ratio", "width", "height")
 _MEGAPIXEL = 1024 * 1024  # a ratio without pixels becomes about one megapixel, sides multiples of 64
-
-
-def checked(
-    settings: Settings,
-    request: GenerationRequest,
-    resolved: Plan,
-    route: Route,
-    client: httpx.Client | None,
-    on_notice: Callable[[str], None] | None,
-) -> Plan:
-    """The plan's inputs translated for an alias's model, then pre-flight checked unless `request.validate`
-    is off. Without a client (a dry run) only a cached schema is used."""
-
-    adapt = adapter(route)
-    if not request.validate:
-        return resolved if adapt is None else replace(resolved, params=adapt(None, resolved.params))
-    only_cached = client is None
-    return preflight.check(
-        settings, request, resolved, client=client, cache_only=only_cached, on_notice=on_notice, adapt=adapt
-    )
 
 
 def adapter(route: Route) -> Callable[[InputSchema | None, dict[str, Any]], dict[str, Any]] | None:
