@@ -108,7 +108,7 @@ def plan(settings: Settings, request: GenerationRequest, *, route: Route | None 
         provider=get_provider(name, provider_settings),
         settings=provider_settings,
         model=model,
-        # A peek: only a generation that sends moves the rotation on (dry runs don't).
+        # A peek: a dry run moves no rotation; a generation acquires its key once (`_generate_on`).
         key=pool_for(settings, name).peek() or provider_settings.keys[0],
         params=params,
     )
@@ -206,13 +206,17 @@ def _generate_on(
     with shared or make_client(
         timeout=resolved.settings.timeout, connect_timeout=resolved.settings.connect_timeout
     ) as client:
+        failover = _failover(settings, resolved, client, deadline=deadline, on_event=on_event)
+        # The key is acquired once, here: the pre-flight reads the schema with it and the job is sent with it
+        # (another key only when the provider refuses this one, genctl.keys.failover).
+        resolved = replace(resolved, key=failover.first())
         with _advisory():
             resolved = checked(settings, request, resolved, route, client, on_notice)
         if dest is not None and request.wait:
             check_destination(dest)  # before paying: a folder known to be unusable costs nothing
         try:
             resolved, job, result, recorded = _run(
-                resolved, settings, request, client, deadline=deadline, on_event=on_event, attempt=attempt
+                resolved, failover, settings, request, client, on_event=on_event, attempt=attempt
             )
         except ModelError as err:
             with _advisory():
@@ -288,17 +292,41 @@ def _history(settings: Settings, request: GenerationRequest) -> History | None:
     return History() if settings.history_enabled and request.history else None
 
 
-def _run(
-    resolved: Plan,
+def _failover(
     settings: Settings,
-    request: GenerationRequest,
+    resolved: Plan,
     client: httpx.Client,
     *,
     deadline: float | None,
     on_event: Callable[[Event], None] | None,
+) -> Failover:
+    """The key side of this generation (genctl.keys.failover); its notices go out as events."""
+
+    def notify(kind: EventKind, message: str) -> None:
+        if on_event is not None:
+            on_event(Event(kind, message=message))
+
+    return Failover(
+        pool_for(settings, resolved.provider.name),
+        resolved.settings,
+        client,
+        deadline=deadline,
+        notify=notify,
+    )
+
+
+def _run(
+    resolved: Plan,
+    failover: Failover,
+    settings: Settings,
+    request: GenerationRequest,
+    client: httpx.Client,
+    *,
+    on_event: Callable[[Event], None] | None,
     attempt: Attempt | None = None,
 ) -> tuple[Plan, Job, Result, bool]:
-    """Upload inputs, submit and follow the job with the next key in rotation, failing over between keys.
+    """Upload inputs, submit and follow the job with the plan's key (acquired once, by `failover.first`),
+    failing over between keys.
 
     Until the provider has accepted the job, a rejected or rate-limited key hands the same request to the
     key `genctl.keys.failover` picks. Once the job is accepted nothing is retried with another key: a second
@@ -316,14 +344,7 @@ def _run(
             on_event(Event(kind, message=message))
 
     tracker = Tracker(_history(settings, request), warn=lambda message: notify("history", message))
-    failover = Failover(
-        pool_for(settings, resolved.provider.name),
-        resolved.settings,
-        client,
-        deadline=deadline,
-        notify=notify,
-    )
-    key = failover.first()
+    key = resolved.key
     while True:
         accepted = False
 
