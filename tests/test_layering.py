@@ -4,7 +4,8 @@
 - The registry and the value types stand on the ground floor: they import nothing above `errors`.
 - `config` parses plain data: it imports neither the key pool nor the aliases.
 - No import circle among the core's modules, counting `TYPE_CHECKING` and function-local imports too.
-- Outside `cli/`, every import is at module level (a local import hides a cycle; `cli/` defers for start-up).
+- Outside `cli/`, every import is at module level (a local import hides a cycle; `cli/` defers for start-up,
+  and each run of deferred imports says so in a comment just above it).
 """
 
 from __future__ import annotations
@@ -94,6 +95,24 @@ def test_local_imports_only_in_cli() -> None:
         local += [f"{rel}:{node.lineno} {t}" for t, node, at_top in imports(path) if not at_top]
     # The one exception: the emulator, loaded for --sandbox alone (config.py says so where it imports it).
     assert [x for x in local if not x.startswith("config.py:")] == []
+
+
+def test_each_lazy_import_in_cli_says_why() -> None:
+    silent = []
+    for path in sorted((ROOT / "cli").glob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for func in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                if not isinstance(node, ast.Import | ast.ImportFrom):
+                    continue
+                above = lines[
+                    node.lineno - 2
+                ].strip()  # the line above: a comment, or the run's import before
+                if not (above.startswith("# Lazy import") or above.startswith(("import ", "from "))):
+                    silent.append(f"cli/{path.name}:{node.lineno}")
+    assert silent == []
 
 
 def test_no_import_circle_in_the_core() -> None:

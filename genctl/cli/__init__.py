@@ -66,6 +66,7 @@ def _watch_reader() -> None:
     """When stdout is a pipe, notice its reader leaving (`| head -1`) while genctl still works, and stop
     as SIGPIPE would, at once: the running job is cancelled instead of running on until the next write.
     Linux and macOS report POLLERR on a pipe's write end once the read end is closed."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     import select
     import stat
 
@@ -176,6 +177,7 @@ def exit_code(err: GenctlError) -> int:
 
 
 def _usage_failure(exc: Exception, argv: list[str], root: Any = None) -> int:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.cli.usage import asks_for_json, from_click
 
     if type(exc).__name__ == "NoArgsIsHelpError":  # `genctl generate` alone: the help, as Click shows it

@@ -31,6 +31,7 @@ def run_batch_command(
     dry_run: bool,
     json_mode: bool,
 ) -> None:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.batch import read_items, run_batch
     from genctl.generation import dry_run as build_curl
 
@@ -131,6 +132,7 @@ def _lines(outcome: ItemOutcome) -> list[str]:
 
 
 def _compact(value: Any) -> str:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     import json
 
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

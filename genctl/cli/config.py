@@ -33,6 +33,7 @@ def settings_for_cli() -> Settings:
     warnings are shown once however many times it is called; a new invocation in the same process (the
     test runner gives each one its own sys.stderr) or a changed environment reads everything again.
     """
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.config import load_settings
 
     global _cache
@@ -50,6 +51,7 @@ def settings_for_cli() -> Settings:
 @config_app.command("path")
 def path_command(json_output: common.JsonOpt = False) -> None:
     """Print the config file genctl reads (--config, else $GENCTL_CONFIG, else the default) on stdout."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.paths import cache_dir, resolve_config_file, state_dir
 
     out.configure(json_mode=json_output)
@@ -122,6 +124,7 @@ def show_command(json_output: common.JsonOpt = False) -> None:
 
 def _setting_rows(settings: Settings) -> list[tuple[str, Any, str]]:
     """(dotted setting, value, origin) for every scalar setting, in config-file order."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.config import MODEL_KINDS, PROVIDERS
     from genctl.paths import resolve_config_file
 
@@ -155,6 +158,7 @@ def _setting_rows(settings: Settings) -> list[tuple[str, Any, str]]:
 
 
 def _text_row(setting: str, value: Any, origin: str) -> list[str]:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.config import ENV_VARS
 
     shown = "(none)" if value is None else json.dumps(value) if isinstance(value, list) else str(value)

@@ -58,6 +58,7 @@ def doctor(
     json_output: common.JsonOpt = False,
 ) -> None:
     """Diagnose the set-up: environment, connectivity, every key and model; say what is wrong and the fix."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.config import PROVIDERS
     from genctl.doctor import run_doctor
     from genctl.doctor.probes import DoctorOptions
@@ -92,6 +93,7 @@ def doctor(
     if json_output:
         out.json(result.to_json())
     else:
+        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         from genctl.doctor.report import text_lines
 
         for line in text_lines(result, verbose=verbose):
@@ -122,8 +124,10 @@ def _stdin_is_terminal() -> bool:
 
 def _settings() -> tuple[Settings, GenctlError | None]:
     """The settings; when the config file cannot be read, env-only settings and that error as a check."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     import tempfile
 
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.cli.config import settings_for_cli
     from genctl.config import load_settings
 
@@ -140,6 +144,7 @@ def _settings() -> tuple[Settings, GenctlError | None]:
 
 
 def _write_report(path: Path, result: object, settings: Settings) -> None:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.doctor import DoctorReport
     from genctl.doctor.report import markdown
 

@@ -103,6 +103,7 @@ def generate(
     ] = False,
 ) -> None:
     """Generate an image, video or audio file from a prompt."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.cli.config import settings_for_cli
     from genctl.generation import dry_run as build_curl
     from genctl.generation import generate as run
@@ -129,6 +130,7 @@ def generate(
         if sandbox:
             settings = _start_sandbox(stack, settings)
         if batch is not None:
+            # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
             from genctl.cli.batch import run_batch_command
 
             run_batch_command(
@@ -203,6 +205,7 @@ def _read_prompt(prompt: str | None) -> str | None:
 
 def _start_sandbox(stack: ExitStack, settings: Settings) -> Settings:
     """Start the emulator on a free loopback port and point both providers at it with its demo keys."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.config import for_sandbox
     from genctl.sandbox import Sandbox
 
@@ -215,6 +218,7 @@ def _print_report(
     report: GenerationReport, *, json_mode: bool, wait: bool = True, recorded: bool = True
 ) -> None:
     if report.fallbacks:
+        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         from genctl.fallback import served_elsewhere
 
         out.warn(served_elsewhere(report.fallbacks, report.provider))  # shows in CI logs, even with --quiet
@@ -234,6 +238,7 @@ def _print_report(
 
 
 def _compact(value: Any) -> str:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     import json
 
     return json.dumps(value, ensure_ascii=False)

@@ -36,6 +36,7 @@ def history_command(
     quiet: QuietOpt = False,
 ) -> None:
     """List recorded jobs, newest first: request id, status, key label, outputs, prompt."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.cli.config import settings_for_cli
     from genctl.history import History
 
@@ -85,6 +86,7 @@ def result_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Fetch a recorded job's status and outputs again, and save the outputs that are missing."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.cli.config import settings_for_cli
     from genctl.history import History
     from genctl.history.recovery import recover
@@ -130,6 +132,7 @@ def _print_recovery(found: Recovery, *, json_mode: bool) -> None:
 
 
 def _row(row: JobRecord) -> list[str]:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.keys import timestamp
 
     status = row.status if row.error_code is None else f"{row.status} ({row.error_code})"
@@ -151,6 +154,7 @@ def _row(row: JobRecord) -> list[str]:
 
 def _read(history: History, action: Callable[[], T]) -> T:
     """Run `action`; a history database that cannot be read or written becomes a config.invalid error."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     import sqlite3
 
     try:
@@ -167,6 +171,7 @@ def _read(history: History, action: Callable[[], T]) -> T:
 
 
 def _compact(value: object) -> str:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     import json
 
     return json.dumps(value, ensure_ascii=False)

@@ -33,6 +33,7 @@ ProviderArg = Annotated[str, typer.Argument(help="fal or replicate.", show_defau
 
 
 def _provider(name: str) -> str:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.config import PROVIDERS
 
     if name not in PROVIDERS:
@@ -56,6 +57,7 @@ def status_command(
 
     Exit 0 when every provider with keys has one that has not failed, else 3.
     """
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.config import PROVIDERS
     from genctl.keys import pool_for
 
@@ -65,6 +67,7 @@ def status_command(
     pools = {name: pool_for(settings, name) for name in names}
     checks: dict[Key, KeyCheck] = {}
     if check:
+        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         from genctl.keys.check import apply_checks, check_keys
 
         keys = [key for pool in pools.values() for key in pool.keys]
@@ -90,6 +93,7 @@ def status_command(
 def _show_refusals(checks: dict[Key, KeyCheck]) -> None:
     """Each key a check refused, as the same Finding `genctl generate` and `genctl doctor` show for it (a
     warning here: the command itself succeeds while another key works)."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.diagnose import from_key_check
 
     for check in checks.values():
@@ -127,6 +131,7 @@ def _summary(name: str, views: list[KeyView]) -> str:
 
 
 def _status_text(settings: Settings, views: dict[str, list[KeyView]], checks: dict[Key, KeyCheck]) -> None:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.keys import timestamp
 
     columns = ["label", "key", "source", "account", "format", "state", "last used", "next"]
@@ -162,6 +167,7 @@ def _source(source: str, settings: Settings) -> str:
 
 
 def _state(view: KeyView, now: float) -> str:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.keys import timestamp
 
     if view.state == "failed" and view.since and view.until:
@@ -176,6 +182,7 @@ def _check_cell(check: KeyCheck | None) -> str:
         return ""
     if check.error is not None:
         return f"{'network error' if check.status == 'network' else check.status} ({check.error.code})"
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.diagnose import valid_summary
 
     return ", ".join([valid_summary(check), *check.notes])
@@ -183,6 +190,7 @@ def _check_cell(check: KeyCheck | None) -> str:
 
 def _check_json(check: KeyCheck) -> dict[str, Any]:
     """A check's verdict with the fix of its Finding (genctl.diagnose): the same words as everywhere."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.diagnose import from_key_check
 
     return {**check.to_json(), "fix": from_key_check(check).fix or None}
@@ -191,6 +199,7 @@ def _check_json(check: KeyCheck) -> dict[str, Any]:
 def _status_json(
     views: dict[str, list[KeyView]], checks: dict[Key, KeyCheck], failure: GenctlError | None
 ) -> None:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.keys import view_json
 
     providers = {
@@ -229,6 +238,7 @@ def add_command(
 
     echo "$FAL_KEY" | genctl keys add fal --label ci-1 --account acme
     """
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.config import append_table, load_settings, read_config
     from genctl.values import Key, shape_warning
 
@@ -266,6 +276,7 @@ def add_command(
 
 def _rewrite(path: Path, data: dict[str, Any]) -> None:
     """Write the whole config file back (tomli-w keeps the settings, not the comments), and say so."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.config import write_config
 
     had_comments = path.exists() and any(
@@ -277,6 +288,7 @@ def _rewrite(path: Path, data: dict[str, Any]) -> None:
 
 
 def _check_before_adding(settings: Settings, key: Key) -> None:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.keys.check import check_keys
 
     verdict = check_keys(settings.providers, [key])[key]
@@ -291,6 +303,7 @@ def remove_command(
     provider: ProviderArg, label: Annotated[str, typer.Argument(help="The key's label.", metavar="LABEL")]
 ) -> None:
     """Remove the key labelled LABEL from the config file (see `genctl keys list`)."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.config import read_config
     from genctl.keys import pool_for
     from genctl.values import Key
@@ -343,6 +356,7 @@ def list_command(json_output: common.JsonOpt = False) -> None:
 
 
 def _config_path() -> Path:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.paths import resolve_config_file
 
     return resolve_config_file(config_path=common.options.config_path, env=os.environ)[0]
@@ -357,6 +371,7 @@ def _entries(data: dict[str, Any], provider: str, *, create: bool) -> list[Any]:
 
 
 def _secret_of(entry: Any) -> str:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.key_sources import clean_key
 
     raw = entry.get("key", "") if isinstance(entry, dict) else entry
@@ -370,10 +385,12 @@ def _label_of(entry: Any, number: int) -> str:
 
 def _read_secret(provider: str) -> str:
     """The key from a hidden prompt on a terminal, else from piped stdin; never waits on an idle pipe."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.key_sources import clean_key
 
     how = f'echo "$KEY" | genctl keys add {provider}'
     if _stdin_is_terminal():
+        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         import getpass
 
         raw = getpass.getpass(f"{provider} key (input hidden): ")
@@ -407,6 +424,7 @@ def _stdin_is_terminal() -> bool:
 
 def _has_input(stream: Any) -> bool:
     """Whether a pipe has data (or EOF) within STDIN_WAIT; True when that can't be told (read it then)."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     import select
 
     try:

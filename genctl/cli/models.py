@@ -57,6 +57,7 @@ def _provider(name: str | None) -> str | None:
 
 
 def _open_catalog(stack: ExitStack, *, refresh: bool) -> Catalog:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.catalog import Catalog
     from genctl.cli.config import settings_for_cli
     from genctl.http import make_client
@@ -142,6 +143,7 @@ def list_command(
 
 def _print_aliases(query: str | None, provider: str | None, *, json_mode: bool) -> None:
     """The aliases in effect (built-in and config), those naming QUERY or on --provider; no network."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.aliases import table
     from genctl.cli.config import settings_for_cli
 
@@ -167,6 +169,7 @@ def _print_aliases(query: str | None, provider: str | None, *, json_mode: bool) 
 
 def _check_category(catalog: Catalog, category: str) -> None:
     """usage.invalid for a category no provider has, with the known ones (collected at run time)."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     import difflib
 
     known = catalog.categories()
@@ -188,6 +191,7 @@ def show_command(
     quiet: QuietOpt = False,
 ) -> None:
     """One model: what it is, its price where known, its inputs (in the model's order), and how to run it."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.catalog import preflight, suggest
 
     out.configure(json_mode=json_, quiet=quiet)
@@ -310,6 +314,7 @@ def _example(field: Field) -> Any:
 
 
 def _with_price(info: ModelInfo, prices: dict[str, Any]) -> ModelInfo:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from dataclasses import replace
 
     return replace(info, price=prices.get(info.id, info.price))

@@ -62,6 +62,7 @@ class Sink:
     def stderr(self) -> Console:
         # Rebuilt when the stream changes (the test runner swaps sys.stderr per invocation).
         if self._err_console is None or self._err_console.file is not sys.stderr:
+            # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
             from rich.console import Console
 
             self._err_console = Console(
@@ -75,6 +76,7 @@ class Sink:
 
     def _stdout(self) -> Console:
         if self._out_console is None or self._out_console.file is not sys.stdout:
+            # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
             from rich.console import Console
 
             tty = _isatty(sys.stdout)
@@ -102,6 +104,7 @@ class Sink:
         if not _isatty(sys.stdout):
             self.result(" " * indent + line)
             return
+        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         import textwrap
 
         lines = textwrap.wrap(
@@ -140,6 +143,7 @@ class Sink:
                 fields = [title, *row] if title else row
                 self.result("\t".join(" ".join(field.split()) for field in fields))
             return
+        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         from rich.table import Table
         from rich.text import Text
 
@@ -186,6 +190,7 @@ class Sink:
     def error(self, err: GenctlError) -> None:
         """Render a failure: JSON on stdout with --json (the contract), and always text on stderr, through
         the same Finding every command shows a problem with (genctl.diagnose)."""
+        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         from genctl.diagnose import from_error
 
         if self.json_mode:
@@ -194,6 +199,7 @@ class Sink:
 
     def finding(self, finding: Finding, *, heading: str | None = None) -> None:
         """A problem on stderr: `Error [code]: message`, its request id, `Fix: …` (heading by its status)."""
+        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         from genctl.diagnose import HEADINGS
 
         word = heading or HEADINGS[finding.status]
@@ -210,6 +216,7 @@ class Sink:
         """One line on stderr built from (text, style) parts. Always a rich Text, never markup: what genctl
         says is full of brackets (`[payload.invalid]`, `FLUX.1 [dev]`, `[sandbox:latency=2]`) that Rich would
         read as style tags and drop."""
+        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         from rich.text import Text
 
         line = Text()
@@ -236,6 +243,7 @@ class Sink:
         if not self.live:
             yield _NullProgress()
             return
+        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
@@ -248,6 +256,7 @@ class Sink:
 
 class _Bars:
     def __init__(self, bars: Any) -> None:
+        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         import threading
 
         self._bars = bars

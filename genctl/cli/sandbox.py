@@ -23,6 +23,7 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
 ) -> None:
     """Serve the emulator until Ctrl-C; print the `export` lines that point genctl at it."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.sandbox import Sandbox
     from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
 
