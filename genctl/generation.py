@@ -101,9 +101,11 @@ def plan(settings: Settings, request: GenerationRequest, *, route: Route | None 
     defaults = dict(settings.model_params.get(route.alias.name, {})) if route.alias else {}
     defaults.update(settings.model_params.get(model, {}))
     params = build_params(prompt=request.prompt, defaults=defaults, params=request.params)
+    input_keys: list[str] = []
     for item in request.inputs:
         key, value = parse_input(item)
         params[key] = value
+        input_keys.append(key)
     return Plan(
         provider=get_provider(name, provider_settings),
         settings=provider_settings,
@@ -111,6 +113,7 @@ def plan(settings: Settings, request: GenerationRequest, *, route: Route | None 
         # A peek: a dry run moves no rotation; a generation acquires its key once (`_generate_on`).
         key=pool_for(settings, name).peek() or provider_settings.keys[0],
         params=params,
+        input_keys=tuple(input_keys),
     )
 
 
@@ -129,7 +132,7 @@ def dry_run(
     resolved = checked(settings, request, plan(settings, request, route=route), route, None, on_notice)
     params = dry_inputs(
         resolved.params,
-        input_keys=[parse_input(item)[0] for item in request.inputs],
+        input_keys=list(resolved.input_keys),
         threshold=settings.upload_threshold,
         storage=f"{registry.label(resolved.provider.name)} storage",
         on_notice=on_notice,
@@ -372,7 +375,7 @@ def _run(
         try:
             params = resolve_inputs(
                 resolved.params,
-                input_keys=[parse_input(item)[0] for item in request.inputs],
+                input_keys=list(resolved.input_keys),
                 provider=resolved.provider,
                 key=key,
                 client=client,

@@ -50,3 +50,6 @@ class Plan:
     model: str
     key: Key  # the next key in rotation; after a generation, the key that served it
     params: dict[str, Any]
+    # The names given with -i (parsed once, in genctl.generation.plan): their values are local files or
+    # URLs that the submit replaces with uploads or data: URIs.
+    input_keys: tuple[str, ...] = ()

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from genctl.catalog import ONE_TRY, Catalog, NotCached, suggest
 from genctl.catalog.schema_check import check_params, payload_error
 from genctl.errors import GenctlError, ModelError
-from genctl.params import parse_input
 from genctl.providers import registry
 
 if TYPE_CHECKING:
@@ -105,7 +104,8 @@ def check(
         return _adapted(resolved, adapt, None)
     resolved = _adapted(resolved, adapt, detail.schema)
     resolved, prompt_name = _prompt_field(resolved, request, detail.schema)
-    raw, sources, file_keys = _origins(settings, request, model)
+    file_keys = frozenset(resolved.input_keys)
+    raw, sources = _origins(settings, request, model, file_keys)
     if prompt_name != "prompt" and "prompt" in sources:
         sources[prompt_name] = sources.pop("prompt")
     params, problems = check_params(
@@ -138,9 +138,9 @@ def _adapted(resolved: Plan, adapt: Adapt | None, schema: InputSchema | None) ->
 
 
 def _origins(
-    settings: Settings, request: GenerationRequest, model: str
-) -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
-    """(the `-p` text of each value, where non-`-p` values came from, the `-i` names) for messages."""
+    settings: Settings, request: GenerationRequest, model: str, file_keys: frozenset[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(the `-p` text of each value, where non-`-p` values came from) for messages."""
     where = f" in {settings.config_file}" if settings.config_file else ""
     sources = {name: f'[models."{model}"]{where}' for name in settings.model_params.get(model, {})}
     if request.prompt is not None:
@@ -154,10 +154,9 @@ def _origins(
         raw.pop(name, None)
         if not json_value:  # KEY:=JSON has no text form to fall back on
             raw[name] = text
-    file_keys = frozenset(parse_input(item)[0] for item in request.inputs)
     for name in file_keys:
         sources.pop(name, None)
-    return raw, sources, file_keys
+    return raw, sources
 
 
 def explain(
