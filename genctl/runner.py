@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from genctl import deadline as limits
 from genctl.errors import GenctlError, error
 from genctl.http import RetryPolicy, json_body, send
+from genctl.timefmt import seconds
 from genctl.waiting import Follower, PollSchedule, WaitPlan
 
 if TYPE_CHECKING:
@@ -445,8 +446,8 @@ def _limit_name(s: _Session) -> str:
     """`3 s`: the command's --timeout as given, else the runner's own deadline."""
     bound = limits.current()
     if bound is not None and bound.command_seconds is not None and limits.command_remaining() == 0:
-        return f"{bound.command_seconds:g} s"
-    return f"{s.deadline:g} s" if s.deadline is not None else "the deadline"
+        return seconds(bound.command_seconds)
+    return seconds(s.deadline) if s.deadline is not None else "the deadline"
 
 
 def _limit_error(s: _Session, when: str) -> GenctlError:

@@ -174,6 +174,21 @@ def test_deadline_cancels_and_raises_timeout() -> None:
     assert sum(t.sleeps) == pytest.approx(3.0)  # never slept past the deadline
 
 
+def test_a_deadline_left_over_from_a_fallback_is_rounded_in_the_message() -> None:
+    server = Server(
+        {
+            ("POST", "/fal-ai/flux/dev"): SUBMIT,
+            STATUS: (202, {"status": "IN_PROGRESS", "logs": []}),
+            CANCEL: (202, {"status": "CANCELLATION_REQUESTED"}),
+        }
+    )
+    with pytest.raises(GenctlError) as caught:
+        run_fal(server, FakeTime(100.0), deadline=2.99838)  # what was left of --timeout 5 after a fallback
+    assert caught.value.message == (
+        "The generation did not finish within 3 s (request r-1); the remote job was cancelled."
+    )
+
+
 def test_deadline_cancel_failure_is_noted_not_raised() -> None:
     server = Server(
         {

@@ -40,6 +40,7 @@ from genctl.doctor.probes import (
 from genctl.errors import GenctlError
 from genctl.http import make_client
 from genctl.providers import registry
+from genctl.timefmt import seconds
 
 if TYPE_CHECKING:
     from genctl.settings import Settings
@@ -223,7 +224,7 @@ def _overdue(probe: Probe, budget: float) -> Finding:
     return Finding(
         "network.timeout",
         "fail",
-        f"{probe.subject}: the check did not finish within {budget:g} s.",
+        f"{probe.subject}: the check did not finish within {seconds(budget)}.",
         "Check your connection, or raise --timeout.",
     )
 

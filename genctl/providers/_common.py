@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from genctl.errors import GenctlError, error
 from genctl.http import json_body, retry_hint, scrub_error
 from genctl.providers import registry
+from genctl.timefmt import seconds
 
 if TYPE_CHECKING:
     import httpx
@@ -103,7 +104,7 @@ def common_error(
         )
     if status == 429:
         wait = retry_hint(response)
-        hint = f" Retry in {wait:g} s." if wait is not None else ""
+        hint = f" Retry in {seconds(wait)}." if wait is not None else ""
         return error(
             "rate.limited",
             f"{label} is rate limiting this key (HTTP 429): {body.message}",
