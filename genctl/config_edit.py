@@ -82,9 +82,10 @@ def add_key(
         return Added(label=chosen)
 
 
-def remove_key(path: Path, provider: str, label: str) -> str:
-    """Remove the provider's key labelled `label`; returns its secret (to forget its state)."""
-    with _locked(path, hold=True) as target:
+def remove_key(path: Path, provider: str, label: str, *, dry_run: bool = False) -> str:
+    """Remove the provider's key labelled `label`; returns its secret (to forget its state). `dry_run`:
+    only raise what removing it would (no such label), without waiting for the lock."""
+    with _locked(path, hold=not dry_run) as target:
         data = read_config(target)
         entries = _entries(data, provider)
         found = [n for n, entry in enumerate(entries, start=1) if _label_of(entry, n) == label]
@@ -95,6 +96,8 @@ def remove_key(path: Path, provider: str, label: str) -> str:
                 fix="genctl keys list",
             )
         index = found[0] - 1
+        if dry_run:
+            return _secret_of(entries[index])
         expected = _with_entries(data, provider, entries[:index] + entries[index + 1 :])
         old = _text(target)
         new = _cut_table(old, provider, index)
@@ -194,13 +197,12 @@ def _normal(data: Mapping[str, Any]) -> dict[str, Any]:
 # -- the edits -------------------------------------------------------------------------------------------
 
 
-def _tables(lines: list[str], provider: str) -> list[tuple[int, int]]:
-    """Each `[[providers.X.keys]]` table as (first line, end line): the header up to its last key line
-    (the blank and comment lines before the next header belong to what follows)."""
+def _tables(lines: list[str], *names: str, array: bool = True) -> list[tuple[int, int]]:
+    """Each `[[names]]` table (`[names]` unless `array`) as (first line, end line): the header up to its
+    last key line (the blank and comment lines before the next header belong to what follows)."""
     part = r'\s*"?{}"?\s*'
-    header = re.compile(
-        r"^\s*\[\[" + r"\.".join(part.format(re.escape(p)) for p in ("providers", provider, "keys")) + r"\]\]"
-    )
+    dotted = r"\.".join(part.format(re.escape(name)) for name in names)
+    header = re.compile(r"^\s*\[\[" + dotted + r"\]\]" if array else r"^\s*\[" + dotted + r"\](?!\])")
     spans: list[tuple[int, int]] = []
     for start, line in enumerate(lines):
         if header.match(line):
@@ -221,7 +223,9 @@ def _append_table(text: str, provider: str, entry: Mapping[str, Any]) -> str | N
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    spans = _tables(lines, provider)
+    spans = _tables(lines, "providers", provider, "keys") or _tables(
+        lines, "providers", provider, array=False
+    )
     at = spans[-1][1] if spans else len(lines)
     block = _block(provider, entry)
     if not lines:
@@ -231,7 +235,7 @@ def _append_table(text: str, provider: str, entry: Mapping[str, Any]) -> str | N
 
 def _cut_table(text: str, provider: str, index: int) -> str | None:
     lines = text.splitlines(keepends=True)
-    spans = _tables(lines, provider)
+    spans = _tables(lines, "providers", provider, "keys")
     if index >= len(spans):
         return None  # the keys are (partly) an inline array
     start, end = spans[index]

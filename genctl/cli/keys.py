@@ -302,6 +302,7 @@ def remove_command(
                 f"The {name} key {elsewhere} comes from {elsewhere.source}, not from {path}.",
                 fix=f"Remove it from the {elsewhere.source} environment variable instead.",
             )
+        config_edit.remove_key(path, name, label, dry_run=True)  # says which labels there are
     with deadline.limit(timeout, _deadline_label(timeout), command=True):
         secret = config_edit.remove_key(path, name, label)
     removed = Key(provider=name, label=label, source=str(path), _secret=secret)
