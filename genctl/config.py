@@ -1,4 +1,4 @@
-"""The config loader: Settings from flags > env > config file > defaults, and writing the file back."""
+"""The config loader: Settings from flags > env > config file > defaults (edits: genctl.config_edit)."""
 
 from __future__ import annotations
 
@@ -133,48 +133,8 @@ def _sandbox_keys(provider: str) -> tuple[Key, ...]:
 
 
 def read_config(path: Path) -> dict[str, Any]:
-    """The raw TOML tables of a config file ({} when it does not exist), for editing and write_config."""
+    """The raw TOML tables of a config file ({} when it does not exist), for genctl.config_edit."""
     return _read(path) or {}
-
-
-def write_config(path: Path, data: Mapping[str, Any]) -> None:
-    """Write `data` as the whole config file (comments are not kept), mode 0600 from the first byte."""
-    import tomli_w
-
-    target = Path(path).expanduser()
-    if target.is_symlink():
-        # Replace the file a dotfiles symlink points at, not the link itself.
-        target = target.resolve()
-    try:
-        paths.write_private(target, tomli_w.dumps(dict(data)).encode("utf-8"))
-    except OSError as exc:
-        fix = f"Check that {target.parent} is a folder you can write to."
-        raise _invalid(f"cannot write config file {target}: {exc.strerror or exc}", fix) from exc
-
-
-def append_table(path: Path, header: str, table: Mapping[str, Any], *, expected: Mapping[str, Any]) -> bool:
-    """Append `[[header]]` + `table` to the config file's text, keeping its comments and layout, when the
-    result parses to exactly `expected`; False (nothing written) when it would not, e.g. because the file
-    already defines that key as an inline array. Mode 0600 from the first byte, as write_config."""
-    import tomli_w
-
-    target = Path(path).expanduser()
-    if target.is_symlink():
-        target = target.resolve()
-    old = target.read_text(encoding="utf-8") if target.exists() else ""
-    text = old + ("" if not old or old.endswith("\n") else "\n") + ("\n" if old else "")
-    text += f"[[{header}]]\n" + tomli_w.dumps(dict(table))
-    try:
-        if tomllib.loads(text) != expected:
-            return False
-    except tomllib.TOMLDecodeError:
-        return False
-    try:
-        paths.write_private(target, text.encode("utf-8"))
-    except OSError as exc:
-        fix = f"Check that {target.parent} is a folder you can write to."
-        raise _invalid(f"cannot write config file {target}: {exc.strerror or exc}", fix) from exc
-    return True
 
 
 def _read(path: Path) -> dict[str, Any] | None:

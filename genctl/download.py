@@ -286,7 +286,9 @@ def write_error(dest: Path, exc: OSError, *, before: bool = False, url: str | No
     if exc.errno in _NO_SPACE:
         fix, why = "Free some space, or choose another folder with -o.", "space"
     elif exc.errno in _NOT_WRITABLE:
-        fix, why = f"Make {dest} writable (chmod u+w), or choose another folder with -o.", "permission"
+        # The folder that refused: `dest` itself, or the nearest existing folder it was to be created in.
+        refusing = next((p for p in (dest, *dest.parents) if p.exists()), dest)
+        fix, why = f"Make {refusing} writable (chmod u+w), or choose another folder with -o.", "permission"
     else:
         fix, why = "Choose another folder with -o.", "other"
     if url is not None:

@@ -10,7 +10,7 @@ GenctlError                      exit  codes
 ├── RateLimitError                 6   rate.limited
 ├── UnavailableError               7   network.dns, network.connect, network.tls, network.timeout,
 │                                      network.proxy, provider.unavailable, blocked.cloudflare,
-│                                      generation.timeout
+│                                      generation.timeout, config.locked
 ├── GenerationError                1   generation.failed, generation.canceled, generation.aborted,
 │                                      output.expired
 └── Interrupted                  130   interrupted
@@ -49,6 +49,7 @@ CODES: dict[str, tuple[int, str]] = {
     "network.tls": (7, "the TLS handshake or certificate check failed"),
     "network.timeout": (7, "the provider did not answer in time"),
     "network.proxy": (7, "the configured proxy failed"),
+    "config.locked": (7, "another genctl held the config file's lock too long (--timeout, or 10 s)"),
     "generation.timeout": (7, "the generation did not finish before --timeout; it was cancelled"),
     "generation.failed": (1, "the model ran and failed"),
     "generation.canceled": (1, "the job was cancelled"),

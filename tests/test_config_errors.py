@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from genctl.config import load_settings, write_config
+from genctl.config import load_settings
+from genctl.config_edit import write_config
 from genctl.errors import GenctlError
 from genctl.settings import Settings
 from tests.config_support import FAL_SECRET, REPLICATE_SECRET, assert_no_secret, load, write

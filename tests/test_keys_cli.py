@@ -198,9 +198,9 @@ def test_add_from_stdin_keeps_everything_else_and_makes_the_file_private(genctl,
     run = genctl("keys", "add", "fal", "--label", "ci-2", "--account", "team", input=sk.FAL_KEY_OK_2 + "\n")
     assert run.exit_code == 0, run.stderr
     assert f"holds API keys and other users can access it (mode 644): run chmod 600 {config}" in run.stderr
-    assert f"{config} was rewritten; its comments were not kept" in run.stderr
     assert f"Added fal key ci-2 (0000…0002) to {config}." in run.stderr
     assert run.stdout == ""
+    assert config.read_text().startswith("# my settings\n[defaults]\n")  # comments kept (genctl.config_edit)
     after = tomllib.loads(config.read_text())
     new = {"key": sk.FAL_KEY_OK_2, "label": "ci-2", "account": "team"}
     before["providers"]["fal"]["keys"].append(new)
@@ -401,10 +401,11 @@ def test_check_names_a_colonless_fal_key_as_a_format_problem(genctl, sandbox) ->
     assert "both halves, one colon" in key["check"]["fix"]
 
 
-def test_remove_says_when_comments_are_dropped(genctl, hermetic_env: Path) -> None:
+def test_remove_from_an_inline_array_keeps_the_comments(genctl, hermetic_env: Path) -> None:
     config = write_config(
         hermetic_env, "# mine\n" + fal_keys_toml(f'{{ key = "{sk.FAL_KEY_OK}", label = "ci-1" }}')
     )
     run = genctl("keys", "remove", "fal", "ci-1")
     assert run.exit_code == 0, run.stderr
-    assert f"{config} was rewritten; its comments were not kept" in run.stderr
+    assert f"Removed fal key ci-1 (0000…0001) from {config}.\n" == run.stderr
+    assert config.read_text() == "# mine\n[providers.fal]\nkeys = [\n]\n"

@@ -223,6 +223,14 @@ def _status_json(
 # -- add / remove / list ---------------------------------------------------------------------------------
 
 
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout", help="Give up after this many seconds waiting for another genctl's edit.", min=0.1
+    ),
+]
+
+
 @keys_app.command("add")
 def add_command(
     provider: ProviderArg,
@@ -233,13 +241,15 @@ def add_command(
     check: Annotated[
         bool, typer.Option("--check", help="Probe the key live first; add it only if valid.")
     ] = False,
+    timeout: TimeoutOpt = None,
 ) -> None:
     """Add a key to the config file, read from stdin or a hidden prompt (never from the command line).
 
     echo "$FAL_KEY" | genctl keys add fal --label ci-1 --account acme
     """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
-    from genctl.config import append_table, load_settings, read_config
+    from genctl import config_edit, deadline
+    from genctl.config import load_settings
     from genctl.values import Key, shape_warning
 
     name = _provider(provider)
@@ -251,40 +261,24 @@ def add_command(
     secret = _read_secret(name)
     if warning := shape_warning(secret, name):
         out.warn(f"the {name} key looks unusual ({warning}); adding it anyway")
-    data = read_config(path)
-    entries = _entries(data, name, create=True)
-    for number, entry in enumerate(entries, start=1):
-        if _secret_of(entry) == secret:
-            out.warn(f"that {name} key is already in {path} as {_label_of(entry, number)}; nothing changed")
+    with deadline.limit(timeout, _deadline_label(timeout), command=True):
+        planned = config_edit.add_key(path, name, secret, label=label, account=account, dry_run=True)
+        if not planned.existing:
+            key = Key(provider=name, label=planned.label, source=str(path), _secret=secret, account=account)
+            key.sendable()  # key.format (masked) for a key that could never work: it is not stored
+            if check:
+                _check_before_adding(settings, key)  # before the lock: nothing slow happens under it
+            added = config_edit.add_key(path, name, secret, label=label, account=account)
+        if planned.existing or added.existing:
+            existing = planned.existing or added.existing
+            out.warn(f"that {name} key is already in {path} as {existing}; nothing changed")
             return
-    taken = {_label_of(entry, number) for number, entry in enumerate(entries, start=1)}
-    label = label or next(f"key-{n}" for n in range(1, len(entries) + 2) if f"key-{n}" not in taken)
-    if label in taken:
-        raise usage(f"{path} already has a {name} key labelled {label!r}.", fix="Pick another --label.")
-    key = Key(provider=name, label=label, source=str(path), _secret=secret, account=account)
-    key.sendable()  # key.format (masked) for a key that could never work: it is not stored
-    if check:
-        _check_before_adding(settings, key)
-    entry = {"key": secret, "label": label, **({"account": account} if account else {})}
-    entries.append(entry)
-    # Appending a [[providers.X.keys]] table keeps the file as the user wrote it; only a file that already
-    # holds an inline `keys = [...]` array needs the whole file rewritten.
-    if not append_table(path, f"providers.{name}.keys", entry, expected=data):
-        _rewrite(path, data)
+    key = Key(provider=name, label=added.label, source=str(path), _secret=secret, account=account)
     out.info(f"Added {name} key {key} to {path}.")
 
 
-def _rewrite(path: Path, data: dict[str, Any]) -> None:
-    """Write the whole config file back (tomli-w keeps the settings, not the comments), and say so."""
-    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
-    from genctl.config import write_config
-
-    had_comments = path.exists() and any(
-        line.lstrip().startswith("#") for line in path.read_text(encoding="utf-8").splitlines()
-    )
-    write_config(path, data)
-    if had_comments:
-        out.warn(f"{path} was rewritten; its comments were not kept")
+def _deadline_label(timeout: float | None) -> str:
+    return f"the {timeout:g} s deadline (--timeout)" if timeout is not None else ""
 
 
 def _check_before_adding(settings: Settings, key: Key) -> None:
@@ -300,34 +294,30 @@ def _check_before_adding(settings: Settings, key: Key) -> None:
 
 @keys_app.command("remove")
 def remove_command(
-    provider: ProviderArg, label: Annotated[str, typer.Argument(help="The key's label.", metavar="LABEL")]
+    provider: ProviderArg,
+    label: Annotated[str, typer.Argument(help="The key's label.", metavar="LABEL")],
+    timeout: TimeoutOpt = None,
 ) -> None:
     """Remove the key labelled LABEL from the config file (see `genctl keys list`)."""
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
-    from genctl.config import read_config
+    from genctl import config_edit, deadline
     from genctl.keys import pool_for
     from genctl.values import Key
 
     name = _provider(provider)
     path = _config_path()
     settings = settings_for_cli()
-    data = read_config(path)
-    entries = _entries(data, name, create=False)
-    found = [n for n, entry in enumerate(entries, start=1) if _label_of(entry, n) == label]
-    if not found:
+    if label not in config_edit.labels(path, name):
         elsewhere = next((k for k in settings.providers[name].keys if k.label == label), None)
         if elsewhere is not None:
             raise usage(
                 f"The {name} key {elsewhere} comes from {elsewhere.source}, not from {path}.",
                 fix=f"Remove it from the {elsewhere.source} environment variable instead.",
             )
-        labels = ", ".join(_label_of(entry, n) for n, entry in enumerate(entries, start=1)) or "none"
-        raise usage(
-            f"{path} has no {name} key labelled {label!r} (labels: {labels}).", fix="genctl keys list"
-        )
-    entry = entries.pop(found[0] - 1)
-    _rewrite(path, data)
-    removed = Key(provider=name, label=label, source=str(path), _secret=_secret_of(entry))
+        config_edit.remove_key(path, name, label, dry_run=True)  # says which labels there are
+    with deadline.limit(timeout, _deadline_label(timeout), command=True):
+        secret = config_edit.remove_key(path, name, label)
+    removed = Key(provider=name, label=label, source=str(path), _secret=secret)
     pool_for(settings, name).forget(removed)
     out.info(f"Removed {name} key {removed} from {path}.")
 
@@ -360,27 +350,6 @@ def _config_path() -> Path:
     from genctl.paths import resolve_config_file
 
     return resolve_config_file(config_path=common.options.config_path, env=os.environ)[0]
-
-
-def _entries(data: dict[str, Any], provider: str, *, create: bool) -> list[Any]:
-    """The `[providers.X] keys` list of a parsed config (validated by load_settings when the file exists)."""
-    providers = data.setdefault("providers", {}) if create else data.get("providers", {})
-    table = providers.setdefault(provider, {}) if create else providers.get(provider, {})
-    entries = table.setdefault("keys", []) if create else table.get("keys", [])
-    return entries if isinstance(entries, list) else []
-
-
-def _secret_of(entry: Any) -> str:
-    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
-    from genctl.key_sources import clean_key
-
-    raw = entry.get("key", "") if isinstance(entry, dict) else entry
-    return clean_key(raw)[0] if isinstance(raw, str) else ""
-
-
-def _label_of(entry: Any, number: int) -> str:
-    label = entry.get("label") if isinstance(entry, dict) else None
-    return label if isinstance(label, str) and label else f"config#{number}"  # as load_settings names it
 
 
 def _read_secret(provider: str) -> str:

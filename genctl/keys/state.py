@@ -23,7 +23,6 @@ import logging
 import math
 import os
 import stat
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,31 +30,16 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from genctl import deadline, paths
+from genctl import deadline, filelock, paths
 
-if sys.platform == "win32":
-    import msvcrt
 
-    def _lock(fd: int) -> None:
-        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-else:
-    import fcntl
-
-    def _lock(fd: int) -> None:
-        # Polled, not blocking: a lock held by another process must not outlast --timeout (genctl.deadline).
-        waited_until = time.monotonic() + LOCK_WAIT
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if deadline.expired():
-                    raise deadline.passed(
-                        "waiting for the key-state lock (another genctl holds it)"
-                    ) from None
-                if time.monotonic() >= waited_until:
-                    raise TimeoutError(f"another process held {LOCK_FILE} for {LOCK_WAIT:g} s") from None
-                deadline.sleep(0.02)
+def _lock(fd: int) -> None:
+    try:
+        filelock.acquire(fd, wait=LOCK_WAIT)
+    except filelock.Busy as exc:
+        if exc.by_deadline:
+            raise deadline.passed("waiting for the key-state lock (another genctl holds it)") from None
+        raise TimeoutError(f"another process held {LOCK_FILE} for {LOCK_WAIT:g} s") from None
 
 
 log = logging.getLogger("genctl.keys.state")
