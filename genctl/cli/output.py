@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -119,8 +120,9 @@ class Sink:
             self.result(text)
 
     def json(self, data: Any) -> None:
-        """One JSON document on stdout."""
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+        """One JSON document on stdout: always valid JSON (a non-finite number, which JSON cannot hold,
+        is written as null rather than as `NaN` / `Infinity` that parsers reject)."""
+        sys.stdout.write(json.dumps(_finite(data), ensure_ascii=False, default=str, allow_nan=False) + "\n")
         sys.stdout.flush()
 
     def table(
@@ -341,3 +343,14 @@ def _isatty(stream: Any) -> bool:
 
 
 out = Sink()
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every NaN / ±Infinity float replaced by None, through dicts, lists and tuples."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
