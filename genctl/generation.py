@@ -23,7 +23,7 @@ from genctl.download import SavedFile, check_destination
 from genctl.errors import GenctlError, ModelError, error
 from genctl.history import History
 from genctl.history.tracking import Tracker
-from genctl.http import make_client, to_curl
+from genctl.http import full_url, make_client, shown_headers, to_curl
 from genctl.inputs import dry_inputs, resolve_inputs
 from genctl.keys import pool_for
 from genctl.keys.failover import Failover
@@ -117,10 +117,35 @@ def plan(settings: Settings, request: GenerationRequest, *, route: Route | None 
     )
 
 
+@dataclass(frozen=True)
+class DryRun:
+    """The submit a generation would send (`--dry-run`); the key shows only as its env var name."""
+
+    provider: str
+    model: str
+    request: HttpRequest
+
+    def curl(self) -> str:
+        return to_curl(self.request)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "dry_run": True,
+            "provider": self.provider,
+            "model": self.model,
+            "method": self.request.method,
+            "url": full_url(self.request),
+            "headers": shown_headers(self.request),
+            "body": self.request.json,
+            "curl": self.curl(),
+        }
+
+
 def dry_run(
     settings: Settings, request: GenerationRequest, *, on_notice: Callable[[str], None] | None = None
-) -> str:
-    """The exact submit request (first provider) as a curl line, key replaced by its env var name.
+) -> DryRun:
+    """The exact submit request (first provider), to print as a curl line or JSON; the key is never shown.
 
     Sends nothing: the pre-flight check uses a cached schema only, not even the free schema GET.
     """
@@ -140,7 +165,7 @@ def dry_run(
     submit: HttpRequest = resolved.provider.submit_request(
         model=resolved.model, params=params, key=resolved.key
     )
-    return to_curl(submit)
+    return DryRun(provider=resolved.provider.name, model=resolved.model, request=submit)
 
 
 def generate(

@@ -489,15 +489,33 @@ def scrub_error(err: GenctlError, keys: Iterable[Key | str]) -> GenctlError:
     )
 
 
-def _curl_auth(value: str) -> str:
+def _auth_shown(value: str) -> str:
+    """An Authorization value with the key replaced by its env var: `Key $FAL_KEY`."""
     scheme = value.split(" ", 1)[0]
     variable = "$FAL_KEY" if scheme.lower() == "key" else "$REPLICATE_API_TOKEN"
-    return f'"Authorization: {scheme} {variable}"'  # double quotes so the shell expands the variable
+    return f"{scheme} {variable}"
+
+
+def _curl_auth(value: str) -> str:
+    return f'"Authorization: {_auth_shown(value)}"'  # double quotes so the shell expands the variable
+
+
+def shown_headers(request: HttpRequest) -> dict[str, str]:
+    """The request's headers as --dry-run shows them: the key replaced by its env var name."""
+    headers = dict(request.headers)
+    if request.json is not None and not any(h.lower() == "content-type" for h in headers):
+        headers["Content-Type"] = "application/json"
+    return {name: _auth_shown(v) if name.lower() == "authorization" else v for name, v in headers.items()}
+
+
+def full_url(request: HttpRequest) -> str:
+    """The URL with its query parameters, as sent."""
+    return str(httpx.URL(request.url, params=request.params)) if request.params else request.url
 
 
 def to_curl(request: HttpRequest) -> str:
     """An exact, copy-pastable curl line for `--dry-run`; the key shows as $FAL_KEY / $REPLICATE_API_TOKEN."""
-    url = str(httpx.URL(request.url, params=request.params)) if request.params else request.url
+    url = full_url(request)
     parts = ["curl", "-sS"]
     if request.method != "GET":
         parts += ["-X", request.method]

@@ -44,7 +44,12 @@ def run_batch_command(
         )
     if dry_run:
         for item in items:
-            out.result(build_curl(settings, item.request, on_notice=out.info))
+            planned = build_curl(settings, item.request, on_notice=out.info)
+            # One JSON line per item with --json (like the batch's results), else one curl line each.
+            if json_mode:
+                out.json(planned.to_json())
+            else:
+                out.result(planned.curl())
         return
     total = len(items)
     finished = 0

@@ -60,6 +60,7 @@ def path_command(json_output: common.JsonOpt = False) -> None:
     if json_output:
         out.json(
             {
+                "ok": True,
                 "config_file": str(path),
                 "exists": exists,
                 "state_dir": str(state_dir(os.environ)),
@@ -97,7 +98,7 @@ def show_command(json_output: common.JsonOpt = False) -> None:
         for key in provider.keys
     ]
     if json_output:
-        out.json(_as_json(settings, rows, key_rows))
+        out.json({"ok": True, **_as_json(settings, rows, key_rows)})
         return
     out.table(["setting", "value", "origin"], [_text_row(*row) for row in rows])
     if key_rows:

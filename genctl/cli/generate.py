@@ -144,7 +144,11 @@ def generate(
             )
             return
         if dry_run:
-            out.result(build_curl(settings, request, on_notice=out.info))
+            planned = build_curl(settings, request, on_notice=out.info)
+            if json_:
+                out.json(planned.to_json())
+            else:
+                out.result(planned.curl())
             return
         progress = stack.enter_context(JobProgress())
         report = run(

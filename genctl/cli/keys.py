@@ -332,7 +332,7 @@ def list_command(json_output: common.JsonOpt = False) -> None:
         rows = [
             {"provider": k.provider, "label": k.label, "masked": k.masked, "source": k.source} for k in keys
         ]
-        out.json({"keys": rows})
+        out.json({"ok": True, "keys": rows})
         return
     if not keys:
         out.info("No keys configured: set FAL_KEY or REPLICATE_API_TOKEN, or `genctl keys add PROVIDER`.")
