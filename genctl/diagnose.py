@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from genctl.errors import CODES as _CODES
-from genctl.errors import GenctlError
+from genctl.errors import WARNINGS, GenctlError
 from genctl.http import redact
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class Finding:
     details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.code != OK_CODE and self.code not in CODES:
+        if self.code != OK_CODE and self.code not in CODES and self.code not in WARNINGS:
             raise ValueError(f"unknown diagnosis code {self.code!r}")
         if self.status not in _SEVERITY:
             raise ValueError(f"unknown status {self.status!r}")

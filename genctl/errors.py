@@ -2,7 +2,7 @@
 
 ```
 GenctlError                      exit  codes
-├── UsageError                     2   usage.invalid, config.invalid, config.permissions
+├── UsageError                     2   usage.invalid, config.invalid
 ├── CredentialError                3   key.missing, key.format, key.invalid, key.locked, key.scope,
 │                                      billing.required
 ├── ModelError                     4   model.not_found, model.wrong_kind, model.needs_version
@@ -17,7 +17,8 @@ GenctlError                      exit  codes
 ```
 
 Raise with `error(code, message, fix=…)`: it picks the class from the code, so the exit code always follows
-the diagnosis code. The table `CODES` is the stable public list (README, DESIGN.md).
+the diagnosis code. The table `CODES` is the stable public list (README, DESIGN.md); `WARNINGS` lists the
+codes that only ever warn (a doctor finding, a notice) and so have no exit code.
 """
 
 from __future__ import annotations
@@ -25,11 +26,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Codes that only warn: never raised, never an exit code (README: "Diagnosis codes", exit "—").
+WARNINGS: dict[str, str] = {
+    "config.permissions": "a file holding keys is readable by others (a warning: chmod 600 fixes it)",
+}
+
 # code -> (exit code, one-line meaning). Stable strings: scripts match on them.
 CODES: dict[str, tuple[int, str]] = {
     "usage.invalid": (2, "a flag, argument or -p value is malformed"),
     "config.invalid": (2, "the config file cannot be parsed or holds a wrong value"),
-    "config.permissions": (2, "a file holding keys is readable by others"),
     "key.missing": (3, "no key is configured for the provider"),
     "key.format": (3, "the key has the wrong shape (fal: id:secret; Replicate: r8_…)"),
     "key.invalid": (3, "the provider does not know the key (revoked, mistyped)"),
