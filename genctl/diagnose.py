@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 CODES: dict[str, tuple[int, str]] = _CODES  # diagnosis code -> (exit code, one-line meaning)
-DIAGNOSIS_CODES: tuple[str, ...] = tuple(CODES)
+DIAGNOSIS_CODES: tuple[str, ...] = (*CODES, *WARNINGS)  # every code a finding may carry
 OK_CODE = "ok"  # the code of a Finding that found nothing wrong
 
 Status = Literal["ok", "warn", "fail", "skip"]
