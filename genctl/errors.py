@@ -26,6 +26,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# exit code -> what it means (README "Exit codes", `genctl help exit-codes`).
+EXIT_MEANINGS: dict[int, str] = {
+    0: "success",
+    1: "the generation itself failed; `genctl doctor`: a check failed (`--strict`: or warned)",
+    2: "usage or config error",
+    3: "credentials",
+    4: "model",
+    5: "input rejected",
+    6: "rate limited after retries and key rotation",
+    7: "unreachable or unavailable",
+    130: "interrupted (Ctrl-C); the remote job was cancelled",
+}
+
 # Codes that only warn: never raised, never an exit code (README: "Diagnosis codes", exit "—").
 WARNINGS: dict[str, str] = {
     "config.permissions": "a file holding keys is readable by others (a warning: chmod 600 fixes it)",

@@ -32,6 +32,7 @@ from genctl.cli.keys import keys_app
 from genctl.cli.models import models_app
 from genctl.cli.output import out
 from genctl.cli.sandbox import sandbox_app
+from genctl.cli.topics import help_app
 from genctl.errors import GenctlError, error
 
 # The signals that end genctl like Ctrl-C: `timeout`, `docker stop`, Kubernetes and CI cancellation send
@@ -253,6 +254,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(help_app, name="help")
 
 
 def main() -> None:
