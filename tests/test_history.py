@@ -141,7 +141,16 @@ def test_history_lists_newest_first_filters_and_clears(genctl, sandbox: Sandbox)
     assert "1/1 saved" in table.stdout
     bad = genctl("history", "--status", "done")
     assert bad.exit_code == 2 and "Error [usage.invalid]: --status 'done' is not one of" in bad.stderr
-    cleared = genctl("history", "--clear", "--json")
+    refused = genctl("history", "--clear", "--json")  # a script is never asked: it must say --yes
+    assert refused.exit_code == 2
+    err = json.loads(refused.stdout)["error"]
+    assert (err["code"], err["fix"]) == ("usage.invalid", "genctl history --clear --yes")
+    assert err["message"] == (
+        "--clear would delete all 3 recorded job(s), 1 of them pending (`genctl result` could still finish "
+        "those); off a terminal genctl does not ask, so it needs --yes."
+    )
+    assert len(json.loads(genctl("history", "--json").stdout)["jobs"]) == 3  # nothing was deleted
+    cleared = genctl("history", "--clear", "--yes", "--json")
     assert json.loads(cleared.stdout) == {"ok": True, "cleared": 3}
     assert genctl("history", "--json").stdout.strip() == '{"ok": true, "count": 0, "jobs": []}'
     assert genctl("history").stderr == "No jobs in the history.\n"
@@ -282,3 +291,18 @@ def test_the_row_names_the_key_that_was_accepted(genctl, sandbox: Sandbox, herme
     assert run.exit_code == 0, run.stderr
     [row] = rows(hermetic_env)
     assert (row.key_label, row.key_fingerprint) == ("env:FAL_KEY#2", fingerprint(FAL_KEY_OK))
+
+
+def test_clear_asks_on_a_terminal_and_keeps_everything_on_no(sandbox: Sandbox, hermetic_env: Path) -> None:
+    from tests.conftest import run_in_terminal, run_subprocess
+
+    assert run_subprocess("generate", "a fox", *FAL, "--no-download", env=fal_env(sandbox)).exit_code == 0
+    declined = run_in_terminal("history", "--clear", answer="n")
+    assert declined.exit_code == 0
+    history_db = hermetic_env / "state" / "history.db"
+    assert any(line.startswith("Delete all 1 recorded job(s) from ") for line in declined.lines)
+    assert declined.lines[-1] == "Nothing was deleted."
+    assert len(json.loads(run_subprocess("history", "--json").stdout)["jobs"]) == 1
+    accepted = run_in_terminal("history", "--clear", answer="y")
+    assert accepted.exit_code == 0
+    assert accepted.lines[-1] == f"Cleared 1 job(s) from {history_db}."

@@ -31,11 +31,25 @@ def history_command(
             "--status", help="Only jobs that are pending (submitted, queued, running), succeeded or failed."
         ),
     ] = None,
-    clear: Annotated[bool, typer.Option("--clear", help="Delete every recorded job.")] = False,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Delete every recorded job (asks first; --yes in scripts).")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="With --clear: delete without asking (needed off a terminal).")
+    ] = False,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """List recorded jobs, newest first: request id, status, key label, outputs, prompt."""
+    """List recorded jobs, newest first: request id, status, key label, outputs, prompt.
+
+    Examples:
+
+        genctl history -n 5
+
+        genctl history --status pending --json
+
+        genctl history --clear --yes
+    """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.cli.config import settings_for_cli
     from genctl.history import History
@@ -44,6 +58,9 @@ def history_command(
     settings = settings_for_cli()
     history = History()
     if clear:
+        if not yes and not _confirmed_clear(history, json_mode=json_):
+            out.info("Nothing was deleted.")
+            return
         cleared = _read(history, lambda: history.clear())
         if json_:
             out.json({"ok": True, "cleared": cleared})
@@ -150,6 +167,26 @@ def _row(row: JobRecord) -> list[str]:
         outputs,
         prompt if len(prompt) <= 40 else prompt[:39] + "…",
     ]
+
+
+def _confirmed_clear(history: History, *, json_mode: bool) -> bool:
+    """Ask before deleting every job on a terminal; off one (a script, --json) refuse without --yes."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
+    import sys
+
+    jobs = _read(history, lambda: history.recent(limit=None))
+    if not jobs:
+        return True  # nothing to lose
+    pending = sum(job.pending for job in jobs)
+    what = f"all {len(jobs)} recorded job(s)" + (
+        f", {pending} of them pending (`genctl result` could still finish those)" if pending else ""
+    )
+    if json_mode or not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise usage(
+            f"--clear would delete {what}; off a terminal genctl does not ask, so it needs --yes.",
+            fix="genctl history --clear --yes",
+        )
+    return typer.confirm(f"Delete {what} from {history.path}?", default=False, err=True)
 
 
 def _read(history: History, action: Callable[[], T]) -> T:
