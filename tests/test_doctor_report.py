@@ -43,6 +43,7 @@ def mixed(sandbox: Sandbox, hermetic_env: Path) -> dict[str, str]:
 
 def test_report_of_a_mixed_scenario(genctl, mixed: dict[str, str], tmp_path: Path) -> None:
     report = tmp_path / "reports" / "doctor.md"
+    report.parent.mkdir()  # genctl never creates a missing folder (test_doctor_report_paths.py)
     args = ["--json", "--report", str(report), *(arg for m in MODELS for arg in ("-m", m))]
     run = genctl("doctor", *args, env=mixed)
     assert run.exit_code == 1
