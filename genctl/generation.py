@@ -231,6 +231,7 @@ def _generate_on(
     deadline = request.timeout if request.timeout is not None else settings.timeout
     shared = nullcontext(client) if client is not None else None
     dest = (request.output_dir or settings.output_dir) if request.download else None
+    history = _history(settings, request)
     with shared or make_client(
         timeout=resolved.settings.timeout, connect_timeout=resolved.settings.connect_timeout
     ) as client:
@@ -244,7 +245,15 @@ def _generate_on(
             check_destination(dest)  # before paying: a folder known to be unusable costs nothing
         try:
             resolved, job, result, recorded = _run(
-                resolved, failover, settings, request, client, on_event=on_event, attempt=attempt
+                resolved,
+                failover,
+                request,
+                client,
+                dest=dest,
+                history=history,
+                threshold=settings.upload_threshold,
+                on_event=on_event,
+                attempt=attempt,
             )
         except ModelError as err:
             with _advisory():
@@ -266,7 +275,7 @@ def _generate_on(
             client,
             dest=dest,
             on_bytes=on_bytes,
-            history=_history(settings, request) if recorded else None,
+            history=history if recorded else None,
         )
     return GenerationReport(
         provider=resolved.provider.name,
@@ -346,10 +355,12 @@ def _failover(
 def _run(
     resolved: Plan,
     failover: Failover,
-    settings: Settings,
     request: GenerationRequest,
     client: httpx.Client,
     *,
+    dest: Path | None,
+    history: History | None,
+    threshold: int,
     on_event: Callable[[Event], None] | None,
     attempt: Attempt | None = None,
 ) -> tuple[Plan, Job, Result, bool]:
@@ -371,7 +382,7 @@ def _run(
         if on_event is not None:
             on_event(Event(kind, message=message))
 
-    tracker = Tracker(_history(settings, request), warn=lambda message: notify("history", message))
+    tracker = Tracker(history, warn=lambda message: notify("history", message))
     key = resolved.key
     while True:
         accepted = False
@@ -390,7 +401,7 @@ def _run(
                     key,  # noqa: B023 - this attempt's key: events come while the attempt runs
                     prompt=request.prompt,
                     params=resolved.params,
-                    output_dir=(request.output_dir or settings.output_dir) if request.download else None,
+                    output_dir=dest,
                     batch=request.batch,
                 )
             tracker.event(event)
@@ -405,7 +416,7 @@ def _run(
                 key=key,
                 client=client,
                 settings=resolved.settings,
-                threshold=settings.upload_threshold,
+                threshold=threshold,
             )
             if not request.wait:
                 job = submit_only(

@@ -1,10 +1,12 @@
 """Which key a generation uses next: after a rejected key, or a rate limit, before the job was accepted.
 
-`genctl.generation` asks `Failover.handles(err)` whether an error before acceptance is about the key, then
-`Failover.after(key, err)` for the key to send the same request with. Rejections (401, 403 lock or scope,
-402) mark the key failed, account-wide for locks and billing; a 429 rests the key until its retry time
-and switches to a free key of another account, else sleeps out the hint within the deadline. Anything
-else (404, 422, content policy, a model's failure) is not handled: another key would fail the same way.
+`genctl.generation` takes the plan's key from `Failover.first()` (the one acquire of a generation: the
+pre-flight and the submit use that key), asks `Failover.handles(err)` whether an error before acceptance is
+about the key, then `Failover.after(key, err)` for the key to send the same request with. Rejections (401,
+403 lock or scope, 402) mark the key failed, account-wide for locks and billing; a 429 rests the key until
+its retry time and switches to a free key of another account, else sleeps out the hint within the deadline.
+Anything else (404, 422, content policy, a model's failure) is not handled: another key would fail the same
+way.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Failover:
         return None if self.end is None else max(0.0, self.end - self.clock())
 
     def first(self) -> Key:
+        """The generation's key, acquired once (a rotation step); a key-state problem is a notice."""
         key = self._acquire()
         if self.pool.store.problem:
             self.notify("key", self.pool.store.problem)
