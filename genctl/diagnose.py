@@ -41,6 +41,9 @@ __all__ = [
 CODES: dict[str, tuple[int, str]] = _CODES  # diagnosis code -> (exit code, one-line meaning)
 DIAGNOSIS_CODES: tuple[str, ...] = (*CODES, *WARNINGS)  # every code a finding may carry
 OK_CODE = "ok"  # the code of a Finding that found nothing wrong
+# The code of a check that was not made at all (--offline, no HTTP client): it found nothing, good or bad;
+# `details["unchecked"]` names what it would have looked for.
+SKIPPED_CODE = "skipped"
 
 Status = Literal["ok", "warn", "fail", "skip"]
 STATUSES: tuple[Status, ...] = ("ok", "warn", "fail", "skip")
@@ -73,7 +76,7 @@ class Finding:
     details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.code != OK_CODE and self.code not in CODES and self.code not in WARNINGS:
+        if self.code not in (OK_CODE, SKIPPED_CODE) and self.code not in CODES and self.code not in WARNINGS:
             raise ValueError(f"unknown diagnosis code {self.code!r}")
         if self.status not in _SEVERITY:
             raise ValueError(f"unknown status {self.status!r}")
@@ -108,6 +111,12 @@ def ok(message: str, **details: Any) -> Finding:
 def skipped(code: str, message: str, fix: str = "", **details: Any) -> Finding:
     """Not checked; `code` names what could not be checked (e.g. billing.required for Replicate billing)."""
     return Finding(code, "skip", message, fix, details)
+
+
+def unchecked(would: str, message: str, fix: str = "", **details: Any) -> Finding:
+    """A check not made (--offline): no diagnosis code, since nothing was found; `would` names the code it
+    looks for, in `details["unchecked"]`."""
+    return Finding(SKIPPED_CODE, "skip", message, fix, {"unchecked": would, **details})
 
 
 def from_error(err: GenctlError, *, status: Status | None = None) -> Finding:

@@ -326,9 +326,19 @@ def test_offline_sends_nothing(genctl, sandbox: Sandbox) -> None:
     assert sandbox.requests == []
     assert run.exit_code == 1  # the key without a colon is wrong whatever the network says
     assert_check(checks["keys.fal.env:FAL_KEY#2"], "fail", "key.format", "both halves, one colon")
-    assert_check(checks["keys.fal.env:FAL_KEY"], "skip", "key.invalid")
-    assert_check(checks["connectivity.fal.api_url"], "skip", "network.connect")
-    assert_check(checks["models.fal.fal-ai/flux/schnell"], "skip", "model.not_found", "genctl models show")
+    # A check not made found nothing: no failure code, only what it would have looked for.
+    assert_check(checks["keys.fal.env:FAL_KEY"], "skip", "skipped")
+    assert_check(checks["connectivity.fal.api_url"], "skip", "skipped")
+    assert_check(checks["models.fal.fal-ai/flux/schnell"], "skip", "skipped", "genctl models show")
+    assert [
+        checks[c]["details"]["unchecked"] for c in ("keys.fal.env:FAL_KEY", "connectivity.fal.api_url")
+    ] == [
+        "key.invalid",
+        "network.connect",
+    ]
+    text = genctl("doctor", "--offline", env=env).stdout
+    assert "    ○ env:FAL_KEY (0000…0001): validity not checked (--offline)" in text
+    assert "[key.invalid]" not in text and "[network.connect]" not in text and "[model.not_found]" not in text
 
 
 def test_offline_uses_a_cached_schema(genctl, sandbox: Sandbox) -> None:

@@ -57,7 +57,9 @@ def text_lines(report: DoctorReport, *, verbose: bool = False) -> list[str]:
         lines.append(f"[{MARKS[status]}] {area_title(category, provider)}")
         for check in checks:
             finding = check.finding
-            code = f" [{finding.code}]" if finding.code != diagnose.OK_CODE else ""
+            code = (
+                f" [{finding.code}]" if finding.code not in (diagnose.OK_CODE, diagnose.SKIPPED_CODE) else ""
+            )
             lines.append(f"    {MARKS[finding.status]}{code} {check.subject}: {finding.message}")
             if finding.fix and finding.status != "ok":
                 lines.append(f"      Fix: {finding.fix}")

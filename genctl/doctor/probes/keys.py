@@ -58,7 +58,7 @@ def check_key(ctx: DoctorContext, probe: Probe, key: Key) -> list[Check]:
         main = (
             local
             if local is not None and local.status == "fail"
-            else diagnose.skipped("key.invalid", f"validity not checked ({ctx.why_offline})")
+            else diagnose.unchecked("key.invalid", f"validity not checked ({ctx.why_offline})")
         )
         verdict: KeyCheck | None = None
     else:

@@ -86,7 +86,7 @@ def check_model(ctx: DoctorContext, probe: Probe, item: ModelToCheck) -> list[Ch
     except NotCached:
         message = f"not checked ({ctx.why_offline}) and no cached schema of {model}"
         fix = f"Run `genctl models show {model}` once online: doctor --offline then checks against that copy."
-        return [probe.check(diagnose.skipped("model.not_found", message, fix, **facts))]
+        return [probe.check(diagnose.unchecked("model.not_found", message, fix, **facts))]
     except _NoKeyAccepted as refused:
         label = registry.label(provider)
         message = f"not checked: no {label} key was accepted ({refused.err.code}; see the key checks)"

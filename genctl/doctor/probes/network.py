@@ -59,7 +59,7 @@ def probe_url(ctx: DoctorContext, provider: str, setting: str, url: str) -> diag
     if ctx.client_error is not None:
         return diagnose.from_error(ctx.client_error).with_details(setting=setting, url=url)
     if ctx.offline:
-        return diagnose.skipped("network.connect", f"{setting} {url} not checked ({ctx.why_offline})")
+        return diagnose.unchecked("network.connect", f"{setting} {url} not checked ({ctx.why_offline})")
     import httpx
 
     parsed = httpx.URL(url)
