@@ -252,8 +252,8 @@ def test_terminal_output_groups_checks_like_flutter_doctor(genctl, sandbox: Sand
     )
     assert run.exit_code == 1
     lines = run.stdout.splitlines()
-    assert "[✓] Environment" in lines
-    assert "[✓] Connectivity · fal.ai" in lines
+    assert "[✓] Environment (4 checks passed)" in lines  # a passing area is one line (-v lists its checks)
+    assert "[✓] Connectivity · fal.ai (4 checks passed)" in lines
     assert "[✗] Keys · fal.ai" in lines
     assert "[✗] Models · fal.ai" in lines
     locked = lines.index(next(line for line in lines if line.startswith("    ✗ [key.locked] env:FAL_KEY#2")))

@@ -97,7 +97,11 @@ def doctor(
         from genctl.doctor.report import text_lines
 
         for line in text_lines(result, verbose=verbose):
-            out.result(line)
+            # Wrapped to the terminal at word boundaries, continuation lines under the text they continue.
+            text = line.lstrip(" ")
+            indent = len(line) - len(text)
+            hang = 5 if text.startswith("Fix: ") else 2 if text.startswith(("✓", "✗", "!", "○")) else 4
+            out.prose(text, indent=indent, hang=hang)
     if not result.ok:
         raise typer.Exit(1)
 

@@ -48,18 +48,27 @@ def conclusion(report: DoctorReport) -> str:
 
 
 def text_lines(report: DoctorReport, *, verbose: bool = False) -> list[str]:
-    """The terminal report: `[✓] Area`, a line per check, `Fix:` under each problem, then the conclusion."""
+    """The terminal report, like `flutter doctor`: one line per area that passed (`[✓] Keys · fal.ai
+    (2 checks passed)`, or the one check's message); an area with a problem, or a check that was not made,
+    lists its checks with `Fix:` under each problem; `verbose` lists every check with its HTTP exchanges.
+    Then the conclusion."""
     lines: list[str] = []
     for (category, provider), checks in report.areas().items():
         status = diagnose.worst(c.finding.status for c in checks)
         if status == "skip" and any(c.finding.status == "ok" for c in checks):
             status = "ok"  # a check that could not be made does not make the area look broken
-        lines.append(f"[{MARKS[status]}] {area_title(category, provider)}")
+        title = f"[{MARKS[status]}] {area_title(category, provider)}"
+        passed = all(c.finding.status == "ok" for c in checks)
+        if passed and not verbose:
+            # One check: its own words (they may carry a caveat); more: how many passed (-v lists them).
+            only = checks[0].finding.message if len(checks) == 1 else None
+            lines.append(f"{title} — {only}" if only else f"{title} ({_passed(len(checks))})")
+            continue
+        lines.append(title)
         for check in checks:
             finding = check.finding
-            code = (
-                f" [{finding.code}]" if finding.code not in (diagnose.OK_CODE, diagnose.SKIPPED_CODE) else ""
-            )
+            shown = finding.code not in (diagnose.OK_CODE, diagnose.SKIPPED_CODE)
+            code = f" [{finding.code}]" if shown else ""
             lines.append(f"    {MARKS[finding.status]}{code} {check.subject}: {finding.message}")
             if finding.fix and finding.status != "ok":
                 lines.append(f"      Fix: {finding.fix}")
@@ -67,6 +76,10 @@ def text_lines(report: DoctorReport, *, verbose: bool = False) -> list[str]:
                 lines += [f"      {line}" for line in _exchange_lines(finding.details)]
     lines += ["", f"{conclusion(report)} ({len(report.checks)} checks in {report.seconds:.1f} s)"]
     return lines
+
+
+def _passed(n: int) -> str:
+    return "1 check passed" if n == 1 else f"{n} checks passed"
 
 
 def _exchange_lines(details: dict[str, Any], *, timing: bool = True) -> list[str]:
