@@ -283,7 +283,7 @@ def test_progress_bar_on_a_tty_and_results_still_on_stdout(sandbox: Sandbox, tmp
     )
     assert run.exit_code == 1
     lines = run.stdout.splitlines()
-    assert len(lines) == 2 and all(line.startswith("out/") for line in lines)
+    assert len(lines) == 2 and all(line.startswith("out/") for line in lines), run.screen
     assert "Generating" in run.screen and "3/3" in run.screen
     assert "item 3 (line 3) failed [generation.failed]" in run.screen
     assert "2 succeeded, 1 failed: generation.failed ×1" in run.screen

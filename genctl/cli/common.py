@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from genctl.providers import registry  # the ground floor: no httpx, no SDK
+
 
 @dataclass
 class GlobalOptions:
@@ -17,6 +19,15 @@ class GlobalOptions:
 
 
 options = GlobalOptions()
+
+PROVIDER_CHOICES = "[" + "|".join(registry.NAMES) + "]"  # `--provider [fal|replicate]` in --help
+PROVIDER_NAMES = " or ".join(registry.NAMES)
+
+
+def complete_provider(incomplete: str) -> list[str]:
+    """Shell completion of a provider name (`genctl --install-completion`)."""
+    return [name for name in registry.NAMES if name.startswith(incomplete)]
+
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notices on stderr.")]

@@ -25,7 +25,13 @@ LIVE_QUESTION = (
 
 def doctor(
     provider: Annotated[
-        str | None, typer.Option("--provider", help="Only this provider: fal or replicate.")
+        str | None,
+        typer.Option(
+            "--provider",
+            help="Only this provider.",
+            metavar=common.PROVIDER_CHOICES,
+            autocompletion=common.complete_provider,
+        ),
     ] = None,
     model: Annotated[
         list[str] | None,

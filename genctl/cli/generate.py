@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from genctl.cli import common
 from genctl.cli.common import JsonOpt, QuietOpt
 from genctl.cli.output import out
 from genctl.cli.progress import JobProgress
@@ -33,7 +34,10 @@ def generate(
     provider: Annotated[
         str | None,
         typer.Option(
-            "--provider", help="fal or replicate, and only it: no fallback (default: model id, else config)."
+            "--provider",
+            help="This provider only: no fallback (default: from the model id, else the config).",
+            metavar=common.PROVIDER_CHOICES,
+            autocompletion=common.complete_provider,
         ),
     ] = None,
     param: Annotated[

@@ -29,7 +29,15 @@ keys_app = typer.Typer(
 )
 
 STDIN_WAIT = 10.0  # seconds to wait for a piped key before calling it "nothing piped" (never hang a script)
-ProviderArg = Annotated[str, typer.Argument(help="fal or replicate.", show_default=False, metavar="PROVIDER")]
+ProviderArg = Annotated[
+    str,
+    typer.Argument(
+        help="The provider.",
+        show_default=False,
+        metavar=common.PROVIDER_CHOICES,
+        autocompletion=common.complete_provider,
+    ),
+]
 
 
 def _provider(name: str) -> str:
@@ -50,7 +58,15 @@ def status_command(
         bool,
         typer.Option("--check", help="Probe every key live, concurrently, with calls that cost nothing."),
     ] = False,
-    provider: Annotated[str | None, typer.Option("--provider", help="Only this provider.")] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            "--provider",
+            help="Only this provider.",
+            metavar=common.PROVIDER_CHOICES,
+            autocompletion=common.complete_provider,
+        ),
+    ] = None,
     json_output: common.JsonOpt = False,
 ) -> None:
     """Each key's state: usable, failed (why, since when) or cooling down; which key is next.

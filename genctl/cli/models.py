@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from genctl.cli import common
 from genctl.cli.common import JsonOpt, QuietOpt
 from genctl.cli.output import out
 from genctl.errors import error, usage
@@ -42,7 +43,14 @@ models_app = typer.Typer(
 )
 
 ProviderOpt = Annotated[
-    str | None, typer.Option("--provider", help="Only this provider: fal or replicate.", show_default=False)
+    str | None,
+    typer.Option(
+        "--provider",
+        help="Only this provider.",
+        show_default=False,
+        metavar=common.PROVIDER_CHOICES,
+        autocompletion=common.complete_provider,
+    ),
 ]
 RefreshOpt = Annotated[
     bool, typer.Option("--refresh", help="Fetch again now instead of using the cached catalogue.")
