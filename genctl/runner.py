@@ -25,7 +25,9 @@ log = logging.getLogger("genctl.runner")
 
 # "key": a key notice from genctl.keys.failover: a switch to another key, or key state that cannot be saved.
 # "history": the job history cannot be written (genctl.history.tracking); the job goes on unrecorded.
-EventKind = Literal["submitted", "queued", "running", "log", "completed", "retry", "key", "history"]
+EventKind = Literal[
+    "submitting", "submitted", "queued", "running", "log", "completed", "retry", "key", "history"
+]
 CANCEL_TIMEOUT = 5.0  # seconds: a best-effort cancel must not hold up the error report
 # Once --timeout has passed, the cancel (and the history write) must fit in what is left of N + 2 s.
 CANCEL_AFTER_DEADLINE = 1.5
@@ -325,6 +327,7 @@ def _submit(s: _Session, params: dict[str, Any]) -> tuple[Job, JobStatus, httpx.
     if _out_of_time(s):
         # Never a paid submit once the deadline has passed: it would be cancelled at once, for nothing.
         raise _limit_error(s, "before the job was submitted: nothing was sent, nothing is charged")
+    s.emit("submitting")  # the paid request goes out now (uploads and the pre-flight are done)
     try:
         response = s.checked(request)
     except GenctlError as err:

@@ -118,8 +118,8 @@ def run_on_tty(*args: str, env: Mapping[str, str] | None = None, timeout: float 
     """Run `python -m genctl ARGS` with stderr on a pseudo-terminal (colour on), stdout piped."""
 
     master, slave = pty.openpty()
-    full_env = {**os.environ, **(env or {}), "TERM": "xterm"}
-    full_env.pop("NO_COLOR", None)
+    inherited = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}  # NO_COLOR only when `env` says
+    full_env = {**inherited, **(env or {}), "TERM": "xterm"}
     with subprocess.Popen(
         [sys.executable, "-m", "genctl", *args], stdout=subprocess.PIPE, stderr=slave, env=full_env, text=True
     ) as proc:

@@ -128,16 +128,40 @@ def test_missing_key_names_the_env_var(genctl) -> None:
     assert "Traceback" not in run.stderr
 
 
-def test_no_progress_when_stderr_is_not_a_tty(genctl, sandbox: Sandbox) -> None:
-    run = genctl(
-        "generate",
-        "[sandbox:queue=2][sandbox:progress=2] a fox",
-        "-m",
-        "fal-ai/flux/dev",
-        env=fal_env(sandbox),
-    )
+def test_plain_progress_lines_when_stderr_is_not_a_tty(genctl, sandbox: Sandbox) -> None:
+    prompt = "[sandbox:queue=2][sandbox:progress=2] a fox"
+    run = genctl("generate", prompt, "-m", "fal-ai/flux/dev", env=fal_env(sandbox))
+    assert run.exit_code == 0
+    # A CI log gets each state once (no spinner frames, no carriage returns) and every model log line.
+    shown = [re.sub(r" · \d+s$", " · Ns", line) for line in run.stderr.splitlines()]
+    rid = re.search(r"Submitted (\S+) ·", run.stderr).group(1)  # type: ignore[union-attr]
+    assert shown == [
+        "Submitting · Ns",
+        f"Submitted {rid} · Ns",
+        "In queue (position 2) · Ns",  # position 1 follows within QUEUE_EVERY: not repeated
+        "Running · Ns",
+        "  step 1/2",
+        "  step 2/2",
+        "Downloading · Ns",
+    ]
+    assert "\r" not in run.stderr and "\x1b" not in run.stderr
+    assert run.stdout.strip().endswith(".png")
+
+
+def test_quiet_silences_progress_off_a_tty(genctl, sandbox: Sandbox) -> None:
+    prompt = "[sandbox:queue=2][sandbox:progress=2] a fox"
+    run = genctl("generate", prompt, "-m", "fal-ai/flux/dev", "--quiet", env=fal_env(sandbox))
     assert run.exit_code == 0
     assert run.stderr == ""
+
+
+def test_no_color_keeps_the_progress_on_a_tty(sandbox: Sandbox) -> None:
+    prompt = "[sandbox:queue=2][sandbox:progress=2] a fox"
+    sandbox.configure(status_stream_tick=0.3)
+    run = run_on_tty("generate", prompt, "-m", "fal-ai/flux/dev", env={**fal_env(sandbox), "NO_COLOR": "1"})
+    assert run.exit_code == 0
+    assert "In queue (position" in run.screen and "step 2/2" in run.screen  # the news, without colour
+    assert "\x1b[3" not in run.screen  # no colour sequence
 
 
 def test_progress_on_a_tty_shows_queue_position_and_logs(sandbox: Sandbox) -> None:

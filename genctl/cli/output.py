@@ -1,8 +1,8 @@
 """The one output sink: results to stdout (text or --json), everything else to stderr.
 
 Commands never print. They call `out.result(...)`, `out.json(...)`, `out.table(...)` for data and
-`out.info/warn/error` for people; progress displays come from `out.progress()` and switch themselves
-off when stderr is not a TTY, with NO_COLOR, or with --quiet.
+`out.info/warn/error` for people; progress displays come from `out.progress()`: live on a TTY (NO_COLOR
+only drops the colour), plain occasional lines off one (CI logs), nothing with --quiet.
 """
 
 from __future__ import annotations
@@ -57,8 +57,15 @@ class Sink:
 
     @property
     def live(self) -> bool:
-        """Whether spinners and progress bars may draw (stderr is a TTY, no NO_COLOR, not --quiet)."""
-        return self.color and not self.quiet
+        """Whether spinners and progress bars may draw: stderr is a TTY and not --quiet (NO_COLOR takes
+        the colour away, not the progress)."""
+        return _isatty(sys.stderr) and not self.quiet
+
+    @property
+    def plain_progress(self) -> bool:
+        """Off a TTY (CI logs), progress is plain lines on stderr: state changes and model logs, no
+        spinner frames or carriage returns; --quiet silences them."""
+        return not _isatty(sys.stderr) and not self.quiet
 
     def stderr(self) -> Console:
         # Rebuilt when the stream changes (the test runner swaps sys.stderr per invocation).
@@ -71,7 +78,8 @@ class Sink:
                 no_color=not self.color,
                 highlight=False,
                 soft_wrap=True,
-                force_terminal=None if self.color else False,
+                # A terminal stays one with NO_COLOR (spinners still draw, without colour); off a TTY, never.
+                force_terminal=None if _isatty(sys.stderr) else False,
             )
         return self._err_console
 
