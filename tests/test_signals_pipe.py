@@ -28,7 +28,7 @@ def test_a_result_written_to_a_full_device_fails_and_the_paid_output_is_kept(
 ) -> None:
     with open("/dev/full", "w") as full:
         proc = subprocess.run(
-            [sys.executable, "-m", "genctl", "generate", "a fox", *FAL, "-o", "out"],
+            [sys.executable, "-m", "genctl", "generate", "a fox", *FAL, "-o", "out", "--quiet"],
             env={**os.environ, **fal_env(sandbox)},
             stdout=full,
             stderr=subprocess.PIPE,

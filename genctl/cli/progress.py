@@ -63,7 +63,8 @@ class JobProgress:
             self._state = f"Submitted {event.job.request_id if event.job else ''}".rstrip()
         elif kind == "queued":
             position = event.queue_position
-            self._state = "In queue" + (f" (position {position})" if position is not None else "")
+            where = "" if position is None else " (next)" if position == 0 else f" (position {position})"
+            self._state = "In queue" + where
         elif kind == "running":
             self._state = "Running"
         elif kind == "log" and event.message and out.live:
