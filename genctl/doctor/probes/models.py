@@ -16,11 +16,13 @@ from genctl.catalog.schema_check import check_params, payload_error
 from genctl.diagnose import Finding
 from genctl.doctor.probes import Check, DoctorContext, Probe
 from genctl.errors import CredentialError, GenctlError, error
+from genctl.keys.check import in_background
 from genctl.providers import registry
 
 if TYPE_CHECKING:
     from genctl.catalog import Catalog, ModelDetail
     from genctl.doctor.probes import DoctorOptions
+    from genctl.providers.base import Price
     from genctl.settings import Settings
     from genctl.values import Key
 
@@ -80,6 +82,8 @@ def check_model(ctx: DoctorContext, probe: Probe, item: ModelToCheck) -> list[Ch
 
     model, provider = item.model, item.provider
     facts: dict[str, Any] = {"origin": item.origin}
+    # The price does not depend on the look-up: both go out at once (one round trip, not two).
+    priced = None if ctx.offline else in_background(partial(_price, ctx, model, provider))
     try:
         preflight.check_name(model)  # a text model's name (gpt-4o-mini) needs no request
         detail, key, catalog = _find(ctx, model, provider)
@@ -102,8 +106,11 @@ def check_model(ctx: DoctorContext, probe: Probe, item: ModelToCheck) -> list[Ch
         versionless = suggest.needs_version(model, info.latest_version, provider=provider)
         return [probe.check(diagnose.from_error(versionless).with_details(**facts))]
     price = info.price
-    if price is None and not ctx.offline:
-        price = catalog.prices(provider, [model]).get(model)
+    if price is None and priced is not None:
+        try:
+            price = priced.result()
+        except GenctlError:  # asked with the first key, which was refused: ask with the one accepted
+            price = catalog.prices(provider, [model]).get(model)
     facts.update(
         category=info.category,
         kind=info.kind,
@@ -122,6 +129,11 @@ def check_model(ctx: DoctorContext, probe: Probe, item: ModelToCheck) -> list[Ch
     if (params := _params(ctx, model, provider, detail)) is not None:
         checks.append(probe.check(params, aspect="params"))
     return checks
+
+
+def _price(ctx: DoctorContext, model: str, provider: str) -> Price | None:
+    keys = ctx.keys(provider)
+    return ctx.catalog(provider, keys[0] if keys else None).prices(provider, [model]).get(model)
 
 
 class _NoKeyAccepted(Exception):
