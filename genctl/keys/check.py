@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -85,6 +85,21 @@ def _check_fal(provider: FalProvider, key: Key, client: httpx.Client, policy: Re
     lock_sent = in_background(
         lambda: _send(client, fal_lock_request(provider.rest_url, key), provider.name, policy)
     )
+    try:
+        return _read_fal(provider, key, client, policy, billing_sent, lock_sent)
+    finally:
+        # Whatever decided, the other probes end before the caller may close the client under them.
+        wait([billing_sent, lock_sent])
+
+
+def _read_fal(
+    provider: FalProvider,
+    key: Key,
+    client: httpx.Client,
+    policy: RetryPolicy,
+    billing_sent: Future[httpx.Response],
+    lock_sent: Future[httpx.Response],
+) -> KeyCheck:
     response = _send(client, fal_pricing_request(provider.api_url, key), provider.name, policy)
     if not fal_key_accepted(response):
         return failed_check(provider.error_from_response(response, key=key))

@@ -5,6 +5,7 @@ model.not_found with did-you-mean), generates media (model.wrong_kind), runs wit
 
 from __future__ import annotations
 
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -79,11 +80,20 @@ def probes(ctx: DoctorContext) -> list[Probe]:
 
 
 def check_model(ctx: DoctorContext, probe: Probe, item: ModelToCheck) -> list[Check]:
+    # The price does not depend on the look-up: both go out at once (one round trip, not two).
+    priced = None if ctx.offline else in_background(partial(_price, ctx, item.model, item.provider))
+    try:
+        return _check_model(ctx, probe, item, priced)
+    finally:
+        if priced is not None:
+            wait([priced])  # ended before doctor may close the client under it
 
+
+def _check_model(
+    ctx: DoctorContext, probe: Probe, item: ModelToCheck, priced: Future[Price | None] | None
+) -> list[Check]:
     model, provider = item.model, item.provider
     facts: dict[str, Any] = {"origin": item.origin}
-    # The price does not depend on the look-up: both go out at once (one round trip, not two).
-    priced = None if ctx.offline else in_background(partial(_price, ctx, model, provider))
     try:
         preflight.check_name(model)  # a text model's name (gpt-4o-mini) needs no request
         detail, key, catalog = _find(ctx, model, provider)
