@@ -7,11 +7,13 @@ import email.utils
 import json
 import logging
 import math
+import os
 import random
 import re
 import shlex
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -79,6 +81,7 @@ def make_client(
             follow_redirects=True,
             headers={"User-Agent": user_agent},
             transport=transport,
+            verify=_ssl_context() if transport is None else True,
         )
     except (OSError, ssl.SSLError) as exc:
         # httpx loads the CA bundle here: a SSL_CERT_FILE / SSL_CERT_DIR naming a missing or broken file.
@@ -91,6 +94,22 @@ def make_client(
     # Every socket wait honours genctl.deadline's limits: --timeout, and each exchange's wall-clock cap.
     deadline.install(client)
     return client
+
+
+_SSL_CONTEXTS: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+_SSL_LOCK = threading.Lock()
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default context (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), built once per process and CA
+    setting: loading the bundle costs ~30 ms of CPU per client, and doctor makes one per connectivity probe.
+    A failure (a missing bundle) is not cached: it is raised again for the next client."""
+    where = (os.environ.get("SSL_CERT_FILE") or None, os.environ.get("SSL_CERT_DIR") or None)
+    with _SSL_LOCK:
+        found = _SSL_CONTEXTS.get(where)
+        if found is None:
+            found = _SSL_CONTEXTS[where] = httpx.create_ssl_context()
+        return found
 
 
 def proxy_for(url: str) -> tuple[str | None, str | None]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from genctl.errors import GenctlError, error
 from genctl.providers import registry
@@ -132,8 +132,9 @@ class HttpRequest:
     json: Any = None
     params: dict[str, str] | None = None
     idempotent: bool = False
-    # multipart parts, field -> (file name, data, mime type)
-    files: dict[str, tuple[str, bytes, str]] | None = field(default=None, repr=False)
+    # multipart parts, field -> (file name, data, mime type); data as an open file streams from disk (httpx
+    # reads it in chunks, and seeks back to 0 for a retry)
+    files: dict[str, tuple[str, bytes | BinaryIO, str]] | None = field(default=None, repr=False)
     timeout: float | None = None  # read timeout for this call when it must differ from the client's
 
 

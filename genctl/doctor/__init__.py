@@ -46,10 +46,16 @@ if TYPE_CHECKING:
     from genctl.settings import Settings
 
 ProbeSource = Callable[[DoctorContext], Iterable[Probe]]
-SOURCES: list[ProbeSource] = [environment.probes, network.probes, keys.probes, models.probes]
+SOURCES: list[ProbeSource] = [
+    environment.probes,
+    network.probes,
+    keys.probes,
+    models.probes,
+    aliases.prefetch,
+]
 LATE_SOURCES: list[ProbeSource] = [live.probes, aliases.probes]
 CANCEL_GRACE = 8.0  # seconds Ctrl-C waits for probes to cancel what they started
-MAX_WORKERS = 16  # probes at once: each mostly waits on the network
+MAX_WORKERS = 32  # probes at once: each mostly waits on the network (6 + 2 keys, 5 models: one wave)
 Progress = Callable[[int, int], None]  # (probes done, probes in all)
 
 

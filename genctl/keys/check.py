@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import contextvars
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from genctl.errors import GenctlError
 from genctl.http import RetryPolicy, make_client, send
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 PROBE_TIMEOUT = 5.0  # seconds for each probe call: a check must not hang on one dead key
 MAX_WORKERS = 8
 ACCOUNT_LOOKUP_TIMEOUT = 5.0
+T = TypeVar("T")
 _POLICY = RetryPolicy(max_attempts=2, base_delay=0.2, max_wait=1.0)
 
 
@@ -74,12 +77,35 @@ def check_key(
 
 
 def _check_fal(provider: FalProvider, key: Key, client: httpx.Client, policy: RetryPolicy) -> KeyCheck:
+    # The three free probes do not depend on each other's answers, only their reading does: all three go
+    # out at once (one round trip, not three), and a refused pricing call still decides alone.
+    billing_sent = in_background(
+        lambda: _send(client, fal_billing_request(provider.api_url, key), provider.name, policy)
+    )
+    lock_sent = in_background(
+        lambda: _send(client, fal_lock_request(provider.rest_url, key), provider.name, policy)
+    )
+    try:
+        return _read_fal(provider, key, client, policy, billing_sent, lock_sent)
+    finally:
+        # Whatever decided, the other probes end before the caller may close the client under them.
+        wait([billing_sent, lock_sent])
+
+
+def _read_fal(
+    provider: FalProvider,
+    key: Key,
+    client: httpx.Client,
+    policy: RetryPolicy,
+    billing_sent: Future[httpx.Response],
+    lock_sent: Future[httpx.Response],
+) -> KeyCheck:
     response = _send(client, fal_pricing_request(provider.api_url, key), provider.name, policy)
     if not fal_key_accepted(response):
         return failed_check(provider.error_from_response(response, key=key))
     notes: list[str] = []
     account = balance = currency = scope = None
-    billing = _send(client, fal_billing_request(provider.api_url, key), provider.name, policy)
+    billing = billing_sent.result()
     if billing.is_success:
         scope = "ADMIN"
         account, balance, currency = parse_fal_billing(billing)
@@ -89,13 +115,32 @@ def _check_fal(provider: FalProvider, key: Key, client: httpx.Client, policy: Re
     else:
         notes.append(f"account unknown ({err.code})")
     facts: dict[str, Any] = {"account": account, "scope": scope, "balance": balance, "currency": currency}
-    lock = _send(client, fal_lock_request(provider.rest_url, key), provider.name, policy)
+    lock = lock_sent.result()
     if not lock.is_success:
         err = provider.error_from_response(lock, key=key)
         if err.code == "key.locked":
             return failed_check(err, **facts)
         notes.append(f"lock state unknown ({err.code})")
     return KeyCheck("valid", notes=tuple(notes), **facts)
+
+
+def in_background(call: Callable[[], T]) -> Future[T]:
+    """`call` on a daemon thread, in a copy of the caller's context (an abandoned probe past doctor's
+    deadline must not keep the process alive); its exception (a GenctlError from http.send, say) is
+    re-raised by `.result()`."""
+    future: Future[T] = Future()
+    context = contextvars.copy_context()  # doctor records each probe's HTTP exchanges in its context
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(context.run(call))
+        except BaseException as exc:  # re-raised by future.result() on the caller's thread
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="genctl-check-probe", daemon=True).start()
+    return future
 
 
 def _send(client: httpx.Client, request: HttpRequest, provider: str, policy: RetryPolicy) -> httpx.Response:

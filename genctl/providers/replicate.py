@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
 from genctl.errors import GenctlError, error
@@ -139,7 +139,9 @@ class ReplicateProvider:
         url = job.cancel_url or f"{self.api_url}/predictions/{job.request_id}/cancel"
         return HttpRequest("POST", url, headers=self.headers(key), idempotent=True)
 
-    def upload_request(self, *, file_name: str, data: bytes, content_type: str, key: Key) -> HttpRequest:
+    def upload_request(
+        self, *, file_name: str, data: bytes | BinaryIO, content_type: str, key: Key
+    ) -> HttpRequest:
         """`POST /files` multipart (part `content`, §4); uploads are free, so retrying is safe."""
         files = {"content": (file_name, data, content_type)}
         return HttpRequest(

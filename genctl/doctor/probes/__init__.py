@@ -8,6 +8,7 @@ status, time, request id, the provider's words) for `--verbose` and the report.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -110,6 +111,8 @@ class DoctorContext:
         self._lock = threading.Lock()
         self._catalogs: dict[tuple[str, str | None], Catalog] = {}
         self._views: dict[str, list[KeyView]] = {}
+        # What a phase-one source found for a late one, by the late source's own keys (aliases' look-ups).
+        self.prefetched: dict[Any, Any] = {}
 
     def sleep(self, seconds: float) -> None:
         """A sleep for probes that poll: Ctrl-C (`stop`) ends it as a KeyboardInterrupt in the probe's thread,
@@ -166,37 +169,38 @@ class DoctorContext:
 
 # -- the HTTP exchanges of the probe running on this thread -----------------------------------------------
 
-_local = threading.local()
+# A context variable, not a thread-local: a probe that sends calls at once from helper threads (the fal key
+# check's three probes) runs them in a copy of its context, so they land in the same log.
+_recording: contextvars.ContextVar[tuple[list[dict[str, Any]], dict[int, float]] | None]
+_recording = contextvars.ContextVar("genctl_doctor_recording", default=None)
 
 
 def install_recorder(client: httpx.Client) -> None:
-    """Record every exchange `client` makes into the log of the probe running on the calling thread."""
+    """Record every exchange `client` makes into the log of the probe running in the calling context."""
     client.event_hooks = {"request": [_on_request], "response": [_on_response]}
 
 
 def start_recording() -> None:
-    _local.log = []
-    _local.started = {}
+    _recording.set(([], {}))
 
 
 def stop_recording() -> list[dict[str, Any]]:
-    log: list[dict[str, Any]] = getattr(_local, "log", None) or []
-    _local.log = None
-    return log
+    found = _recording.get()
+    _recording.set(None)
+    return found[0] if found is not None else []
 
 
 def _on_request(request: httpx.Request) -> None:
-    started = getattr(_local, "started", None)
-    if started is not None:
-        started[id(request)] = time.monotonic()
+    if (found := _recording.get()) is not None:
+        found[1][id(request)] = time.monotonic()
 
 
 def _on_response(response: httpx.Response) -> None:
-    log = getattr(_local, "log", None)
-    if log is None:
+    if (found := _recording.get()) is None:
         return
+    log, started = found
     request = response.request
-    began = _local.started.pop(id(request), None)
+    began = started.pop(id(request), None)
     entry: dict[str, Any] = {
         "method": request.method,
         "url": str(request.url),

@@ -21,12 +21,14 @@ from genctl.aliases import Alias, table
 from genctl.catalog import NotCached
 from genctl.diagnose import Finding
 from genctl.doctor.probes import Check, DoctorContext, Probe
+from genctl.doctor.probes.models import models_to_check
 from genctl.errors import GenctlError
 from genctl.providers import registry
 
 # Look-ups at once: every side of the built-in aliases (24) in one wave, so the check costs one round trip
 # rather than one per 8 look-ups. Each is one GET (fal: Find mode, one id; Replicate: the model).
 MAX_LOOKUPS = 32
+_PREFETCH = "aliases.absent"  # ctx.prefetched key prefix: (_PREFETCH, (provider, model)) -> absent
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,30 @@ class _Side:
             "can_serve": {"ok": True, "fail": False}.get(self.status),
             "code": self.code or None,
         }
+
+
+def prefetch(ctx: DoctorContext) -> list[Probe]:
+    """A phase-one source (genctl.doctor.SOURCES) with no check of its own: the catalogue look-ups of every
+    alias side, at once with the key checks rather than after them (they do not depend on the verdicts,
+    only their reading does); `check_aliases` then reads the answers from `ctx.prefetched`."""
+    if ctx.offline:
+        return []
+    checked = {(item.provider, item.model) for item in models_to_check(ctx.settings, ctx.options)}
+    wanted = {
+        (p, t.model)
+        for alias in table(ctx.settings).values()
+        for p, t in alias.targets.items()
+        if p in ctx.providers and ctx.settings.providers[p].keys and (p, t.model) not in checked
+    }
+    if not wanted:
+        return []
+
+    def run() -> list[Check]:
+        found = _look_up(ctx, wanted)  # one update, read only after phase one: no lock needed
+        ctx.prefetched.update({(_PREFETCH, side): gone for side, gone in found.items()})
+        return []
+
+    return [Probe("aliases.prefetch", "aliases", None, "aliases", run=run)]
 
 
 def probes(ctx: DoctorContext) -> list[Probe]:
@@ -114,6 +140,18 @@ def _missing_models(
         if providers[p].status == "ok" and ctx.check(f"models.{p}.{t.model}") is None
     }
 
+    found = {
+        side: ctx.prefetched[(_PREFETCH, side)] for side in wanted if (_PREFETCH, side) in ctx.prefetched
+    }
+    found |= _look_up(ctx, wanted - found.keys())
+    return {side for side, gone in found.items() if gone}
+
+
+def _look_up(ctx: DoctorContext, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+    """Whether each (provider, model) is absent from its provider's catalogue, asked at once."""
+    if not wanted:
+        return {}
+
     def absent(side: tuple[str, str]) -> bool:
         provider, model = side
         keys = ctx.keys(provider)
@@ -123,8 +161,7 @@ def _missing_models(
             return False
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(wanted), MAX_LOOKUPS))) as pool:
-        found = dict(zip(sorted(wanted), pool.map(absent, sorted(wanted)), strict=True))
-    return {side for side, gone in found.items() if gone}
+        return dict(zip(sorted(wanted), pool.map(absent, sorted(wanted)), strict=True))
 
 
 def _unknown_models(aliases: dict[str, Alias], missing: set[tuple[str, str]]) -> Finding:

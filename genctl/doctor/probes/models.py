@@ -5,6 +5,7 @@ model.not_found with did-you-mean), generates media (model.wrong_kind), runs wit
 
 from __future__ import annotations
 
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -16,11 +17,13 @@ from genctl.catalog.schema_check import check_params, payload_error
 from genctl.diagnose import Finding
 from genctl.doctor.probes import Check, DoctorContext, Probe
 from genctl.errors import CredentialError, GenctlError, error
+from genctl.keys.check import in_background
 from genctl.providers import registry
 
 if TYPE_CHECKING:
     from genctl.catalog import Catalog, ModelDetail
     from genctl.doctor.probes import DoctorOptions
+    from genctl.providers.base import Price
     from genctl.settings import Settings
     from genctl.values import Key
 
@@ -77,7 +80,18 @@ def probes(ctx: DoctorContext) -> list[Probe]:
 
 
 def check_model(ctx: DoctorContext, probe: Probe, item: ModelToCheck) -> list[Check]:
+    # The price does not depend on the look-up: both go out at once (one round trip, not two).
+    priced = None if ctx.offline else in_background(partial(_price, ctx, item.model, item.provider))
+    try:
+        return _check_model(ctx, probe, item, priced)
+    finally:
+        if priced is not None:
+            wait([priced])  # ended before doctor may close the client under it
 
+
+def _check_model(
+    ctx: DoctorContext, probe: Probe, item: ModelToCheck, priced: Future[Price | None] | None
+) -> list[Check]:
     model, provider = item.model, item.provider
     facts: dict[str, Any] = {"origin": item.origin}
     try:
@@ -102,8 +116,11 @@ def check_model(ctx: DoctorContext, probe: Probe, item: ModelToCheck) -> list[Ch
         versionless = suggest.needs_version(model, info.latest_version, provider=provider)
         return [probe.check(diagnose.from_error(versionless).with_details(**facts))]
     price = info.price
-    if price is None and not ctx.offline:
-        price = catalog.prices(provider, [model]).get(model)
+    if price is None and priced is not None:
+        try:
+            price = priced.result()
+        except GenctlError:  # asked with the first key, which was refused: ask with the one accepted
+            price = catalog.prices(provider, [model]).get(model)
     facts.update(
         category=info.category,
         kind=info.kind,
@@ -122,6 +139,11 @@ def check_model(ctx: DoctorContext, probe: Probe, item: ModelToCheck) -> list[Ch
     if (params := _params(ctx, model, provider, detail)) is not None:
         checks.append(probe.check(params, aspect="params"))
     return checks
+
+
+def _price(ctx: DoctorContext, model: str, provider: str) -> Price | None:
+    keys = ctx.keys(provider)
+    return ctx.catalog(provider, keys[0] if keys else None).prices(provider, [model]).get(model)
 
 
 class _NoKeyAccepted(Exception):
