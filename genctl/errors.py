@@ -13,6 +13,7 @@ GenctlError                      exit  codes
 │                                      generation.timeout
 ├── GenerationError                1   generation.failed, generation.canceled, generation.aborted,
 │                                      output.expired
+├── BudgetError                    8   budget.exceeded, budget.unknown
 └── Interrupted                  130   interrupted
 ```
 
@@ -54,6 +55,8 @@ CODES: dict[str, tuple[int, str]] = {
     "generation.canceled": (1, "the job was cancelled"),
     "generation.aborted": (1, "the job was aborted before it started (deadline)"),
     "output.expired": (1, "the provider no longer holds the result"),
+    "budget.exceeded": (8, "the estimated cost is over --max-cost / [defaults] max_cost; nothing was sent"),
+    "budget.unknown": (8, "a max cost is set but the price is unknown; nothing was sent"),
     "interrupted": (130, "interrupted; the remote job was cancelled"),
 }
 
@@ -126,6 +129,10 @@ class GenerationError(GenctlError):
     """The job ran and did not produce a result (exit 1)."""
 
 
+class BudgetError(GenctlError):
+    """The estimate is over the budget, or cannot be made while one is set (exit 8); nothing was sent."""
+
+
 class Interrupted(GenctlError):
     """Ctrl-C (exit 130)."""
 
@@ -138,6 +145,7 @@ _CLASS_BY_EXIT: dict[int, type[GenctlError]] = {
     5: PayloadError,
     6: RateLimitError,
     7: UnavailableError,
+    8: BudgetError,
     130: Interrupted,
 }
 

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genctl import deadline as limits
-from genctl import fallback
+from genctl import fallback, spend
 from genctl.aliases import routes
 from genctl.catalog import preflight
+from genctl.cost import Cost
 from genctl.download import SavedFile, check_destination
 from genctl.errors import GenctlError, ModelError, error
 from genctl.history import History
@@ -63,6 +64,7 @@ class GenerationReport:
     result: Result
     fallbacks: list[Failure] = field(default_factory=list)  # providers that failed before this one served it
     alias: str | None = None  # the alias -m named, if any
+    cost: Cost | None = None  # what it cost (genctl.spend)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +81,7 @@ class GenerationReport:
             "key_label": self.key.label,
             "alias": self.alias,
             "fallbacks": [f.to_json() for f in self.fallbacks],
+            "cost": self.cost.to_json() if self.cost else None,
         }
 
 
@@ -127,6 +130,11 @@ def dry_run(
     route = fallback.chain(settings, request)[0]
     request = fallback.for_route(request, route)
     resolved = checked(settings, request, plan(settings, request, route=route), route, None, on_notice)
+    price = spend.price_of(settings, resolved, None)  # a cached price only: a dry run sends nothing
+    cost = spend.estimate(resolved, price)
+    if on_notice is not None:
+        on_notice(f"Estimated cost: {cost.text()}")
+    spend.check_budget(cost, max_cost(settings, request), model=resolved.model, priced=price is not None)
     params = dry_inputs(
         resolved.params,
         input_keys=[parse_input(item)[0] for item in request.inputs],
@@ -208,6 +216,9 @@ def _generate_on(
     ) as client:
         with _advisory():
             resolved = checked(settings, request, resolved, route, client, on_notice)
+        price = spend.price_of(settings, resolved, client)
+        budget = max_cost(settings, request)
+        spend.check_budget(spend.estimate(resolved, price), budget, model=resolved.model, priced=bool(price))
         if dest is not None and request.wait:
             check_destination(dest)  # before paying: a folder known to be unusable costs nothing
         try:
@@ -245,7 +256,13 @@ def _generate_on(
         key=resolved.key,
         result=result,
         alias=route.alias.name if route.alias else None,
+        cost=spend.actual(resolved, price, result) if request.wait else spend.estimate(resolved, price),
     )
+
+
+def max_cost(settings: Settings, request: GenerationRequest) -> float | None:
+    """The budget of one generation: --max-cost, else [defaults] max_cost (None: none)."""
+    return request.max_cost if request.max_cost is not None else settings.max_cost
 
 
 def checked(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genctl.settings import flag_seconds, text_arg
+from genctl.settings import flag_seconds, money_arg, text_arg
 
 if TYPE_CHECKING:
     from genctl.history import BatchRef
@@ -33,12 +33,16 @@ class GenerationRequest:
     history: bool = True  # False (--no-history): record nothing, whatever the config says
     batch: BatchRef | None = None  # the batch item this generation runs for (genctl.batch)
     fallback: bool = True  # False (--no-fallback): only the first provider, whatever the config says
+    max_cost: float | None = (
+        None  # --max-cost USD: refuse to submit when the estimate is over it (genctl.spend)
+    )
 
     def __post_init__(self) -> None:
         # Checked here, for every way a request is made (argv, stdin, batch lines): never a paid submit
         # with a NaN deadline, never a traceback for a prompt that is not UTF-8.
         flag_seconds(self.timeout, "--timeout")
         text_arg(self.prompt, "the prompt")
+        money_arg(self.max_cost, "--max-cost")
 
 
 @dataclass(frozen=True)
