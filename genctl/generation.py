@@ -247,6 +247,8 @@ def _generate_on(
             on_bytes=on_bytes,
             history=_history(settings, request) if recorded else None,
         )
+    cost = spend.actual(resolved, price, result) if request.wait else spend.estimate(resolved, price)
+    spend.record(_history(settings, request) if recorded else None, job, cost)
     return GenerationReport(
         provider=resolved.provider.name,
         model=resolved.model,
@@ -256,7 +258,7 @@ def _generate_on(
         key=resolved.key,
         result=result,
         alias=route.alias.name if route.alias else None,
-        cost=spend.actual(resolved, price, result) if request.wait else spend.estimate(resolved, price),
+        cost=cost,
     )
 
 

@@ -8,18 +8,24 @@ catalogue (fal `GET /v1/models/pricing`, cached like the catalogue), then genctl
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from genctl.catalog import ONE_TRY, Catalog, NotCached
-from genctl.cost import Cost, PriceEntry, money_text
-from genctl.errors import GenctlError, error
+from genctl.cost import DIGITS, Cost, PriceEntry, money_text
+from genctl.errors import GenctlError, error, usage
+from genctl.history.tracking import Tracker
 from genctl.providers import prices
 
 if TYPE_CHECKING:
     import httpx
 
+    from genctl.history import History
     from genctl.plan import Plan
-    from genctl.providers.base import Result
+    from genctl.providers.base import Job, Result
     from genctl.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,3 +87,97 @@ def check_budget(
             fix="Raise --max-cost (or [defaults] max_cost), or ask for less (fewer images, shorter video).",
             details={"max_cost": max_cost, "spent": spent, "cost": cost.to_json()},
         )
+
+
+def record(history: History | None, job: Job, cost: Cost) -> None:
+    """Store the cost on the job's history row (a database that cannot be written only warns, as ever)."""
+    Tracker.of_job(history, job, ()).update(cost=cost.amount, cost_detail=cost.to_json())
+
+
+# --- what history shows -----------------------------------------------------------------------------------
+
+
+def row_cost(detail: dict[str, Any] | None) -> Cost | None:
+    """A history row's Cost; None for a row recorded without one (before genctl recorded costs)."""
+    if detail is None:
+        return None
+    try:
+        return Cost.from_json(detail)
+    except ValueError:
+        return None
+
+
+def short_text(cost: Cost | None) -> str:
+    """The history table's cost cell: `$0.025` billed, `~$0.025` estimated, `?` unknown, `-` not recorded."""
+    if cost is None:
+        return "-"
+    if cost.amount is None:
+        return "?"
+    return ("" if cost.basis == "billed" else "~") + money_text(cost.amount, cost.currency)
+
+
+@dataclass(frozen=True)
+class Total:
+    """The cost of some jobs: the known amounts summed, and how many were estimates or unknown."""
+
+    provider: str
+    model: str
+    jobs: int = 0
+    amount: float = 0.0
+    estimates: int = 0
+    unknown: int = 0  # unknown, or recorded without a cost
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "jobs": self.jobs,
+            "amount": round(self.amount, DIGITS),
+            "currency": "USD",
+            "estimates": self.estimates,
+            "unknown": self.unknown,
+        }
+
+    def text(self) -> str:
+        notes = [f"{n} {what}" for n, what in ((self.estimates, "estimated"), (self.unknown, "unknown")) if n]
+        return money_text(round(self.amount, DIGITS)) + (f" ({', '.join(notes)})" if notes else "")
+
+    def add(self, cost: Cost | None) -> Total:
+        known = cost is not None and cost.amount is not None
+        return replace(
+            self,
+            jobs=self.jobs + 1,
+            amount=self.amount + (cost.amount if cost is not None and cost.amount is not None else 0.0),
+            estimates=self.estimates + (1 if known and cost is not None and cost.basis == "estimate" else 0),
+            unknown=self.unknown + (0 if known else 1),
+        )
+
+
+def totals(rows: Sequence[tuple[str, str, Cost | None]]) -> tuple[list[Total], Total]:
+    """(provider, model, cost) rows as one Total per provider and model (sorted), and the grand total."""
+    groups: dict[tuple[str, str], Total] = {}
+    grand = Total(provider="", model="")
+    for provider, model, cost in rows:
+        groups[(provider, model)] = groups.get((provider, model), Total(provider, model)).add(cost)
+        grand = grand.add(cost)
+    return [groups[k] for k in sorted(groups)], grand
+
+
+_SINCE = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
+_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def since(text: str, now: float) -> float:
+    """`--since 24h` / `7d` / `30m` / `2w` / `2026-12-01` as a Unix time; usage.invalid otherwise."""
+    value = text.strip().lower()
+    if found := _SINCE.match(value):
+        return now - float(found.group(1)) * _SECONDS[found.group(2)]
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise usage(
+            f"--since {text!r} is not a duration or a date.", fix="Use e.g. --since 24h, 7d or 2026-12-01."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

@@ -137,7 +137,7 @@ def test_no_progress_when_stderr_is_not_a_tty(genctl, sandbox: Sandbox) -> None:
         env=fal_env(sandbox),
     )
     assert run.exit_code == 0
-    assert run.stderr == ""
+    assert run.stderr == "$0.025 · 1 image\n"  # no progress: only the cost, a result line (issue #15)
 
 
 def test_progress_on_a_tty_shows_queue_position_and_logs(sandbox: Sandbox) -> None:

@@ -1,0 +1,45 @@
+"""The CLI side of what jobs cost: `genctl history`'s cost column and totals, and `genctl usage`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from genctl.cli.output import out
+
+if TYPE_CHECKING:
+    from genctl.history import JobRecord
+
+
+def since_filter(rows: list[JobRecord], since: str | None, now: float) -> list[JobRecord]:
+    """The rows submitted at or after `--since` (all of them without it)."""
+    if since is None:
+        return rows
+    from genctl.spend import since as cutoff
+
+    start = cutoff(since, now)
+    return [row for row in rows if row.submitted_at >= start]
+
+
+def cost_cell(row: JobRecord) -> str:
+    from genctl.spend import row_cost, short_text
+
+    return short_text(row_cost(row.cost_detail))
+
+
+def totals_json(rows: list[JobRecord]) -> dict[str, Any]:
+    groups, grand = _totals(rows)
+    return {**grand.to_json(), "by_model": [g.to_json() for g in groups]}
+
+
+def print_totals(rows: list[JobRecord]) -> None:
+    """The cost per provider and model, and the total, as a table titled `cost` on stdout."""
+    groups, grand = _totals(rows)
+    lines = [[g.provider, g.model, str(g.jobs), g.text()] for g in groups]
+    lines.append(["total", "", str(grand.jobs), grand.text()])
+    out.table(["provider", "model", "jobs", "cost"], lines, title="cost", keep=(1,))
+
+
+def _totals(rows: list[JobRecord]) -> Any:
+    from genctl.spend import row_cost, totals
+
+    return totals([(row.provider, row.model, row_cost(row.cost_detail)) for row in rows])
