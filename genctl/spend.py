@@ -23,10 +23,11 @@ from genctl.providers import prices
 if TYPE_CHECKING:
     import httpx
 
-    from genctl.history import History
+    from genctl.history import History, JobRecord
     from genctl.plan import Plan
     from genctl.providers.base import Job, Result
     from genctl.settings import Settings
+    from genctl.values import Key
 
 log = logging.getLogger(__name__)
 PRICE_FIX = 'Add [prices."{model}"] with amount and unit to the config (see README), or drop --max-cost.'
@@ -38,13 +39,17 @@ UNITS_FIX = (
 
 def price_of(settings: Settings, resolved: Plan, client: httpx.Client | None) -> PriceEntry | None:
     """The model's price, or None when no source has one. Without a client only a cached price is read."""
+    return price_for(settings, resolved.provider.name, resolved.model, resolved.key, client)
 
-    provider, model = resolved.provider.name, resolved.model
+
+def price_for(
+    settings: Settings, provider: str, model: str, key: Key | None, client: httpx.Client | None
+) -> PriceEntry | None:
     entry = prices.table_price(settings.prices, model)
     if entry is not None:
         return entry
     catalog = Catalog(
-        settings, client=client, keys={provider: resolved.key}, cache_only=client is None, policy=ONE_TRY
+        settings, client=client, keys={provider: key}, cache_only=client is None, policy=ONE_TRY
     )
     try:
         found = catalog.prices(provider, [model]).get(model)
@@ -181,3 +186,16 @@ def since(text: str, now: float) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+def recovered(
+    settings: Settings,
+    record: JobRecord,
+    key: Key | None,
+    client: httpx.Client,
+    result: Result,
+) -> dict[str, Any]:
+    """The history columns of what a job `genctl result` fetched cost (`cost`, `cost_detail`)."""
+    price = price_for(settings, record.provider, record.model, key, client)
+    cost = prices.actual(price, record.model, record.params, record.provider, result)
+    return {"cost": cost.amount, "cost_detail": cost.to_json()}

@@ -131,3 +131,23 @@ def test_a_schema_1_database_keeps_its_rows_and_gains_the_cost_column(tmp_path: 
     assert (again.cost, again.cost_detail) == (0.025, detail)
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA user_version").fetchone()[0] == history_db.SCHEMA_VERSION == 2
+
+
+def test_no_wait_records_the_estimate_and_result_replaces_it_with_the_billed_cost(
+    genctl, sandbox: Sandbox
+) -> None:
+    env = fal_env(sandbox)
+    submitted = json.loads(genctl("generate", "a fox", *DEV, "--no-wait", "--json", env=env).stdout)
+    assert submitted["cost"] == {
+        "amount": 0.025,
+        "currency": "USD",
+        "unit": "image",
+        "units": 1.0,
+        "basis": "estimate",
+    }
+    run = genctl("result", submitted["request_id"], "--wait", "--json", "-o", "out", env=env)
+    assert run.exit_code == 0, run.stderr
+    billed = {"amount": 0.025, "currency": "USD", "unit": "image", "units": 1.0, "basis": "billed"}
+    assert json.loads(run.stdout)["cost"] == billed
+    [row] = History().recent()
+    assert (row.cost, row.cost_detail) == (0.025, billed)

@@ -137,6 +137,7 @@ def _print_recovery(found: Recovery, *, json_mode: bool) -> None:
             out.result(output.url)
         elif output.value is not None:
             out.result(output.value if isinstance(output.value, str) else _compact(output.value))
+    spend.print_cost(found.record.cost_detail)
 
 
 def _row(row: JobRecord) -> list[str]:

@@ -26,6 +26,15 @@ def cost_cell(row: JobRecord) -> str:
     return short_text(row_cost(row.cost_detail))
 
 
+def print_cost(detail: dict[str, Any] | None) -> None:
+    """A recorded cost on stderr (`$0.025 · 1 image`), when history has one."""
+    from genctl.spend import row_cost
+
+    cost = row_cost(detail)
+    if cost is not None:
+        out.info(cost.text())
+
+
 def totals_json(rows: list[JobRecord]) -> dict[str, Any]:
     groups, grand = _totals(rows)
     return {**grand.to_json(), "by_model": [g.to_json() for g in groups]}
