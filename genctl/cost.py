@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,3 +166,28 @@ def _finite(value: Any) -> float:
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
         raise ValueError("not a finite number")
     return float(value)
+
+
+class Budget:
+    """USD that several generations share (a batch's --max-cost): each reserves its estimate before it is
+    sent and settles it with what it cost after. Thread-safe: a batch's workers share one."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.committed = 0.0  # what the finished items cost, plus the estimates of those still running
+        self._lock = threading.Lock()
+
+    def reserve(self, estimate: Cost) -> float | None:
+        """Take `estimate` out of the budget; None when it fits, else what was committed (nothing taken)."""
+        with self._lock:
+            amount = estimate.amount or 0.0
+            if self.committed + amount > self.limit + 1e-9:
+                return self.committed
+            self.committed = round(self.committed + amount, DIGITS)
+            return None
+
+    def settle(self, estimate: Cost, cost: Cost) -> None:
+        """Replace a reserved estimate by the cost (an unknown cost keeps the estimate: never less)."""
+        with self._lock:
+            spent = cost.amount if cost.amount is not None else (estimate.amount or 0.0)
+            self.committed = round(self.committed - (estimate.amount or 0.0) + spent, DIGITS)

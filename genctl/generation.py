@@ -217,8 +217,8 @@ def _generate_on(
         with _advisory():
             resolved = checked(settings, request, resolved, route, client, on_notice)
         price = spend.price_of(settings, resolved, client)
-        budget = max_cost(settings, request)
-        spend.check_budget(spend.estimate(resolved, price), budget, model=resolved.model, priced=bool(price))
+        estimate = spend.estimate(resolved, price)
+        spend.admit(settings, request, resolved, estimate, priced=price is not None)
         if dest is not None and request.wait:
             check_destination(dest)  # before paying: a folder known to be unusable costs nothing
         try:
@@ -249,6 +249,7 @@ def _generate_on(
         )
     cost = spend.actual(resolved, price, result) if request.wait else spend.estimate(resolved, price)
     spend.record(_history(settings, request) if recorded else None, job, cost)
+    spend.settle(request, estimate, cost)
     return GenerationReport(
         provider=resolved.provider.name,
         model=resolved.model,

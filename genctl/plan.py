@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from genctl.settings import flag_seconds, money_arg, text_arg
 
 if TYPE_CHECKING:
+    from genctl.cost import Budget
     from genctl.history import BatchRef
     from genctl.providers.base import Provider
     from genctl.settings import ProviderSettings
@@ -33,9 +34,8 @@ class GenerationRequest:
     history: bool = True  # False (--no-history): record nothing, whatever the config says
     batch: BatchRef | None = None  # the batch item this generation runs for (genctl.batch)
     fallback: bool = True  # False (--no-fallback): only the first provider, whatever the config says
-    max_cost: float | None = (
-        None  # --max-cost USD: refuse to submit when the estimate is over it (genctl.spend)
-    )
+    max_cost: float | None = None  # --max-cost USD: refuse to submit an estimate over it (genctl.spend)
+    budget: Budget | None = field(default=None, compare=False)  # a batch's shared --max-cost (genctl.cost)
 
     def __post_init__(self) -> None:
         # Checked here, for every way a request is made (argv, stdin, batch lines): never a paid submit

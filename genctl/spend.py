@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from genctl.catalog import ONE_TRY, Catalog, NotCached
-from genctl.cost import DIGITS, Cost, PriceEntry, money_text
+from genctl.cost import DIGITS, Budget, Cost, PriceEntry, money_text, total
 from genctl.errors import GenctlError, error, usage
 from genctl.history.tracking import Tracker
 from genctl.providers import prices
@@ -24,13 +24,16 @@ if TYPE_CHECKING:
     import httpx
 
     from genctl.history import History, JobRecord
-    from genctl.plan import Plan
+    from genctl.plan import GenerationRequest, Plan
     from genctl.providers.base import Job, Result
     from genctl.settings import Settings
     from genctl.values import Key
 
 log = logging.getLogger(__name__)
 PRICE_FIX = 'Add [prices."{model}"] with amount and unit to the config (see README), or drop --max-cost.'
+RESUME_FIX = (
+    "Run the batch again with --resume and a higher --max-cost: the items that succeeded are skipped."
+)
 UNITS_FIX = (
     "Give the inputs the price counts (-p num_images=N, -p duration=S, or image_size as JSON with width and "
     "height), or drop --max-cost."
@@ -69,8 +72,69 @@ def actual(resolved: Plan, price: PriceEntry | None, result: Result) -> Cost:
     return prices.actual(price, resolved.model, resolved.params, resolved.provider.name, result)
 
 
+def admit(
+    settings: Settings, request: GenerationRequest, resolved: Plan, estimate: Cost, *, priced: bool
+) -> None:
+    """Before a submit: the batch's shared budget (reserving the estimate), else this generation's own."""
+    model = resolved.model
+    if request.budget is None:
+        limit = request.max_cost if request.max_cost is not None else settings.max_cost
+        check_budget(estimate, limit, model=model, priced=priced)
+        return
+    check_budget(estimate, request.budget.limit, model=model, priced=priced)  # unknown: refused
+    spent = request.budget.reserve(estimate)
+    if spent is not None:
+        check_budget(estimate, request.budget.limit, model=model, priced=priced, spent=spent, fix=RESUME_FIX)
+
+
+def settle(request: GenerationRequest, estimate: Cost, cost: Cost) -> None:
+    if request.budget is not None:
+        request.budget.settle(estimate, cost)
+
+
+def batch_budget(
+    settings: Settings,
+    requests: Sequence[GenerationRequest],
+    estimate_of: Callable[[GenerationRequest], Cost | None],
+) -> Budget | None:
+    """A batch's budget (its --max-cost, else [defaults] max_cost), checked against the sum of the items'
+    estimates before anything is sent; None without a budget. `estimate_of` gives None for an item that
+    cannot be planned (it fails on its own when it runs)."""
+    first = requests[0] if requests else None
+    limit = first.max_cost if first is not None and first.max_cost is not None else settings.max_cost
+    if limit is None:
+        return None
+    costs = [c for c in (estimate_of(r) for r in requests) if c is not None]
+    unknown_ones = [c for c in costs if c.amount is None]
+    if unknown_ones:
+        raise error(
+            "budget.unknown",
+            f"The cost of {len(unknown_ones)} of the batch's items is unknown ({unknown_ones[0].reason}),"
+            f" with a budget of {money_text(limit)}; nothing was sent.",
+            fix="Price every model ([prices] in the config, see README) and give the inputs the price counts,"
+            " or drop --max-cost.",
+            details={"max_cost": limit, "unknown": len(unknown_ones)},
+        )
+    amount, _ = total(costs)
+    if amount > limit + 1e-9:
+        raise error(
+            "budget.exceeded",
+            f"The batch would cost ~{money_text(amount)} ({len(costs)} items, estimated), over the budget"
+            f" of {money_text(limit)}; nothing was sent.",
+            fix="Raise --max-cost (or [defaults] max_cost), or run fewer items.",
+            details={"max_cost": limit, "estimate": amount, "items": len(costs)},
+        )
+    return Budget(limit)
+
+
 def check_budget(
-    cost: Cost, max_cost: float | None, *, model: str, priced: bool = False, spent: float = 0.0
+    cost: Cost,
+    max_cost: float | None,
+    *,
+    model: str,
+    priced: bool = False,
+    spent: float = 0.0,
+    fix: str = "Raise --max-cost (or [defaults] max_cost), or ask for less (fewer images, shorter video).",
 ) -> None:
     """budget.exceeded when spent + the estimate is over `max_cost`; budget.unknown when it has no amount."""
 
@@ -89,7 +153,7 @@ def check_budget(
         raise error(
             "budget.exceeded",
             f"{model} would cost {cost.text()}{so_far}, over the budget of {limit}; nothing was sent.",
-            fix="Raise --max-cost (or [defaults] max_cost), or ask for less (fewer images, shorter video).",
+            fix=fix,
             details={"max_cost": max_cost, "spent": spent, "cost": cost.to_json()},
         )
 
