@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import typer
+
+from genctl.cli.common import JsonOpt, QuietOpt
 from genctl.cli.output import out
 
 if TYPE_CHECKING:
@@ -37,7 +40,8 @@ def print_cost(detail: dict[str, Any] | None) -> None:
 
 def totals_json(rows: list[JobRecord]) -> dict[str, Any]:
     groups, grand = _totals(rows)
-    return {**grand.to_json(), "by_model": [g.to_json() for g in groups]}
+    whole = {k: v for k, v in grand.to_json().items() if k not in ("provider", "model")}
+    return {**whole, "by_model": [g.to_json() for g in groups]}
 
 
 def print_totals(rows: list[JobRecord]) -> None:
@@ -52,3 +56,37 @@ def _totals(rows: list[JobRecord]) -> Any:
     from genctl.spend import row_cost, totals
 
     return totals([(row.provider, row.model, row_cost(row.cost_detail)) for row in rows])
+
+
+def usage_command(
+    since: Annotated[
+        str,
+        typer.Option(
+            "--since", help="The period: since 24h, 7d, 30m or a date (2026-12-01).", metavar="WHEN"
+        ),
+    ] = "24h",
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """What jobs cost: genctl's record next to the provider's own (fal: billing events, ADMIN key)."""
+    import time
+
+    from genctl.cli.config import settings_for_cli
+    from genctl.history import History
+    from genctl.http import make_client
+    from genctl.spend import since as cutoff
+    from genctl.spend_usage import summary, usage
+
+    out.configure(json_mode=json_, quiet=quiet)
+    settings = settings_for_cli()
+    end = time.time()
+    start = cutoff(since, end)
+    rows = History().recent(limit=None)
+    with make_client(timeout=30.0, connect_timeout=10.0) as client:
+        report = usage(settings, rows, start=start, end=end, client=client)
+    if json_:
+        out.json(report.to_json())
+        return
+    for view in report.views:
+        for line in summary(view, report.recorded[view.provider]):
+            out.result(line)
