@@ -315,3 +315,30 @@ def test_a_wrong_prices_table_is_a_config_error(tmp_path: Path, table: str, mess
         load_settings(env=env)
     assert caught.value.code == "config.invalid"
     assert caught.value.message == message.format(path=env["GENCTL_CONFIG"])
+
+
+def test_the_env_budget_refuses_a_dry_run_over_it_too(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
+    env = config(tmp_path, '[prices."fal-ai/flux/dev"]\namount = 0.025\nunit = "image"\n')
+    run = genctl(
+        "generate", "a fox", *DEV, "-p", "num_images=3", "--dry-run",
+        env={**fal_env(sandbox), **env, "GENCTL_MAX_COST": "0.05"},
+    )  # fmt: skip
+    assert run.exit_code == 8
+    assert run.stdout == ""
+    assert run.stderr.splitlines()[-3:] == [
+        "Estimated cost: ~$0.075 · 3 images (estimate)",
+        "Error [budget.exceeded]: fal-ai/flux/dev would cost ~$0.075 · 3 images (estimate), over the budget"
+        " of $0.05; nothing was sent.",
+        "Fix: Raise --max-cost (or [defaults] max_cost), or ask for less (fewer images, shorter video).",
+    ]
+    assert sandbox.requests == []
+
+
+def test_a_wrong_env_budget_is_a_config_error(genctl, sandbox: Sandbox) -> None:
+    run = genctl("generate", "a fox", *DEV, env={**fal_env(sandbox), "GENCTL_MAX_COST": "lots"})
+    assert run.exit_code == 2
+    assert run.stderr.splitlines()[-2:] == [
+        "Error [config.invalid]: GENCTL_MAX_COST must be an amount in USD, 0 or more, not 'lots'",
+        "Fix: Set GENCTL_MAX_COST to e.g. 0.50.",
+    ]
+    assert sandbox.requests == []
