@@ -216,7 +216,9 @@ def _generate_on(
     ) as client:
         with _advisory():
             resolved = checked(settings, request, resolved, route, client, on_notice)
-        price = spend.price_of(settings, resolved, client)
+        # The price is asked for before the submit only for a budget; else after a run that was accepted.
+        budgeted = request.budget is not None or max_cost(settings, request) is not None
+        price = spend.price_of(settings, resolved, client) if budgeted else None
         estimate = spend.estimate(resolved, price)
         spend.admit(settings, request, resolved, estimate, priced=price is not None)
         if dest is not None and request.wait:
@@ -247,6 +249,8 @@ def _generate_on(
             on_bytes=on_bytes,
             history=_history(settings, request) if recorded else None,
         )
+        if not budgeted:
+            price = spend.price_of(settings, resolved, client)
     cost = spend.actual(resolved, price, result) if request.wait else spend.estimate(resolved, price)
     spend.record(_history(settings, request) if recorded else None, job, cost)
     spend.settle(request, estimate, cost)
