@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genctl import deadline as limits
+from genctl import spend
+from genctl.cost import Cost
 from genctl.errors import GenctlError, error, usage
-from genctl.generation import generate
+from genctl.generation import generate, plan
 from genctl.history import BatchRef, History
 from genctl.history.recovery import recover
 from genctl.http import make_client
@@ -232,9 +234,6 @@ def run_batch(
     """
 
     previous = _previous(items) if resume else {}
-    work: queue.Queue[BatchItem] = queue.Queue()
-    for item in items:
-        work.put(item)
     runner = _Workers(settings, previous)
     timeout = max(p.timeout for p in settings.providers.values())
     connect = max(p.connect_timeout for p in settings.providers.values())
@@ -243,8 +242,22 @@ def run_batch(
         if client is None
         else _Borrowed(client) as shared
     ):
+        to_run = [i.request for i in items if getattr(previous.get(i.identity), "status", "") != "succeeded"]
+        budget = spend.batch_budget(settings, to_run, lambda r: _estimate(settings, r, shared))
+        work: queue.Queue[BatchItem] = queue.Queue()
+        for item in items:  # a budget is shared by the items: each reserves its estimate before its submit
+            work.put(replace(item, request=replace(item.request, budget=budget)) if budget else item)
         runner.start(work, shared, min(concurrency, len(items)))
         return runner.collect(len(items), on_outcome, on_notice, on_warning)
+
+
+def _estimate(settings: Settings, request: GenerationRequest, client: httpx.Client) -> Cost | None:
+    """An item's estimate on its first provider; None when it cannot be planned (it fails when run)."""
+    try:
+        resolved = plan(settings, request)
+        return spend.estimate(resolved, spend.price_of(settings, resolved, client))
+    except GenctlError:
+        return None
 
 
 def _previous(items: list[BatchItem]) -> dict[str, JobRecord]:

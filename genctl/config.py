@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from genctl import paths
+from genctl.cost import parse_price_tables as price_tables
 from genctl.errors import GenctlError, error
 from genctl.key_sources import clean_entry, env_keys, merge_keys
 from genctl.providers import registry
@@ -46,6 +47,7 @@ ENV_VARS: dict[str, str] = {
     "defaults.key_cooldown": "GENCTL_KEY_COOLDOWN",
     "defaults.concurrency": "GENCTL_CONCURRENCY",
     "defaults.fallback": "GENCTL_FALLBACK",
+    "defaults.max_cost": "GENCTL_MAX_COST",
     **{
         f"providers.{p}.{name}": f"GENCTL_{p.upper()}_{name.upper()}"
         for p, urls in DEFAULT_URLS.items()
@@ -53,7 +55,7 @@ ENV_VARS: dict[str, str] = {
     },
 }
 
-SECTIONS = ("defaults", "providers", "models", "history", "aliases")
+SECTIONS = ("defaults", "providers", "models", "history", "aliases", "prices")
 DEFAULTS_SCHEMA: dict[str, str] = {
     "provider": "provider",
     **{f"{kind}_model": "text" for kind in MODEL_KINDS},
@@ -64,6 +66,7 @@ DEFAULTS_SCHEMA: dict[str, str] = {
     "catalog_ttl": "seconds",
     "concurrency": "count",
     "fallback": "providers",
+    "max_cost": "money",
 }
 HISTORY_SCHEMA: dict[str, str] = {"enabled": "bool"}
 PROVIDER_SCHEMA: dict[str, dict[str, str]] = {
@@ -82,6 +85,7 @@ _KINDS: dict[str, tuple[str, str]] = {
     "bytes": ("a whole number of bytes, 0 or more", "1000000"),
     "count": ("a whole number, 1 or more", "4"),
     "bool": ("true or false", "false"),
+    "money": ("an amount in USD, 0 or more", "0.50"),
     "providers": (f"a list of providers, e.g. {_LIST}", _LIST),
     "url": ("an http:// or https:// URL", '"https://gateway.example.com"'),
 }
@@ -198,10 +202,10 @@ def _convert(kind: str, value: object, where: tuple[str, str, Path | None]) -> A
 
     `where` is (how the user named it, the bare key, the config file or None for env and flags).
     """
-    if isinstance(value, str) and kind in ("seconds", "bytes", "count") and where[2] is None:
+    if isinstance(value, str) and kind in ("seconds", "bytes", "count", "money") and where[2] is None:
         # Env and flags arrive as text; the file must use TOML numbers (a quoted "30" is a mistake there).
         with contextlib.suppress(ValueError):
-            value = float(value) if kind == "seconds" else int(value)
+            value = float(value) if kind in ("seconds", "money") else int(value)
     if isinstance(value, str) and kind == "providers" and where[2] is None:
         value = [name.strip() for name in value.split(",") if name.strip()]  # GENCTL_FALLBACK=fal,replicate
     checked = _check(kind, value)
@@ -209,13 +213,13 @@ def _convert(kind: str, value: object, where: tuple[str, str, Path | None]) -> A
         return checked
     label, key, file = where
     what, example = _KINDS[kind]
-    if isinstance(value, str) and kind in ("provider", "seconds", "bytes", "count", "bool"):
+    if isinstance(value, str) and kind in ("provider", "seconds", "bytes", "count", "bool", "money"):
         got = repr(value) + (_near(value, PROVIDERS) if kind == "provider" else "")
     elif isinstance(value, list) and kind == "providers":
         wrong = [p for p in value if p not in PROVIDERS]
         got = f"{wrong[0]!r}{_near(str(wrong[0]), PROVIDERS)}" if wrong else "a list naming a provider twice"
     elif (
-        kind in ("seconds", "bytes", "count")
+        kind in ("seconds", "bytes", "count", "money")
         and isinstance(value, int | float)
         and not isinstance(value, bool)
     ):
@@ -245,6 +249,10 @@ def _check(kind: str, value: object) -> Any:
         if kind == "seconds":
             return float(value) if value > 0 else None
         return value if isinstance(value, int) and value >= 0 else None
+    if kind == "money":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return None
+        return float(value) if value >= 0 else None
     if kind == "count":
         return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
     if kind == "bool":
@@ -327,6 +335,8 @@ class _Loader:
             providers=providers,
             model_params=self._model_params(),
             fallback=self._value("defaults.fallback", defaults),
+            max_cost=self._value("defaults.max_cost", defaults),
+            prices=price_tables(self._table(self.data, "prices", "[prices]"), self.path),
             aliases=alias_tables(self._table(self.data, "aliases", "[aliases]"), self.path, self.warnings),
             warnings=tuple(self.warnings),
             origins=self.origins,

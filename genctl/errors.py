@@ -13,6 +13,7 @@ GenctlError                      exit  codes
 │                                      generation.timeout, config.locked
 ├── GenerationError                1   generation.failed, generation.canceled, generation.aborted,
 │                                      output.expired
+├── BudgetError                    8   budget.exceeded, budget.unknown
 └── Interrupted                  130   interrupted
 ```
 
@@ -36,6 +37,10 @@ EXIT_MEANINGS: dict[int, str] = {
     5: "input rejected",
     6: "rate limited after retries and key rotation",
     7: "unreachable or unavailable",
+    8: (
+        "over budget: the estimate exceeds `--max-cost` / `[defaults] max_cost`, or cannot be made; "
+        "nothing was sent"
+    ),
     130: "interrupted (Ctrl-C); the remote job was cancelled",
 }
 
@@ -73,6 +78,8 @@ CODES: dict[str, tuple[int, str]] = {
     "generation.canceled": (1, "the job was cancelled"),
     "generation.aborted": (1, "the job was aborted before it started (deadline)"),
     "output.expired": (1, "the provider no longer holds the result"),
+    "budget.exceeded": (8, "the estimated cost is over --max-cost / [defaults] max_cost; nothing was sent"),
+    "budget.unknown": (8, "a max cost is set but the price is unknown; nothing was sent"),
     "interrupted": (130, "interrupted; the remote job was cancelled"),
 }
 
@@ -145,6 +152,10 @@ class GenerationError(GenctlError):
     """The job ran and did not produce a result (exit 1)."""
 
 
+class BudgetError(GenctlError):
+    """The estimate is over the budget, or cannot be made while one is set (exit 8); nothing was sent."""
+
+
 class Interrupted(GenctlError):
     """Ctrl-C (exit 130)."""
 
@@ -157,6 +168,7 @@ _CLASS_BY_EXIT: dict[int, type[GenctlError]] = {
     5: PayloadError,
     6: RateLimitError,
     7: UnavailableError,
+    8: BudgetError,
     130: Interrupted,
 }
 

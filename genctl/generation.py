@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genctl import deadline as limits
-from genctl import fallback
+from genctl import fallback, spend
 from genctl.aliases import routes
 from genctl.catalog import preflight
+from genctl.cost import Cost
 from genctl.download import SavedFile, check_destination
 from genctl.errors import GenctlError, ModelError, error
 from genctl.history import History
@@ -63,6 +64,7 @@ class GenerationReport:
     result: Result
     fallbacks: list[Failure] = field(default_factory=list)  # providers that failed before this one served it
     alias: str | None = None  # the alias -m named, if any
+    cost: Cost | None = None  # what it cost (genctl.spend)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +81,7 @@ class GenerationReport:
             "key_label": self.key.label,
             "alias": self.alias,
             "fallbacks": [f.to_json() for f in self.fallbacks],
+            "cost": self.cost.to_json() if self.cost else None,
         }
 
 
@@ -155,6 +158,11 @@ def dry_run(
     route = fallback.chain(settings, request)[0]
     request = fallback.for_route(request, route)
     resolved = checked(settings, request, plan(settings, request, route=route), route, None, on_notice)
+    price = spend.price_of(settings, resolved, None)  # a cached price only: a dry run sends nothing
+    cost = spend.estimate(resolved, price)
+    if on_notice is not None:
+        on_notice(f"Estimated cost: {cost.text()}")
+    spend.check_budget(cost, max_cost(settings, request), model=resolved.model, priced=price is not None)
     params = dry_inputs(
         resolved.params,
         input_keys=list(resolved.input_keys),
@@ -241,6 +249,11 @@ def _generate_on(
         resolved = replace(resolved, key=failover.first())
         with _advisory():
             resolved = checked(settings, request, resolved, route, client, on_notice)
+        # The price is asked for before the submit only for a budget; else after a run that was accepted.
+        budgeted = request.budget is not None or max_cost(settings, request) is not None
+        price = spend.price_of(settings, resolved, client) if budgeted else None
+        estimate = spend.estimate(resolved, price)
+        spend.admit(settings, request, resolved, estimate, priced=price is not None)
         if dest is not None and request.wait:
             check_destination(dest)  # before paying: a folder known to be unusable costs nothing
         try:
@@ -277,6 +290,11 @@ def _generate_on(
             on_bytes=on_bytes,
             history=history if recorded else None,
         )
+        if not budgeted:
+            price = spend.price_of(settings, resolved, client)
+    cost = spend.actual(resolved, price, result) if request.wait else spend.estimate(resolved, price)
+    spend.record(_history(settings, request) if recorded else None, job, cost)
+    spend.settle(request, estimate, cost)
     return GenerationReport(
         provider=resolved.provider.name,
         model=resolved.model,
@@ -286,7 +304,13 @@ def _generate_on(
         key=resolved.key,
         result=result,
         alias=route.alias.name if route.alias else None,
+        cost=cost,
     )
+
+
+def max_cost(settings: Settings, request: GenerationRequest) -> float | None:
+    """The budget of one generation: --max-cost, else [defaults] max_cost (None: none)."""
+    return request.max_cost if request.max_cost is not None else settings.max_cost
 
 
 def checked(

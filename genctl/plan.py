@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genctl.settings import flag_seconds, text_arg
+from genctl.settings import flag_seconds, money_arg, text_arg
 
 if TYPE_CHECKING:
+    from genctl.cost import Budget
     from genctl.history import BatchRef
     from genctl.providers.base import Provider
     from genctl.settings import ProviderSettings
@@ -33,12 +34,15 @@ class GenerationRequest:
     history: bool = True  # False (--no-history): record nothing, whatever the config says
     batch: BatchRef | None = None  # the batch item this generation runs for (genctl.batch)
     fallback: bool = True  # False (--no-fallback): only the first provider, whatever the config says
+    max_cost: float | None = None  # --max-cost USD: refuse to submit an estimate over it (genctl.spend)
+    budget: Budget | None = field(default=None, compare=False)  # a batch's shared --max-cost (genctl.cost)
 
     def __post_init__(self) -> None:
         # Checked here, for every way a request is made (argv, stdin, batch lines): never a paid submit
         # with a NaN deadline, never a traceback for a prompt that is not UTF-8.
         flag_seconds(self.timeout, "--timeout")
         text_arg(self.prompt, "the prompt")
+        money_arg(self.max_cost, "--max-cost")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genctl.cost import PriceEntry
 from genctl.errors import usage
 from genctl.providers import registry
 from genctl.values import Key
@@ -21,6 +22,13 @@ DEFAULT_COOLDOWN = 600.0  # seconds a failed key sits out ([defaults] key_cooldo
 # The longest time any setting or flag may name: beyond it time arithmetic overflows (1e308 s) or a
 # wait can never end; 30 days is more than any generation, cool-down or cache life needs.
 MAX_SECONDS = 30 * 86400.0
+
+
+def money_arg(value: float | None, flag: str) -> float | None:
+    """An amount of USD from a flag: finite and 0 or more (usage.invalid otherwise)."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise usage(f"{flag} must be an amount in USD, 0 or more, not {value:g}", f"Pass e.g. {flag} 0.50.")
+    return value
 
 
 def flag_seconds(value: float | None, flag: str, *, minimum: float = 0.1) -> float | None:
@@ -88,6 +96,10 @@ class Settings:
     history_enabled: bool = True  # [history] enabled: record every job (genctl.history)
     # [defaults] fallback: providers a generation may move on to, in order (None: no fallback).
     fallback: tuple[str, ...] | None = None
+    max_cost: float | None = (
+        None  # [defaults] max_cost / GENCTL_MAX_COST: USD a generation may cost (estimate)
+    )
+    prices: dict[str, PriceEntry] = field(default_factory=dict)  # [prices]: model id -> price (genctl.cost)
     aliases: dict[str, dict[str, Target | None]] = field(default_factory=dict)  # [aliases], over the built-in
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)

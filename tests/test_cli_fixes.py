@@ -42,7 +42,8 @@ def test_a_fal_key_pasted_with_its_scheme_works_and_says_so(genctl, sandbox: San
 
     assert run.exit_code == 0, run.stderr
     assert run.stderr.splitlines() == [
-        "Warning: FAL_KEY (0000…0001): removed the 'Key' prefix from the key — providers reject it (401)"
+        "Warning: FAL_KEY (0000…0001): removed the 'Key' prefix from the key — providers reject it (401)",
+        "$0.025 · 1 image",  # the cost line (issue #15)
     ]
 
 
@@ -54,7 +55,9 @@ def test_a_replicate_token_pasted_with_its_scheme_works_and_says_so(genctl, sand
     assert run.exit_code == 0, run.stderr
     assert run.stderr.splitlines() == [
         "Warning: REPLICATE_API_TOKEN (r8_s…0001): removed the 'Token' prefix from the key — providers "
-        "reject it (401)"
+        "reject it (401)",
+        "cost unknown (Replicate has no price API and the config has no"
+        ' [prices."black-forest-labs/flux-schnell"])',
     ]
 
 

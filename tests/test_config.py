@@ -10,6 +10,7 @@ import pytest
 
 from genctl import paths
 from genctl.config import DEFAULT_URLS, DEFAULTS_SCHEMA, HISTORY_SCHEMA, PROVIDER_SCHEMA, load_settings
+from genctl.cost import PRICE_FIELDS
 from genctl.errors import GenctlError
 from genctl.settings import Settings
 from tests.config_support import (
@@ -288,6 +289,7 @@ def test_example_config_documents_every_setting_and_uncommented_still_loads(home
     expected |= {f"providers.{p}.{name}" for p, names in PROVIDER_SCHEMA.items() for name in names}
     expected |= {'models."fal-ai/flux/dev".num_inference_steps', 'models."fal-ai/flux/dev".guidance_scale'}
     expected |= {'aliases."my-flux".fal', 'aliases."my-flux".replicate'}
+    expected |= {f'prices."black-forest-labs/flux-schnell".{name}' for name in PRICE_FIELDS}
     assert found == expected
     # Every commented-out example is valid too.
     uncommented = re.sub(r"^# ?((?:[a-z_]+ = |\[).*)$", r"\1", text, flags=re.MULTILINE)

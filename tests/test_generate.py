@@ -152,7 +152,7 @@ def test_quiet_silences_progress_off_a_tty(genctl, sandbox: Sandbox) -> None:
     prompt = "[sandbox:queue=2][sandbox:progress=2] a fox"
     run = genctl("generate", prompt, "-m", "fal-ai/flux/dev", "--quiet", env=fal_env(sandbox))
     assert run.exit_code == 0
-    assert run.stderr == ""
+    assert run.stderr == "$0.025 · 1 image\n"  # no progress: only the cost, a result line (issue #15)
 
 
 def test_no_color_keeps_the_progress_on_a_tty(sandbox: Sandbox) -> None:

@@ -73,7 +73,8 @@ def test_source_text_spells_no_quoted_provider_name_either() -> None:
     [
         ("genctl.providers.registry", {"genctl.errors"}),
         ("genctl.values", {"genctl.errors", "genctl.providers.registry"}),
-        ("genctl.settings", {"genctl.errors", "genctl.values", "genctl.providers.registry"}),
+        ("genctl.cost", {"genctl.errors"}),
+        ("genctl.settings", {"genctl.errors", "genctl.values", "genctl.providers.registry", "genctl.cost"}),
     ],
 )
 def test_ground_floor_imports_nothing_above_it(module: str, allowed: set[str]) -> None:

@@ -32,6 +32,7 @@ from genctl.cli.keys import keys_app
 from genctl.cli.models import models_app
 from genctl.cli.output import out
 from genctl.cli.sandbox import sandbox_app
+from genctl.cli.spend import usage_command
 from genctl.cli.topics import help_app
 from genctl.errors import GenctlError, error
 
@@ -249,6 +250,9 @@ app.command(
 )(generate)
 app.command("history", help="List recorded jobs, newest first; --clear deletes them.")(history_command)
 app.command("result", help="Fetch a recorded job's outputs again (a killed run, --no-wait).")(result_command)
+app.command("usage", help="What jobs cost: genctl's record next to the provider's billing view.")(
+    usage_command
+)
 app.command("doctor", help="Diagnose keys, models and connectivity; say what is wrong and the fix.")(doctor)
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")

@@ -105,6 +105,12 @@ def generate(
     no_history: Annotated[
         bool, typer.Option("--no-history", help="Record nothing in the job history (genctl history).")
     ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost", help="Refuse to submit when the estimate is over USD (exit 8).", metavar="USD"
+        ),
+    ] = None,
 ) -> None:
     """Generate an image, video or audio file from a prompt."""
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
@@ -128,6 +134,7 @@ def generate(
         fallback=not no_fallback,
         wait=not no_wait,
         history=not no_history,
+        max_cost=max_cost,
     )
     with ExitStack() as stack:
         settings = settings_for_cli()
@@ -243,6 +250,8 @@ def _print_report(
             out.result(produced.url)
         elif produced.value is not None:
             out.result(produced.value if isinstance(produced.value, str) else _compact(produced.value))
+    if report.cost is not None:
+        out.info(report.cost.text())
 
 
 def _compact(value: Any) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from genctl.cli import spend
 from genctl.cli.common import JsonOpt, QuietOpt
 from genctl.cli.output import out
 from genctl.cli.progress import JobProgress
@@ -37,6 +38,12 @@ def history_command(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="With --clear: delete without asking (needed off a terminal).")
     ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="Only jobs submitted since 24h, 7d, 30m or a date (2026-12-01).", metavar="WHEN"
+        ),
+    ] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -69,9 +76,11 @@ def history_command(
         return
     if status is not None and status not in STATUSES:
         raise usage(f"--status {status!r} is not one of {', '.join(STATUSES)}.", fix="Use --status failed.")
-    rows = _read(history, lambda: history.recent(limit=limit or None, status=status))  # type: ignore[arg-type]
+    rows = _read(history, lambda: history.recent(limit=None if since else limit or None, status=status))  # type: ignore[arg-type]
+    rows = spend.since_filter(rows, since, history.clock())[: limit or None]
     if json_:
-        out.json({"ok": True, "count": len(rows), "jobs": [row.to_json() for row in rows]})
+        jobs = [row.to_json() for row in rows]
+        out.json({"ok": True, "count": len(rows), "jobs": jobs, "cost": spend.totals_json(rows)})
         return
     if not settings.history_enabled:
         out.info("History is off ([history] enabled = false): new jobs are not recorded.")
@@ -79,10 +88,11 @@ def history_command(
         out.info("No jobs in the history" + (f" with status {status}." if status else "."))
         return
     out.table(
-        ["submitted", "request id", "provider", "model", "status", "key", "outputs", "prompt"],
+        ["submitted", "request id", "provider", "model", "status", "key", "outputs", "cost", "prompt"],
         [_row(row) for row in rows],
         keep=(1, 3),  # request id and model: what `genctl result` and -m take
     )
+    spend.print_totals(rows)
 
 
 def result_command(
@@ -146,6 +156,7 @@ def _print_recovery(found: Recovery, *, json_mode: bool) -> None:
             out.result(output.url)
         elif output.value is not None:
             out.result(output.value if isinstance(output.value, str) else _compact(output.value))
+    spend.print_cost(found.record.cost_detail)
 
 
 def _row(row: JobRecord) -> list[str]:
@@ -165,6 +176,7 @@ def _row(row: JobRecord) -> list[str]:
         status,
         row.key_label or "-",
         outputs,
+        spend.cost_cell(row),
         prompt if len(prompt) <= 40 else prompt[:39] + "…",
     ]
 

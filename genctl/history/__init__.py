@@ -65,7 +65,8 @@ class JobRecord:
     output_dir: str | None = None  # absolute; None: the run saved nothing (--no-download, --no-wait)
     outputs: list[dict[str, Any]] = field(default_factory=list)  # {url, content_type, path, bytes[, inline]}
     result_bytes: int | None = None
-    cost: float | None = None
+    cost: float | None = None  # its amount (None: unknown or not recorded)
+    cost_detail: dict[str, Any] | None = None  # the Cost JSON (genctl.cost): basis, unit, units, reason
     error_code: str | None = None
     error_message: str | None = None
     started_at: float | None = None
@@ -118,7 +119,7 @@ class JobRecord:
             "seconds": None if self.completed_at is None else round(self.completed_at - self.submitted_at, 3),
             "output_dir": self.output_dir,
             "outputs": self.outputs,
-            "cost": self.cost,
+            "cost": self.cost_detail,
             "error": None
             if self.error_code is None
             else {"code": self.error_code, "message": self.error_message},
@@ -203,7 +204,8 @@ class History:
 
     def _values(self, changes: Mapping[str, Any]) -> dict[str, Any]:
         values = {
-            name: _dumps(value) if name in ("outputs", "params") else value for name, value in changes.items()
+            name: _dumps(value) if name in ("outputs", "params", "cost_detail") else value
+            for name, value in changes.items()
         }
         values["updated_at"] = self.clock()
         unknown = set(values) - COLUMNS
@@ -301,6 +303,7 @@ def _record(row: sqlite3.Row) -> JobRecord:
         outputs=_loads(row["outputs"], []),
         result_bytes=row["result_bytes"],
         cost=row["cost"],
+        cost_detail=_loads(row["cost_detail"], {}) or None,
         error_code=row["error_code"],
         error_message=row["error_message"],
         started_at=row["started_at"],

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from genctl import deadline
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: cost_detail (the Cost JSON; `cost` is its amount)
 BUSY_TIMEOUT = 15.0  # seconds a writer waits for another process's transaction
 BUSY_FLOOR = 0.25  # seconds, even once --timeout has passed: recording the cancel must get its chance
 
@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     outputs TEXT NOT NULL DEFAULT '[]',
     result_bytes INTEGER,
     cost REAL,
+    cost_detail TEXT,
     error_code TEXT,
     error_message TEXT,
     submitted_at REAL NOT NULL,
@@ -150,8 +151,20 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         # Not executescript: it would COMMIT first and run outside this transaction.
         for statement in filter(str.strip, _SCHEMA.split(";")):
             conn.execute(statement)
+        _migrate(conn)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+# Columns added after schema 1, with their type: an older file gets them (ALTER TABLE keeps every row).
+_ADDED = {"cost_detail": "TEXT"}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    have = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+    for name, kind in _ADDED.items():
+        if name not in have:
+            conn.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")

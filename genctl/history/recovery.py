@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genctl import spend
 from genctl.catalog import preflight
 from genctl.download import output_name
 from genctl.errors import GenctlError, ModelError, error, usage
@@ -94,6 +95,7 @@ class Recovery:
             "queue_position": self.queue_position,
             "outputs": [output.to_json() for output in self.outputs],
             "key_label": record.key_label,
+            "cost": record.cost_detail,  # as history recorded it (genctl.spend)
         }
 
 
@@ -219,6 +221,7 @@ def _fetch(
         result_bytes=result_size(result.raw),
         error_code=None,
         error_message=None,
+        **spend.recovered(settings, record, key, client, result),
     )
     return result.outputs, key
 

@@ -71,6 +71,7 @@ class Result:
 
     outputs: tuple[Output, ...]
     raw: Any = None
+    billable_units: float | None = None  # fal: the result's x-fal-billable-units (None: not sent)
 
 
 class Provider(Protocol):

@@ -25,6 +25,7 @@ from genctl.providers._common import (
 from genctl.providers.base import Job, JobStatus, Output, Result
 from genctl.providers.fal_wire import (
     CANCEL_ERROR_TYPES,
+    billable_units,
     empty_result,
     infra_error,
     is_infra_error_type,
@@ -190,7 +191,8 @@ class FalProvider:
         outputs = tuple(extract_outputs(body))
         if not outputs and (empty := empty_result(response, body)) is not None:
             raise empty
-        return Result(outputs=outputs or (Output(url=None, value=body),), raw=body)
+        units = billable_units(response)
+        return Result(outputs=outputs or (Output(url=None, value=body),), raw=body, billable_units=units)
 
     # -- errors -------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -131,6 +132,20 @@ def not_charged(response: httpx.Response) -> bool:
     """fal's runtime sets `x-fal-billable-units: 0` on its own 404 and 422 answers (fal-api.md §1.7)."""
     units: str = response.headers.get("x-fal-billable-units", "")
     return units.strip() == "0"
+
+
+def billable_units(response: httpx.Response) -> float | None:
+    """The call's `x-fal-billable-units` (§1.7) as a finite number >= 0; None when absent or not a number.
+
+    UNVERIFIED: fal's runtime sets it on the app's response (§1.7); that the queue's result GET passes it on
+    is what the sandbox does, no recording shows it. Without it the cost is an estimate or unknown.
+    """
+    text: str = response.headers.get("x-fal-billable-units", "").strip()
+    try:
+        units = float(text)
+    except ValueError:
+        return None
+    return units if math.isfinite(units) and units >= 0 else None
 
 
 def path_not_found(

@@ -38,7 +38,7 @@ class Fault:
     Hostile actions (genctl.sandbox.hostile): "hang" never answers until the client closes; "trickle"
     sends the real answer (or `body`) one byte per `interval` seconds; "reset" aborts the connection with
     a TCP RST; "redirect_loop" answers 302 to the same URL; "rewrite" distorts the real answer (`variant`
-    "empty_output" or "gzip_garbage").
+    "empty_output", "gzip_garbage" or "no_units").
     """
 
     action: FaultAction = "respond"
@@ -204,6 +204,11 @@ class Fault:
         return cls(action="rewrite", variant="empty_output", **match)
 
     @classmethod
+    def no_units(cls, **match: Any) -> Fault:
+        """The real answer without its `x-fal-billable-units` header (what a cost is billed from)."""
+        return cls(action="rewrite", variant="no_units", **match)
+
+    @classmethod
     def gzip_garbage(cls, **match: Any) -> Fault:
         """The real answer, labelled `Content-Encoding: gzip` although it is not gzip."""
         return cls(action="rewrite", variant="gzip_garbage", **match)
@@ -260,6 +265,7 @@ class Fault:
             "html200": cls.html200,
             "empty_output": cls.empty_output,
             "gzip_garbage": cls.gzip_garbage,
+            "no_units": cls.no_units,
             "absurd_headers": cls.absurd_headers,
             "detail_200": cls.detail_200,
             "stream_drop": cls.stream_drop,

@@ -8,6 +8,7 @@ JSON was expected, "successful" answers without output). The server calls these;
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import select
 import socket
@@ -36,7 +37,7 @@ ABSURD_HEADERS: dict[str, dict[str, str]] = {
     # Sent as latin-1 bytes on the wire (0xE9, 0xFF): not ASCII, and not valid UTF-8 either.
     "non_ascii": {"X-Sandbox-Note": "caf\xe9 \xff", "Retry-After": "\xe9"},
 }
-REWRITES = ("empty_output", "gzip_garbage")
+REWRITES = ("empty_output", "gzip_garbage", "no_units")
 _MEDIA_KEYS = ("video", "audio", "audio_file", "image")
 
 
@@ -84,6 +85,9 @@ def _emptied(body: Any) -> Any:
 
 def rewrite(response: Response, variant: str) -> Response:
     """Distort a real answer: empty its output, or claim gzip for a body that is not gzip."""
+    if variant == "no_units":  # the real answer without x-fal-billable-units (a proxy that strips it)
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "x-fal-billable-units"}
+        return dataclasses.replace(response, headers=headers)
     if variant == "gzip_garbage":
         body = response.body if response.stream is None else b"".join(response.stream)
         return Response(response.status, {**response.headers, "Content-Encoding": "gzip"}, body)
