@@ -367,7 +367,7 @@ def test_run_yaml_one_create_and_eleven_polls() -> None:
     assert logs == final_logs and len(logs) == 30  # each line once, in order, none lost between polls
     assert logs[0] == "Using seed: 42069" and logs[-1].startswith("100%|██████████| 50/50")
     kinds = [e.kind for e in events if e.kind != "log"]
-    assert kinds == ["submitted", "queued", "running", "completed"]
+    assert kinds == ["submitting", "submitted", "queued", "running", "completed"]
     assert len(t.sleeps) == 10 and t.now == pytest.approx(sum(t.sleeps))
 
 

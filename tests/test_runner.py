@@ -110,6 +110,7 @@ def test_fal_queue_flow_with_positions_and_logs() -> None:
     assert [o.url for o in result.outputs] == ["https://v3.fal.media/files/a.png"]
     assert result.raw == IMAGES
     assert [(e.kind, e.queue_position, e.message) for e in events] == [
+        ("submitting", None, None),  # the paid request goes out
         ("submitted", None, None),
         ("queued", 2, "#2"),
         ("queued", 1, "#1"),
@@ -119,7 +120,7 @@ def test_fal_queue_flow_with_positions_and_logs() -> None:
         ("log", None, "done"),
         ("completed", None, None),
     ]
-    assert all(e.job == job for e in events)
+    assert all(e.job == job for e in events[1:])  # "submitting" comes before the job exists
     assert t.sleeps == [0.25, 0.375, 0.5625, 0.84375]  # first poll at once, then backoff
     [submit] = server.calls("POST", "/fal-ai/flux/dev")
     assert submit.headers["Authorization"] == f"Key {FAL_SECRET}"
@@ -370,7 +371,15 @@ def test_replicate_flow_sends_cancel_after_and_reads_output_from_status() -> Non
     assert job.request_id == "p-1"
     assert [o.url for o in result.outputs] == ["https://replicate.delivery/a.png"]
     assert result.raw == done
-    assert [e.kind for e in events] == ["submitted", "queued", "running", "log", "log", "completed"]
+    assert [e.kind for e in events] == [
+        "submitting",
+        "submitted",
+        "queued",
+        "running",
+        "log",
+        "log",
+        "completed",
+    ]
 
 
 def test_replicate_terminal_on_submit_skips_polling() -> None:

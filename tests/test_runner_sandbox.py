@@ -95,6 +95,7 @@ def test_fal_queue_positions_logs_and_result(sandbox: Sandbox, http: httpx.Clien
         time=t,
     )
     assert [(e.kind, e.queue_position, e.message) for e in events] == [
+        ("submitting", None, None),
         ("submitted", None, None),
         ("queued", 3, "#3"),
         ("queued", 2, "#2"),
@@ -237,7 +238,9 @@ def test_replicate_flow(sandbox: Sandbox, http: httpx.Client) -> None:
         on_event=events.append,
         deadline=60,
     )
-    assert [e.kind for e in events][:2] == ["submitted", "queued"] and events[-1].kind == "completed"
+    assert [e.kind for e in events][:3] == ["submitting", "submitted", "queued"] and events[
+        -1
+    ].kind == "completed"
     assert [e.message for e in events if e.kind == "log"]  # progress lines arrive as logs
     [output] = result.outputs
     assert output.url is not None and output.url.startswith(sandbox.url)

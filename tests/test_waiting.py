@@ -59,6 +59,7 @@ def follow(box: Sandbox, http: httpx.Client, prompt: str = "a fox", **kwargs: An
 
 
 WALK = [
+    "submitting",
     "submitted",
     "queued #2",
     "queued #1",
@@ -138,7 +139,7 @@ def test_keepalive_comments_are_ignored(sandbox: Sandbox, http: httpx.Client) ->
     sandbox.configure(status_stream_ping=0.01)
     result, lines = follow(sandbox, http, "[sandbox:latency=0.3] a fox")
     assert result.outputs[0].url
-    assert lines == ["submitted", "queued #0", "running", "completed"]
+    assert lines == ["submitting", "submitted", "queued #0", "running", "completed"]
     assert sandbox.count(POLL, method="GET") == 0 and sandbox.count(STREAM, method="GET") == 1
 
 
