@@ -99,6 +99,8 @@ def _local_file(value: str) -> Path:
         raise usage(f"Input file {str(path)!r} cannot be read: permission denied.", fix=fix) from None
     except OSError as exc:
         raise usage(f"Input file {str(path)!r} cannot be read: {exc.strerror or exc}.", fix=fix) from None
+    except ValueError:  # a NUL byte (from a batch file's "inputs"; argv cannot carry one)
+        raise usage(f"Input file {str(path)!r} is not a path: it holds a NUL character.", fix=fix) from None
     what = _not_a_file(mode)
     if what:
         raise usage(f"Input file {str(path)!r} {what}.", fix=fix)

@@ -141,3 +141,22 @@ def test_serve_on_a_host_that_does_not_resolve_is_one_line() -> None:
         "Error [usage.invalid]: --host 'not-a-host.invalid' is not an address or a host name this machine "
         "resolves.\nFix: Pass an IP address such as 127.0.0.1 (the default).\n"
     )
+
+
+def test_a_nul_in_an_input_path_is_one_line(genctl, sandbox: Sandbox, tmp_path: Path) -> None:
+    """Found by tests/test_properties.py: a batch file's "inputs" can carry a NUL that argv cannot."""
+    batch = tmp_path / "b.jsonl"
+    batch.write_text('{"prompt": "a fox", "inputs": {"image_url": "cat\\u0000.png"}}\n', encoding="utf-8")
+    run = genctl(
+        "generate",
+        "--batch",
+        str(batch),
+        "-m",
+        "fal-ai/flux/dev/image-to-image",
+        "--json",
+        env=fal_env(sandbox),
+    )
+    assert "Traceback" not in run.stderr
+    assert run.exit_code in {code for code, _ in CODES.values()}
+    assert "holds a NUL character" in run.stdout + run.stderr
+    assert [r.method for r in sandbox.requests if r.method == "POST"] == []
