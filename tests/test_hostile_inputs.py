@@ -160,3 +160,24 @@ def test_a_nul_in_an_input_path_is_one_line(genctl, sandbox: Sandbox, tmp_path: 
     assert run.exit_code in {code for code, _ in CODES.values()}
     assert "holds a NUL character" in run.stdout + run.stderr
     assert [r.method for r in sandbox.requests if r.method == "POST"] == []
+
+
+def test_ctrl_c_during_a_slow_submit_says_the_job_may_exist(sandbox: Sandbox) -> None:
+    """A real process, a real SIGINT once the submit has reached a server that never answers it."""
+    from genctl.sandbox.faults import Fault
+    from tests.support import signal_when_seen
+
+    sandbox.inject(Fault(action="hang", provider="fal.queue", path=r"^/fal/queue/fal-ai/flux/schnell$"))
+    got = signal_when_seen(
+        ["generate", "a fox", "-m", "fal-ai/flux/schnell", "--no-validate"],
+        box=sandbox,
+        env=fal_env(sandbox),
+        pattern=r"^/fal/queue/fal-ai/flux/schnell$",
+    )
+    assert got.returncode == CODES["interrupted"][0]
+    assert "Traceback" not in got.stderr
+    assert (
+        "Error [interrupted]: Interrupted while submitting: the job may exist at the provider" in got.stderr
+    )
+    assert "Fix: Check your recent requests at fal before running it again" in got.stderr
+    assert "nothing was cancelled." not in got.stderr
