@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import stat
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -25,7 +27,7 @@ _PASS_THROUGH = ("https://", "http://", "data:")
 
 def data_uri(path: Path) -> str:
     """The file inline as `data:<mime>;base64,…` (no network)."""
-    return f"data:{mime_type(path)};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+    return f"data:{mime_type(path)};base64,{base64.b64encode(_read(path)).decode('ascii')}"
 
 
 def resolve_inputs(
@@ -85,11 +87,51 @@ def dry_inputs(
 
 
 def _local_file(value: str) -> Path:
+    """The `-i` path as a regular, readable file, or a usage error that says what it really is. Only
+    `stat` is used to tell: opening a FIFO to look would block until something writes to it."""
     path = Path(value).expanduser()
-    if not path.is_file():
-        what = "is a directory, not a file" if path.is_dir() else "does not exist"
-        raise usage(f"Input file {str(path)!r} {what}.", fix="Pass an existing file, or an http(s):// URL.")
+    fix = "Pass a regular file you can read, or an http(s):// URL."
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise usage(f"Input file {str(path)!r} does not exist.", fix=fix) from None
+    except PermissionError:
+        raise usage(f"Input file {str(path)!r} cannot be read: permission denied.", fix=fix) from None
+    except OSError as exc:
+        raise usage(f"Input file {str(path)!r} cannot be read: {exc.strerror or exc}.", fix=fix) from None
+    except ValueError:  # a NUL byte (from a batch file's "inputs"; argv cannot carry one)
+        raise usage(f"Input file {str(path)!r} is not a path: it holds a NUL character.", fix=fix) from None
+    what = _not_a_file(mode)
+    if what:
+        raise usage(f"Input file {str(path)!r} {what}.", fix=fix)
+    if not os.access(path, os.R_OK):
+        raise usage(f"Input file {str(path)!r} cannot be read: permission denied.", fix=fix)
     return path
+
+
+def _not_a_file(mode: int) -> str:
+    """What a non-regular file is, in words ("" for a regular file)."""
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a file"
+    if stat.S_ISFIFO(mode):
+        return "is a named pipe (FIFO), not a file; genctl does not read from pipes"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file"
+    return ""
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise usage(
+            f"Input file {str(path)!r} cannot be read: {exc.strerror or exc}.",
+            fix="Pass a regular file you can read, or an http(s):// URL.",
+        ) from None
 
 
 def resolve_input(

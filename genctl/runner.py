@@ -188,8 +188,10 @@ def run_generation(
     except KeyboardInterrupt as exc:
         raise error(
             "interrupted",
-            "Interrupted while submitting; no job id was received, so nothing was cancelled.",
-            fix="Run the command again.",
+            "Interrupted while submitting: the job may exist at the provider (the submit was sent, its "
+            "answer with the job id never arrived, so nothing could be cancelled).",
+            fix=f"Check your recent requests at {provider.name} before running it again, so it is not paid "
+            "for twice.",
             provider=provider.name,
         ) from exc
     try:
