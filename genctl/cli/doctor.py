@@ -48,7 +48,9 @@ def doctor(
     verbose: Annotated[
         bool,
         typer.Option(
-            "--verbose", "-v", help="Show each probe's HTTP status, provider message, request id, time."
+            "--verbose",
+            "-v",
+            help="Every check of every area, and each probe's HTTP status, message, request id, time.",
         ),
     ] = False,
     report: Annotated[
@@ -94,10 +96,11 @@ def doctor(
         out.json(result.to_json())
     else:
         # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
-        from genctl.doctor.report import text_lines
+        from genctl.doctor.report import text_rows
 
-        for line in text_lines(result, verbose=verbose):
-            out.result(line)
+        # Wrapped to the terminal at word boundaries (ids, URLs and codes stay whole); piped, one line each.
+        for row in text_rows(result, verbose=verbose):
+            out.prose(row.text, indent=row.indent, hang=row.hang)
     if not result.ok:
         raise typer.Exit(1)
 
