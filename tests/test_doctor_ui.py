@@ -5,10 +5,19 @@ checks said to be skipped, with no failure code, and never failing the run."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import sys
 from typing import Any
 
+import pytest
+
+from genctl.cli.output import out
+from genctl.diagnose import Finding
+from genctl.doctor import DoctorReport
+from genctl.doctor.probes import Check
+from genctl.doctor.report import text_rows
 from genctl.sandbox import Sandbox
 from genctl.sandbox import keys as sk
 from tests.conftest import run_in_terminal, run_subprocess
@@ -112,7 +121,7 @@ def test_piped_lines_are_whole_and_the_terminal_lines_are_the_same_words(sandbox
 
 
 def words(lines: list[str]) -> list[str]:
-    return untimed(" ".join(lines)).split()
+    return untimed(" ".join(" ".join(lines).split())).split()
 
 
 def test_an_id_longer_than_the_terminal_is_never_broken(sandbox: Sandbox) -> None:
@@ -188,3 +197,55 @@ def test_offline_json_skips_carry_no_failure_code(sandbox: Sandbox) -> None:
         "models.replicate.black-forest-labs/flux-schnell": "model.not_found",
         "aliases": "key.invalid",
     }
+
+
+# -- wrapping, at every width ------------------------------------------------------------------------------
+
+
+class _Terminal(io.StringIO):
+    """A stdout that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _report() -> DoctorReport:
+    long_id = "fal-ai/" + "a-model-id-longer-than-any-line-" * 3
+    findings = [
+        (
+            "keys",
+            Finding(
+                "key.locked",
+                "fail",
+                "fal locked the account of key env:FAL_KEY (a1b2…9f0e): " * 3,
+                "Top up at https://fal.ai/dashboard/billing?from=genctl&reason=locked; a new key won't help.",
+            ),
+        ),
+        (
+            "models",
+            Finding(
+                "model.not_found",
+                "fail",
+                f"fal has no application {long_id!r}.",
+                f"Search: genctl models {long_id}",
+            ),
+        ),
+        ("environment", Finding("ok", "ok", "genctl 0.1.0")),
+    ]
+    checks = tuple(Check(f"{c}.fal.x", c, "fal", "env:FAL_KEY (a1b2…9f0e)", f) for c, f in findings)
+    return DoctorReport(checks, 1.25)
+
+
+@pytest.mark.parametrize("columns", range(40, 121, 7))
+def test_every_width_wraps_between_words_only(monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    screen = _Terminal()
+    monkeypatch.setattr(sys, "stdout", screen)
+    rows = text_rows(_report(), verbose=True)
+    for row in rows:
+        out.prose(row.text, indent=row.indent, hang=row.hang)
+
+    lines = screen.getvalue().splitlines()
+    assert words(lines) == words([str(row) for row in rows])  # nothing split, lost or added
+    for line in lines:
+        assert len(line) <= columns or len(line.split()) == 1, (columns, line)  # only a word that cannot fit
