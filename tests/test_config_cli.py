@@ -30,6 +30,7 @@ def test_config_path_text_and_json(home: Path) -> None:
     write(home / "other.toml", "")
     code, stdout, _ = invoke("--config", str(home / "other.toml"), "config", "path", "--json")
     assert json.loads(stdout) == {
+        "ok": True,
         "config_file": str(home / "other.toml"),
         "exists": True,
         "state_dir": str(home / "state"),
