@@ -353,7 +353,7 @@ def test_remove_by_label_and_what_cannot_be_removed(genctl, hermetic_env: Path) 
         "keys": [
             {"provider": "fal", "label": "env:FAL_KEY", "masked": "0000…0003", "source": "FAL_KEY"},
             {"provider": "fal", "label": "ci-2", "masked": "0000…0002", "source": str(config)},
-        ]
+        ],
     }
 
 
