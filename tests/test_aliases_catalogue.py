@@ -178,8 +178,10 @@ def test_offline_with_nothing_cached_proves_nothing(genctl, sandbox: Sandbox, he
     run, checks = doctor(genctl, sandbox, "--offline")
     assert "aliases.models" not in checks  # no false warning: nothing was asked
     assert checks["aliases"]["status"] == "skip"
-    unchecked = [c for c in checks.values() if c["details"].get("unchecked") == "model.not_found"]
-    assert [(c["status"], c["code"]) for c in unchecked] == [("skip", "skipped"), ("skip", "skipped")]
+    assert [c["status"] for c in checks.values() if c["details"].get("unchecked") == "model.not_found"] == [
+        "skip",
+        "skip",
+    ]
     assert run.exit_code == 0
     assert sandbox.requests == []
 

@@ -133,7 +133,7 @@ def test_dead_proxy_is_a_proxy_problem(genctl, sandbox: Sandbox, closed_port: in
 
 def test_proxy_password_is_masked(genctl, sandbox: Sandbox) -> None:
     env = {**sandbox.env(), "FAL_KEY": sk.FAL_KEY_OK, "HTTPS_PROXY": "http://me:hunter2@proxy.example:3128"}
-    run = genctl("doctor", "--offline", "--verbose", env=env)  # a passing area lists its checks with -v
+    run = genctl("doctor", "--offline", "--verbose", env=env)  # -v: the passing environment check in full
     assert "HTTPS_PROXY=http://me:***@proxy.example:3128" in run.stdout
     assert "hunter2" not in run.stdout + run.stderr
 

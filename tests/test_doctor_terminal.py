@@ -19,9 +19,7 @@ def test_doctor_at_80_columns_wraps_at_words_and_keeps_passing_areas_to_one_line
     assert all(len(line) <= 80 for line in screen), screen
     assert "[✓] Environment (4 checks passed)" in screen
     assert "[✓] Connectivity · fal.ai (4 checks passed)" in screen
-    assert screen[screen.index("[✓] Connectivity · fal.ai (4 checks passed)") + 1].startswith(
-        "[✓] Connectivity · Replicate — api_url reachable"  # one check: its own words, wrapped below
-    )
+    assert "[✓] Connectivity · Replicate (1 check passed)" in screen
     assert "[✗] Keys · fal.ai" in screen
     # The locked key's check and its fix, wrapped: each continuation line starts under the text, and
     # joining the lines back gives the words whole.
@@ -35,4 +33,4 @@ def test_doctor_at_80_columns_wraps_at_words_and_keeps_passing_areas_to_one_line
     fix = " ".join(line.strip() for line in block[fix_at:]).removeprefix("Fix: ")
     assert fix.startswith(FIX)
     assert all(line.startswith("           ") for line in block[fix_at + 1 :])  # under the text after "Fix: "
-    assert screen[-1].startswith("doctor found 2 problems in 2 areas (")
+    assert screen[-2].startswith("doctor found 2 problems in 2 areas (")  # the closing line, wrapped

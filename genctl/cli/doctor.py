@@ -54,7 +54,9 @@ def doctor(
     verbose: Annotated[
         bool,
         typer.Option(
-            "--verbose", "-v", help="Show each probe's HTTP status, provider message, request id, time."
+            "--verbose",
+            "-v",
+            help="Every check of every area, and each probe's HTTP status, message, request id, time.",
         ),
     ] = False,
     report: Annotated[
@@ -100,14 +102,11 @@ def doctor(
         out.json(result.to_json())
     else:
         # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
-        from genctl.doctor.report import text_lines
+        from genctl.doctor.report import text_rows
 
-        for line in text_lines(result, verbose=verbose):
-            # Wrapped to the terminal at word boundaries, continuation lines under the text they continue.
-            text = line.lstrip(" ")
-            indent = len(line) - len(text)
-            hang = 5 if text.startswith("Fix: ") else 2 if text.startswith(("✓", "✗", "!", "○")) else 4
-            out.prose(text, indent=indent, hang=hang)
+        # Wrapped to the terminal at word boundaries (ids, URLs and codes stay whole); piped, one line each.
+        for row in text_rows(result, verbose=verbose):
+            out.prose(row.text, indent=row.indent, hang=row.hang)
     if not result.ok:
         raise typer.Exit(1)
 

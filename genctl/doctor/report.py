@@ -6,6 +6,7 @@ either (keys only masked, curl lines use $FAL_KEY / $REPLICATE_API_TOKEN)."""
 from __future__ import annotations
 
 import platform
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -47,35 +48,79 @@ def conclusion(report: DoctorReport) -> str:
     return f"doctor found {n} problem{'s' if n != 1 else ''} in {m} area{'s' if m != 1 else ''}"
 
 
+@dataclass(frozen=True)
+class TextLine:
+    """One line of the terminal report and how it wraps: `indent` spaces before it, continuation lines
+    `hang` spaces further in (under the words after the mark, or after `Fix: `)."""
+
+    text: str
+    indent: int = 0
+    hang: int = 0
+
+    def __str__(self) -> str:
+        return " " * self.indent + self.text
+
+
 def text_lines(report: DoctorReport, *, verbose: bool = False) -> list[str]:
-    """The terminal report, like `flutter doctor`: one line per area that passed (`[✓] Keys · fal.ai
-    (2 checks passed)`, or the one check's message); an area with a problem, or a check that was not made,
-    lists its checks with `Fix:` under each problem; `verbose` lists every check with its HTTP exchanges.
-    Then the conclusion."""
-    lines: list[str] = []
+    """The terminal report as plain lines, unwrapped (what a pipe gets): see `text_rows`."""
+    return [str(row) for row in text_rows(report, verbose=verbose)]
+
+
+def text_rows(report: DoctorReport, *, verbose: bool = False) -> list[TextLine]:
+    """The terminal report, like `flutter doctor`: one `[✓] Area (4 checks passed)` line per passing area;
+    an area with a warning or a failure lists each of its checks, `Fix:` under each problem; `verbose`
+    lists every check of every area and each probe's HTTP exchanges. Then the conclusion."""
+    rows: list[TextLine] = []
+    hidden = 0
     for (category, provider), checks in report.areas().items():
         status = diagnose.worst(c.finding.status for c in checks)
         if status == "skip" and any(c.finding.status == "ok" for c in checks):
             status = "ok"  # a check that could not be made does not make the area look broken
         title = f"[{MARKS[status]}] {area_title(category, provider)}"
-        passed = all(c.finding.status == "ok" for c in checks)
-        if passed and not verbose:
-            # One check: its own words (they may carry a caveat); more: how many passed (-v lists them).
-            only = checks[0].finding.message if len(checks) == 1 else None
-            lines.append(f"{title} — {only}" if only else f"{title} ({_passed(len(checks))})")
+        if status in ("ok", "skip") and not verbose:
+            rows.append(TextLine(f"{title} ({_tally(checks)})", hang=4))
+            hidden += len(checks)
             continue
-        lines.append(title)
+        rows.append(TextLine(title, hang=4))
         for check in checks:
-            finding = check.finding
-            shown = finding.code not in (diagnose.OK_CODE, diagnose.SKIPPED_CODE)
-            code = f" [{finding.code}]" if shown else ""
-            lines.append(f"    {MARKS[finding.status]}{code} {check.subject}: {finding.message}")
-            if finding.fix and finding.status != "ok":
-                lines.append(f"      Fix: {finding.fix}")
-            if verbose:
-                lines += [f"      {line}" for line in _exchange_lines(finding.details)]
-    lines += ["", f"{conclusion(report)} ({len(report.checks)} checks in {report.seconds:.1f} s)"]
-    return lines
+            rows += _check_rows(check, verbose=verbose)
+    rows += [TextLine(""), TextLine(_closing(report, hidden=hidden), hang=2)]
+    return rows
+
+
+def _check_rows(check: Check, *, verbose: bool) -> list[TextLine]:
+    finding = check.finding
+    shown = finding.code not in (diagnose.OK_CODE, diagnose.SKIPPED_CODE)
+    code = f" [{finding.code}]" if shown else ""
+    rows = [TextLine(f"{MARKS[finding.status]}{code} {check.subject}: {finding.message}", indent=4, hang=2)]
+    if finding.fix and finding.status != "ok":
+        rows.append(TextLine(f"Fix: {finding.fix}", indent=6, hang=5))
+    if verbose:
+        rows += [TextLine(line, indent=6, hang=2) for line in _exchange_lines(finding.details)]
+    return rows
+
+
+def _tally(checks: list[Check]) -> str:
+    """`4 checks passed`, `1 passed, 1 skipped`, `4 checks skipped`."""
+    passed = sum(c.finding.status == "ok" for c in checks)
+    skipped = len(checks) - passed
+    if passed and skipped:
+        return f"{passed} passed, {skipped} skipped"
+    n = len(checks)
+    return f"{n} check{'s' if n != 1 else ''} {'passed' if passed else 'skipped'}"
+
+
+def _closing(report: DoctorReport, *, hidden: int) -> str:
+    """`no problems found (16 checks in 0.8 s: 15 passed, 1 skipped; -v shows each)`."""
+    counts = report.summary()
+    tally = ", ".join(
+        f"{counts[status]} {word}"
+        for status, word in (("fail", "failed"), ("warn", "warned"), ("ok", "passed"), ("skip", "skipped"))
+        if counts[status]
+    )
+    hint = "; -v shows each" if hidden else ""
+    n = len(report.checks)
+    return f"{conclusion(report)} ({n} check{'s' if n != 1 else ''} in {report.seconds:.1f} s: {tally}{hint})"
 
 
 def _passed(n: int) -> str:

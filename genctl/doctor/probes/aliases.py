@@ -195,7 +195,7 @@ def _finding(
     failing = "; ".join(f"{registry.label(p)}: {code}" for p, code in why.items())
     if not any(serving for serving in groups):
         if not why:  # nothing known: offline, or the providers were not probed
-            return diagnose.skipped(
+            return diagnose.unchecked(
                 "key.invalid", "which providers can serve each alias was not checked", **details
             )
         message = f"no provider can serve an alias now ({failing})"
