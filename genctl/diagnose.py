@@ -12,6 +12,7 @@ by everything (this module imports errors, so errors cannot import it back); `CO
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -190,7 +191,6 @@ def worst(statuses: Iterable[Status]) -> Status:
 def scrubbed(finding: Finding, keys: Iterable[Key]) -> Finding:
     """`finding` with every secret of `keys` masked in its message, fix and details (belt and braces: the
     provider mappings already mask the key they were given, but a body may quote another one)."""
-    import json
 
     keys = list(keys)
     message, fix = redact(finding.message, keys), redact(finding.fix, keys)

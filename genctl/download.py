@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+import httpx
+
 from genctl import deadline as limits
 from genctl.errors import GenctlError, error
 from genctl.http import map_transport_error
 
 if TYPE_CHECKING:
-    import httpx
-
     from genctl.providers.base import Output
 
 CHUNK = 1 << 20
@@ -192,7 +192,6 @@ def _stream(
     on_bytes: Callable[[int], None] | None,
     box: dict[str, str | None],
 ) -> Generator[bytes, None, None]:
-    import httpx
 
     request = client.build_request("GET", url, headers=dict(headers))
     head = 2 * (client.timeout.read or 30.0)

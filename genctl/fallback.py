@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import httpx
+
 from genctl.aliases import Route, routes
 from genctl.errors import CODES, GenctlError
 from genctl.providers import registry
@@ -150,7 +152,6 @@ def _maybe_delivered(err: GenctlError) -> bool:
     """A network failure after the request went out (a read timeout, a dropped connection): a submit may
     have reached the provider and started a paid job, so moving on could pay twice. Only failures before
     anything was sent — DNS, TLS, a refused or timed-out connection, the proxy — are safe."""
-    import httpx
 
     cause = err.__cause__
     if not err.code.startswith("network.") or not isinstance(cause, httpx.TransportError):

@@ -98,6 +98,26 @@ def test_local_imports_only_in_cli() -> None:
     assert [x for x in local if not x.startswith("config.py:")] == []
 
 
+def test_no_other_local_import_in_the_core_unless_it_says_why() -> None:
+    """httpx, json… at module level in the core; a deferred import (the fal SDK) says why just above it."""
+    silent = []
+    for path in CORE:
+        rel = path.relative_to(ROOT)
+        if rel.parts[0] == "cli":
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        tree = ast.parse("\n".join(lines))
+        top = {id(node) for node in tree.body}
+        top |= {id(n) for node in tree.body if isinstance(node, ast.If | ast.Try) for n in ast.walk(node)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Import | ast.ImportFrom) or id(node) in top:
+                continue
+            above = lines[node.lineno - 2].strip()
+            if not (above.startswith("# Lazy import") or above.startswith(("import ", "from "))):
+                silent.append(f"{rel}:{node.lineno}")
+    assert silent == ["config.py:134"]  # the emulator, for --sandbox alone (config.py says so beside it)
+
+
 def test_each_lazy_import_in_cli_says_why() -> None:
     silent = []
     for path in sorted((ROOT / "cli").glob("*.py")):

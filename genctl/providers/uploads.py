@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from genctl import deadline
 from genctl.errors import GenctlError, error
 from genctl.http import RetryPolicy, send, transport_errors
@@ -21,8 +23,6 @@ from genctl.providers.fal import FalProvider
 from genctl.providers.replicate import ReplicateProvider
 
 if TYPE_CHECKING:
-    import httpx
-
     from genctl.http import RetryPolicy
     from genctl.providers.base import Provider
     from genctl.values import Key
@@ -131,9 +131,9 @@ def upload_to_fal(path: Path, *, provider: FalProvider, key: Key, timeout: float
     they are set for the duration of the upload and restored after. The key is always given to SyncClient so
     a `fal auth login` token in ~/.fal is never used (§2.1).
     """
+    # Lazy import: the fal SDK loads only when a file goes to fal storage (start-up of every other run).
     import fal_client
     import fal_client.client as fal_module
-    import httpx
 
     with _FAL_GLOBALS, transport_errors("fal", provider.rest_url, keys=[key]):
         saved = (fal_module.REST_URL, fal_module.CDN_URL, fal_module.MAX_ATTEMPTS)
@@ -294,7 +294,6 @@ def _cdn_refused(response: httpx.Response, path: Path) -> GenctlError:
     key, so this says nothing about the key (left untouched); a 404 on the multipart route (files over
     fal-client's multipart threshold) is not a missing model. UNVERIFIED: the live CDN's answers to an
     expired token and to a multipart route it lacks; either is an upload failure here."""
-    import httpx
 
     try:
         host = response.request.url.host

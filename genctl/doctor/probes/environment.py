@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
+
 from genctl import __version__, diagnose
 from genctl.diagnose import Finding
 from genctl.doctor.probes import Check, DoctorContext, Probe
@@ -41,7 +43,6 @@ def _check(
 
 
 def versions(ctx: DoctorContext) -> Check:
-    import httpx
 
     python = f"{platform.python_implementation()} {platform.python_version()}"
     where = f"{platform.system()} {platform.release()}".strip()

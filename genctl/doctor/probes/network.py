@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from genctl import diagnose
 from genctl.doctor.probes import Check, DoctorContext, Probe, install_recorder
 from genctl.doctor.probes.environment import masked_proxy
@@ -16,8 +18,6 @@ from genctl.http import REQUEST_ERRORS, make_client, map_transport_error, proxy_
 from genctl.providers._common import common_error, read_error_body
 
 if TYPE_CHECKING:
-    import httpx
-
     from genctl.errors import GenctlError
 
 # httpcore trace events -> the stage they time (https://www.encode.io/httpcore/extensions/#trace).
@@ -48,7 +48,6 @@ def probes(ctx: DoctorContext) -> list[Probe]:
 
 def host_of(url: str) -> str:
     """`api.fal.ai`, or `127.0.0.1:8765` when the port is not the scheme's default."""
-    import httpx
 
     parsed = httpx.URL(url)
     return f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
@@ -60,7 +59,6 @@ def probe_url(ctx: DoctorContext, provider: str, setting: str, url: str) -> diag
         return diagnose.from_error(ctx.client_error).with_details(setting=setting, url=url)
     if ctx.offline:
         return diagnose.unchecked("network.connect", f"{setting} {url} not checked ({ctx.why_offline})")
-    import httpx
 
     parsed = httpx.URL(url)
     https = parsed.scheme == "https"
