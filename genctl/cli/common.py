@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,5 +29,17 @@ def complete_provider(incomplete: str) -> list[str]:
     return [name for name in registry.NAMES if name.startswith(incomplete)]
 
 
+def provider_option(help: str = "Only this provider.") -> Any:
+    """`--provider [fal|replicate]`, completed from the registry (validated by the command)."""
+    return typer.Option(
+        "--provider",
+        help=help,
+        show_default=False,
+        metavar=PROVIDER_CHOICES,
+        autocompletion=complete_provider,
+    )
+
+
+ProviderOpt = Annotated[str | None, provider_option()]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or notices on stderr.")]

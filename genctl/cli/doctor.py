@@ -24,15 +24,7 @@ LIVE_QUESTION = (
 
 
 def doctor(
-    provider: Annotated[
-        str | None,
-        typer.Option(
-            "--provider",
-            help="Only this provider.",
-            metavar=common.PROVIDER_CHOICES,
-            autocompletion=common.complete_provider,
-        ),
-    ] = None,
+    provider: common.ProviderOpt = None,
     model: Annotated[
         list[str] | None,
         typer.Option("--model", "-m", help="Check this model (repeatable); only these models are checked."),

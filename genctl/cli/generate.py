@@ -33,11 +33,8 @@ def generate(
     ] = None,
     provider: Annotated[
         str | None,
-        typer.Option(
-            "--provider",
-            help="This provider only: no fallback (default: from the model id, else the config).",
-            metavar=common.PROVIDER_CHOICES,
-            autocompletion=common.complete_provider,
+        common.provider_option(
+            "This provider only: no fallback (default: from the model id, else the config)."
         ),
     ] = None,
     param: Annotated[

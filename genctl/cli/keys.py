@@ -58,15 +58,7 @@ def status_command(
         bool,
         typer.Option("--check", help="Probe every key live, concurrently, with calls that cost nothing."),
     ] = False,
-    provider: Annotated[
-        str | None,
-        typer.Option(
-            "--provider",
-            help="Only this provider.",
-            metavar=common.PROVIDER_CHOICES,
-            autocompletion=common.complete_provider,
-        ),
-    ] = None,
+    provider: common.ProviderOpt = None,
     json_output: common.JsonOpt = False,
 ) -> None:
     """Each key's state: usable, failed (why, since when) or cooling down; which key is next.

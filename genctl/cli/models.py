@@ -42,16 +42,7 @@ models_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-ProviderOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--provider",
-        help="Only this provider.",
-        show_default=False,
-        metavar=common.PROVIDER_CHOICES,
-        autocompletion=common.complete_provider,
-    ),
-]
+ProviderOpt = common.ProviderOpt
 RefreshOpt = Annotated[
     bool, typer.Option("--refresh", help="Fetch again now instead of using the cached catalogue.")
 ]
