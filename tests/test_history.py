@@ -302,8 +302,8 @@ def test_clear_asks_on_a_terminal_and_keeps_everything_on_no(sandbox: Sandbox, h
     assert declined.exit_code == 0
     history_db = hermetic_env / "state" / "history.db"
     assert any(line.startswith("Delete all 1 recorded job(s) from ") for line in declined.lines)
-    assert declined.lines[-1] == "Nothing was deleted."
+    assert declined.lines[-1].strip() == "Nothing was deleted."  # the typed answer may leave a blank
     assert len(json.loads(run_subprocess("history", "--json").stdout)["jobs"]) == 1
     accepted = run_in_terminal("history", "--clear", answer="y")
     assert accepted.exit_code == 0
-    assert accepted.lines[-1] == f"Cleared 1 job(s) from {history_db}."
+    assert accepted.lines[-1].strip() == f"Cleared 1 job(s) from {history_db}."
