@@ -92,7 +92,8 @@ _KINDS: dict[str, tuple[str, str]] = {
 # The largest value each kind of number may take: beyond it a value is clamped, with a warning.
 _MAXIMA: dict[str, float] = {"seconds": MAX_SECONDS, "bytes": float(2**40), "count": 256.0}
 _KEYS_FIX = (
-    'Write keys = ["…"] or keys = [{key = "…", label = "ci-1", account = "acme"}] (see config.example.toml).'
+    'Write keys = ["…"] or keys = [{key = "…", label = "ci-1", account = "acme"}] '
+    "(example: `genctl config init`)."
 )
 
 
@@ -108,7 +109,7 @@ def load_settings(
     data = _read(path)
     if data is None and chosen_by != "default" and not missing_ok:
         named_by = "--config" if chosen_by == "flag" else "GENCTL_CONFIG"
-        fix = f"Create it (see config.example.toml) or point {named_by} at an existing file."
+        fix = f"Create it (example: `genctl config init`) or point {named_by} at an existing file."
         raise _invalid(f"config file {path} (named by {named_by}) does not exist", fix)
     loader = _Loader(path, environ, data or {})
     return loader.settings(config_file=path if data is not None else None, chosen_by=chosen_by)
@@ -237,7 +238,7 @@ def _convert(kind: str, value: object, where: tuple[str, str, Path | None]) -> A
         message, fix = f"{label} must be {what}, not {got}", f"Set {label} to e.g. {example.strip(chr(34))}."
     else:
         message = f"{label} in {file} must be {what}, not {got}"
-        fix = f"Edit {file}: write it as {key} = {example} (see config.example.toml)."
+        fix = f"Edit {file}: write it as {key} = {example} (example: `genctl config init`)."
     raise _invalid(message, fix)
 
 
@@ -345,7 +346,7 @@ class _Loader:
     def _table(self, parent: Mapping[str, Any], name: str, label: str) -> dict[str, Any]:
         value = parent.get(name, {})
         if not isinstance(value, dict):
-            fix = f"Edit {self.path}: start the section with a {label} line (see config.example.toml)."
+            fix = f"Edit {self.path}: start the section with a {label} line (example: `genctl config init`)."
             raise _invalid(f"{label} in {self.path} must be a table, not {_type_name(value)}", fix)
         return value
 

@@ -19,6 +19,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,21 @@ class Added:
 def write_config(path: Path, data: Mapping[str, Any]) -> None:
     """Write `data` as the whole config file (a new file: there are no comments to keep)."""
     _write(_target(path), tomlkit.dumps(dict(data)))
+
+
+def init_config(path: Path, *, force: bool = False) -> Path:
+    """Write the commented example config (shipped in genctl/data/) to `path`, mode 600, atomically and
+    under the edit lock; an existing file is kept unless `force`. Returns the file written."""
+    example = files("genctl").joinpath("data", "config.example.toml").read_bytes().decode("utf-8")
+    with _locked(path, hold=True) as target:
+        if target.exists() and not force:
+            raise error(
+                "usage.invalid",
+                f"{target} already exists; genctl config init does not overwrite it.",
+                fix="Edit it, or replace it: genctl config init --force (or write elsewhere: --path FILE).",
+            )
+        _write(target, example)
+    return target
 
 
 def labels(path: Path, provider: str) -> list[str]:
@@ -152,7 +168,7 @@ def _write_checked(target: Path, text: str, expected: Mapping[str, Any]) -> None
         raise error(
             "config.invalid",
             f"cannot edit {target} without changing other settings",
-            fix=f"Edit {target} by hand (see config.example.toml).",
+            fix=f"Edit {target} by hand (example: `genctl config init`).",
         )
     _write(target, text)
 

@@ -92,7 +92,7 @@ def parse_price_tables(table: Mapping[str, Any], path: Path) -> dict[str, PriceE
     prices: dict[str, PriceEntry] = {}
     for model, entry in table.items():
         label = f'[prices."{model}"]'
-        fix = f'Edit {path}: write {label} with amount = 0.003 and unit = "image" (see config.example.toml).'
+        fix = f'Edit {path}: write {label} with amount = 0.003 and unit = "image" (see `genctl config init`).'
         if not isinstance(entry, dict):
             raise error("config.invalid", f"{label} in {path} must be a table", fix=fix)
         amount, unit = entry.get("amount"), entry.get("unit")

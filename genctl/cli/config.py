@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -74,9 +75,44 @@ def path_command(json_output: common.JsonOpt = False) -> None:
     if exists:
         out.info(f"exists ({named})")
     elif chosen_by == "default":
-        out.info(f"does not exist ({named}): built-in defaults apply; see config.example.toml")
+        out.info(
+            f"does not exist ({named}): built-in defaults apply; `genctl config init` writes a commented one"
+        )
     else:
         out.info(f"does not exist ({named}): commands stop with config.invalid until it does")
+
+
+@config_app.command("init")
+def init_command(
+    path: Annotated[
+        Path | None,
+        typer.Option("--path", help="Write here instead of the config file genctl reads.", metavar="FILE"),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    json_output: common.JsonOpt = False,
+) -> None:
+    """Write the commented example config (every setting, explained) where genctl reads it, mode 600.
+
+    Examples:
+
+        genctl config init
+
+        genctl --config ./ci.toml config init
+
+        genctl config init --path /tmp/genctl.toml --force
+    """
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
+    from genctl.config_edit import init_config
+    from genctl.paths import resolve_config_file
+
+    out.configure(json_mode=json_output)
+    target = path or resolve_config_file(config_path=common.options.config_path, env=os.environ)[0]
+    written = init_config(target, force=force)
+    if json_output:
+        out.json({"ok": True, "config_file": str(written)})
+        return
+    out.result(str(written))
+    out.info("Wrote the example config (mode 600): uncomment what you need; keys stay in the environment.")
 
 
 @config_app.command("show")

@@ -66,7 +66,7 @@ def config_checks(ctx: DoctorContext) -> list[Check]:
     if ctx.load_error is not None:
         checks.append(_check(ctx, "config", subject, diagnose.from_error(ctx.load_error)))
     elif settings.config_file is None:
-        message = f"none at {path}: built-in defaults (see config.example.toml)"
+        message = f"none at {path}: built-in defaults (example: `genctl config init`)"
         checks.append(_check(ctx, "config", subject, diagnose.ok(message, path=str(path), exists=False)))
     else:
         mode = _mode(settings.config_file)
@@ -110,7 +110,10 @@ def _warning(text: str, path: object) -> Finding:
         )
         return Finding("key.format", "warn", text, fix)
     return Finding(
-        "config.invalid", "warn", text, "Fix the name in the config file (see config.example.toml)."
+        "config.invalid",
+        "warn",
+        text,
+        "Fix the name in the config file (example: `genctl config init`).",
     )
 
 
