@@ -19,6 +19,7 @@ sandbox_app = typer.Typer(
 
 def _bind_error(host: str, port: int, exc: OSError) -> Exception:
     """Why `serve` could not listen on HOST:PORT, as one usage error (taken port, unknown host …)."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.errors import usage
 
     if exc.errno == errno.EADDRINUSE:
