@@ -54,3 +54,21 @@ def test_remote_fal_needs_the_model(genctl, sandbox: Sandbox) -> None:
         "Error [usage.invalid]: fal lists requests per endpoint, so --remote needs the model.",
         "Fix: genctl history --remote fal -m MODEL",
     ]
+
+
+def test_result_saves_a_prediction_genctl_never_recorded(genctl, sandbox: Sandbox, tmp_path) -> None:
+    env = replicate_env(sandbox)
+    other = _unrecorded(sandbox)
+    run = genctl("result", other, "--wait", "--json", env=env)
+    assert run.exit_code == 0, run.stderr
+    doc = json.loads(run.stdout)
+    [output] = doc["outputs"]
+    assert output["downloaded"] is True and (tmp_path / output["path"]).read_bytes()[:4] == b"\x89PNG"
+    again = genctl("history", "--remote", "replicate", "--json", env=env)
+    assert [r["recorded"] for r in json.loads(again.stdout)["requests"]] == [True]
+
+
+def test_result_of_an_id_no_account_has_is_a_usage_error(genctl, sandbox: Sandbox) -> None:
+    run = genctl("result", "nosuchprediction", env=replicate_env(sandbox))
+    assert run.exit_code == 2
+    assert run.stderr.startswith("Error [usage.invalid]: No job 'nosuchprediction' in the history")

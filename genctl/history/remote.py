@@ -22,6 +22,7 @@ from genctl.providers.listing import (
     fal_list_request,
     parse_fal_page,
     parse_replicate_page,
+    replicate_get_request,
     replicate_list_request,
 )
 
@@ -125,3 +126,37 @@ def _pages(
             break
         where = page.next
     return found
+
+
+def adopt(settings: Settings, history: History, request_id: str) -> bool:
+    """Record a Replicate prediction genctl never recorded, found by id with a configured key, so that
+    `genctl result ID` can finish it; False when no key's account has it (or it is not a Replicate id).
+
+    fal cannot be looked up by id alone (its URLs need the endpoint): not done yet."""
+    chosen = settings.providers.get(registry.REPLICATE.name)
+    if chosen is None or not chosen.keys:
+        return False
+    provider = get_provider(chosen.name, chosen)
+    api_url = {**registry.info(chosen.name).default_urls, **chosen.urls}["api_url"]
+    with make_client(timeout=chosen.timeout, connect_timeout=chosen.connect_timeout) as client:
+        for key in chosen.keys:
+            request = replicate_get_request(api_url, key, request_id)
+            response = client.request(request.method, request.url, headers=request.headers)
+            if response.status_code == 404:
+                continue  # another account's, or no such prediction
+            if not response.is_success:
+                raise provider.error_from_response(response, key=key)
+            body = response.json()
+            model = body.get("model") if isinstance(body, dict) else None
+            job, _ = provider.parse_submit(response, model=str(model or ""), key=key)
+            inputs = body.get("input") if isinstance(body, dict) else None
+            prompt = inputs.get("prompt") if isinstance(inputs, dict) else None
+            history.add(
+                job=job,
+                key=key,
+                prompt=prompt if isinstance(prompt, str) else None,
+                params=inputs if isinstance(inputs, dict) else {},
+                output_dir=None,
+            )
+            return True
+    return False
