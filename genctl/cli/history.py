@@ -17,6 +17,7 @@ from genctl.errors import GenctlError, error, usage
 if TYPE_CHECKING:
     from genctl.history import History, JobRecord
     from genctl.history.recovery import Recovery
+    from genctl.settings import Settings
 
 STATUSES = ("pending", "succeeded", "failed")
 T = TypeVar("T")
@@ -44,6 +45,18 @@ def history_command(
             "--since", help="Only jobs submitted since 24h, 7d, 30m or a date (2026-12-01).", metavar="WHEN"
         ),
     ] = None,
+    remote: Annotated[
+        str | None,
+        typer.Option(
+            "--remote",
+            help="List the provider's own recent requests instead (every configured key), marking those "
+            "genctl never recorded; `genctl result ID` saves their outputs.",
+            metavar="PROVIDER",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="With --remote for fal: the endpoint to list.")
+    ] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -64,6 +77,9 @@ def history_command(
     out.configure(json_mode=json_, quiet=quiet)
     settings = settings_for_cli()
     history = History()
+    if remote is not None:
+        _remote(settings, history, remote, model, json_mode=json_)
+        return
     if clear:
         if not yes and not _confirmed_clear(history, json_mode=json_):
             out.info("Nothing was deleted.")
@@ -93,6 +109,38 @@ def history_command(
         keep=(1, 3),  # request id and model: what `genctl result` and -m take
     )
     spend.print_totals(rows)
+
+
+def _remote(
+    settings: Settings, history: History, provider: str, model: str | None, *, json_mode: bool
+) -> None:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
+    from genctl.history.remote import list_remote
+
+    listing = list_remote(settings, history, provider, model=model)
+    if json_mode:
+        out.json(listing.to_json())
+        return
+    for label, err in listing.problems:
+        out.info(f"Key {label}: {err.message}")
+    if not listing.rows:
+        out.info(f"No recent {provider} requests" + (f" for {model}." if model else "."))
+        return
+    out.table(
+        ["created", "request id", "model", "status", "key", "in history"],
+        [
+            [
+                r.request.created_at or "-",
+                r.request.request_id,
+                r.request.model or "-",
+                r.request.status,
+                r.key_label,
+                "yes" if r.recorded else "no",
+            ]
+            for r in listing.rows
+        ],
+        keep=(1, 2),
+    )
 
 
 def result_command(

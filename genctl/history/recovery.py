@@ -26,6 +26,7 @@ from genctl.catalog import preflight
 from genctl.download import output_name
 from genctl.errors import GenctlError, ModelError, error, usage
 from genctl.history import History
+from genctl.history.remote import adopt
 from genctl.history.tracking import Tracker, output_entries, result_size
 from genctl.http import make_client
 from genctl.keys import iso, timestamp
@@ -114,6 +115,8 @@ def recover(
 
     history = history if history is not None else History()
     record = history.find(request_id)
+    if record is None and adopt(settings, history, request_id):  # a prediction genctl never recorded
+        record = history.find(request_id)
     if record is None:
         raise usage(
             f"No job {request_id!r} in the history ({history.path}).",
