@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,22 +28,24 @@ _cache: tuple[object, tuple[Any, ...], Settings] | None = None
 _CHOSEN_BY = {"flag": "named by --config", "env": "named by GENCTL_CONFIG", "default": "default location"}
 
 
-def settings_for_cli() -> Settings:
+def settings_for_cli(*, env: Mapping[str, str] | None = None) -> Settings:
     """This invocation's Settings (global --config, os.environ), with their warnings shown once on stderr.
 
     Every command calls this instead of load_settings. Within one invocation the file is read and the
     warnings are shown once however many times it is called; a new invocation in the same process (the
     test runner gives each one its own sys.stderr) or a changed environment reads everything again.
+    `env` replaces os.environ (`--sandbox` reads it without the key variables).
     """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.config import load_settings
 
     global _cache
-    env_key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)))
+    environ = os.environ if env is None else env
+    env_key = tuple(sorted((k, v) for k, v in environ.items() if k.startswith(_ENV_PREFIXES)))
     key = (common.options.config_path, env_key)
     if _cache is not None and _cache[0] is sys.stderr and _cache[1] == key:
         return _cache[2]
-    settings = load_settings(config_path=common.options.config_path, env=os.environ)
+    settings = load_settings(config_path=common.options.config_path, env=environ)
     for warning in settings.warnings:
         out.warn(warning)
     _cache = (sys.stderr, key, settings)

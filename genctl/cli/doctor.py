@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +15,7 @@ import typer
 
 from genctl.cli import common
 from genctl.cli.output import out
+from genctl.cli.sandbox_run import SandboxOpt, key_free_environ, start_sandbox
 from genctl.errors import GenctlError, usage
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ def doctor(
         typer.Option("--report", help="Also write a Markdown diagnosis report (no secrets) here."),
     ] = None,
     json_output: common.JsonOpt = False,
+    sandbox: SandboxOpt = False,
 ) -> None:
     """Diagnose the set-up: environment, connectivity, every key and model; say what is wrong and the fix."""
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
@@ -70,7 +74,10 @@ def doctor(
         raise usage("--offline and --live contradict each other.", fix="Drop one of them.")
     if live and not yes:
         live = _confirm_live()
-    settings, load_error = _settings()
+    stack = ExitStack()
+    settings, load_error = _settings(key_free_environ() if sandbox else os.environ)
+    if sandbox:
+        settings = start_sandbox(stack, settings)
     options = DoctorOptions(
         providers=(provider,) if provider else tuple(PROVIDERS),
         provider_flag=provider,
@@ -80,7 +87,7 @@ def doctor(
         timeout=timeout,
         config_path=common.options.config_path,
     )
-    with out.status("Running checks…") as spinner:
+    with stack, out.status("Running checks…") as spinner:
         result = run_doctor(
             settings,
             options,
@@ -123,7 +130,7 @@ def _stdin_is_terminal() -> bool:
         return False
 
 
-def _settings() -> tuple[Settings, GenctlError | None]:
+def _settings(environ: Mapping[str, str]) -> tuple[Settings, GenctlError | None]:
     """The settings; when the config file cannot be read, env-only settings and that error as a check."""
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     import tempfile
@@ -133,11 +140,11 @@ def _settings() -> tuple[Settings, GenctlError | None]:
     from genctl.config import load_settings
 
     try:
-        return settings_for_cli(), None
+        return settings_for_cli(env=environ), None
     except GenctlError as err:
         if err.code != "config.invalid":
             raise
-        env = {k: v for k, v in os.environ.items() if k != "GENCTL_CONFIG"}
+        env = {k: v for k, v in environ.items() if k != "GENCTL_CONFIG"}
         with tempfile.TemporaryDirectory(prefix="genctl-doctor-") as folder:
             # A path with no file: the environment's settings alone (a bad env value still stops here).
             settings = load_settings(config_path=Path(folder) / "none.toml", env=env, missing_ok=True)

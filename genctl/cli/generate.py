@@ -13,11 +13,11 @@ from genctl.cli import common
 from genctl.cli.common import JsonOpt, QuietOpt
 from genctl.cli.output import out
 from genctl.cli.progress import JobProgress
+from genctl.cli.sandbox_run import SandboxOpt, settings_for
 from genctl.errors import usage
 
 if TYPE_CHECKING:
     from genctl.generation import GenerationReport
-    from genctl.settings import Settings
 
 
 def generate(
@@ -69,9 +69,7 @@ def generate(
             "--no-validate", help="Skip the pre-flight check of the model and -p values against its schema."
         ),
     ] = False,
-    sandbox: Annotated[
-        bool, typer.Option("--sandbox", help="Run against the built-in local emulator: no key, no cost.")
-    ] = False,
+    sandbox: SandboxOpt = False,
     no_fallback: Annotated[
         bool,
         typer.Option("--no-fallback", help="Never move on to another provider ([defaults] fallback)."),
@@ -111,7 +109,6 @@ def generate(
 ) -> None:
     """Generate an image, video or audio file from a prompt."""
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
-    from genctl.cli.config import settings_for_cli
     from genctl.generation import dry_run as build_curl
     from genctl.generation import generate as run
     from genctl.plan import GenerationRequest
@@ -134,9 +131,7 @@ def generate(
         max_cost=max_cost,
     )
     with ExitStack() as stack:
-        settings = settings_for_cli()
-        if sandbox:
-            settings = _start_sandbox(stack, settings)
+        settings = settings_for(stack, sandbox=sandbox)
         if batch is not None:
             # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
             from genctl.cli.batch import run_batch_command
@@ -213,17 +208,6 @@ def _read_prompt(prompt: str | None) -> str | None:
     if not text:
         raise usage("The prompt is empty (nothing was read from stdin).", fix=_EMPTY_PROMPT_FIX)
     return text
-
-
-def _start_sandbox(stack: ExitStack, settings: Settings) -> Settings:
-    """Start the emulator on a free loopback port and point both providers at it with its demo keys."""
-    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
-    from genctl.config import for_sandbox
-    from genctl.sandbox import Sandbox
-
-    box = stack.enter_context(Sandbox())
-    out.info(f"Sandbox running at {box.url} (local emulator: no key used, nothing is charged).")
-    return for_sandbox(settings, box.env())
 
 
 def _print_report(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +14,7 @@ import typer
 from genctl.cli import common
 from genctl.cli.config import settings_for_cli
 from genctl.cli.output import out
+from genctl.cli.sandbox_run import SandboxOpt, settings_for
 from genctl.errors import error, usage
 from genctl.providers import registry
 
@@ -60,6 +62,7 @@ def status_command(
     ] = False,
     provider: common.ProviderOpt = None,
     json_output: common.JsonOpt = False,
+    sandbox: SandboxOpt = False,
 ) -> None:
     """Each key's state: usable, failed (why, since when) or cooling down; which key is next.
 
@@ -70,19 +73,11 @@ def status_command(
     from genctl.keys import pool_for
 
     out.configure(json_mode=json_output)
-    settings = settings_for_cli()
     names = [_provider(provider)] if provider else list(PROVIDERS)
-    pools = {name: pool_for(settings, name) for name in names}
-    checks: dict[Key, KeyCheck] = {}
-    if check:
-        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
-        from genctl.keys.check import apply_checks, check_keys
-
-        keys = [key for pool in pools.values() for key in pool.keys]
-        with out.status(f"Checking {len(keys)} key(s)…"):
-            checks = check_keys(settings.providers, keys)
-        for pool in pools.values():
-            apply_checks(pool, {key: checks[key] for key in pool.keys})
+    with ExitStack() as stack:
+        settings = settings_for(stack, sandbox=sandbox)
+        pools = {name: pool_for(settings, name) for name in names}
+        checks = _check_all(settings, pools) if check else {}
     views = {name: pool.views() for name, pool in pools.items()}
     for problem in dict.fromkeys(pool.store.problem for pool in pools.values() if pool.store.problem):
         out.warn(problem)
@@ -96,6 +91,19 @@ def status_command(
     _show_refusals(checks)
     if failure is not None:
         raise failure
+
+
+def _check_all(settings: Settings, pools: dict[str, KeyPool]) -> dict[Key, KeyCheck]:
+    """Probe every key of `pools` live, at once; refused keys are marked failed, valid ones put back."""
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
+    from genctl.keys.check import apply_checks, check_keys
+
+    keys = [key for pool in pools.values() for key in pool.keys]
+    with out.status(f"Checking {len(keys)} key(s)…"):
+        checks = check_keys(settings.providers, keys)
+    for pool in pools.values():
+        apply_checks(pool, {key: checks[key] for key in pool.keys})
+    return checks
 
 
 def _show_refusals(checks: dict[Key, KeyCheck]) -> None:

@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 from genctl.cli import common
 from genctl.cli.common import JsonOpt, QuietOpt
 from genctl.cli.output import out
+from genctl.cli.sandbox_run import SandboxOpt, settings_for
 from genctl.errors import error, usage
 from genctl.providers import registry
 
@@ -55,13 +56,12 @@ def _provider(name: str | None) -> str | None:
     return name
 
 
-def _open_catalog(stack: ExitStack, *, refresh: bool) -> Catalog:
+def _open_catalog(stack: ExitStack, *, refresh: bool, sandbox: bool = False) -> Catalog:
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.catalog import Catalog
-    from genctl.cli.config import settings_for_cli
     from genctl.http import make_client
 
-    settings = settings_for_cli()
+    settings = settings_for(stack, sandbox=sandbox)
     providers = settings.providers.values()
     client = stack.enter_context(
         make_client(
@@ -97,6 +97,7 @@ def list_command(
     aliases: Annotated[
         bool, typer.Option("--aliases", help="List the model aliases (one name, both providers' ids).")
     ] = False,
+    sandbox: SandboxOpt = False,
 ) -> None:
     """List or search the models of both providers in one table (id, provider, category, name, price)."""
     out.configure(json_mode=json_, quiet=quiet)
@@ -105,7 +106,7 @@ def list_command(
         _print_aliases(query, chosen, json_mode=json_)
         return
     with ExitStack() as stack:
-        catalog = _open_catalog(stack, refresh=refresh)
+        catalog = _open_catalog(stack, refresh=refresh, sandbox=sandbox)
         listing = catalog.search(query=query, provider=chosen, category=category, limit=limit or None)
         if category and not listing.models:
             _check_category(catalog, category)
@@ -188,6 +189,7 @@ def show_command(
     json_: JsonOpt = False,
     refresh: RefreshOpt = False,
     quiet: QuietOpt = False,
+    sandbox: SandboxOpt = False,
 ) -> None:
     """One model: what it is, its price where known, its inputs (in the model's order), and how to run it."""
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
@@ -196,7 +198,7 @@ def show_command(
     out.configure(json_mode=json_, quiet=quiet)
     preflight.check_name(model)
     with ExitStack() as stack:
-        catalog = _open_catalog(stack, refresh=refresh)
+        catalog = _open_catalog(stack, refresh=refresh, sandbox=sandbox)
         name = _provider(provider) or registry.detect(model) or catalog.settings.provider or registry.DEFAULT
         detail = catalog.find(model, name)
         if detail is None:
