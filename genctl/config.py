@@ -127,7 +127,9 @@ def for_sandbox(settings: Settings, env: Mapping[str, str]) -> Settings:
         **{f"providers.{p}.{url}": "flag" for p in providers for url in DEFAULT_URLS[p]},
     }
     # A job of an in-process emulator cannot be recovered once the process ends: keep it out of history.
-    return replace(settings, providers=providers, origins=origins, history_enabled=False)
+    return replace(
+        settings, providers=providers, origins=origins, history_enabled=False, catalog_cache="sandbox"
+    )
 
 
 def _sandbox_keys(provider: str) -> tuple[Key, ...]:

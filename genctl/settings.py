@@ -92,6 +92,9 @@ class Settings:
     upload_threshold: int = 1_000_000  # bytes; smaller local inputs go inline as data: URIs
     key_cooldown: float = DEFAULT_COOLDOWN  # seconds a key that failed (401/402/403) sits out of the rotation
     catalog_ttl: float = 86400.0  # seconds a cached model catalogue or input schema stays fresh
+    # What names the catalogue's cache folder instead of the API URL: "sandbox" for --sandbox, whose URL
+    # (a random port) changes every run while its catalogue does not.
+    catalog_cache: str | None = None
     concurrency: int = 4  # `generate --batch`: items run at once
     history_enabled: bool = True  # [history] enabled: record every job (genctl.history)
     # [defaults] fallback: providers a generation may move on to, in order (None: no fallback).

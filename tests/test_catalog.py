@@ -249,7 +249,8 @@ def test_a_token_in_the_api_url_never_reaches_the_cache(tmp_path: Path) -> None:
 
 
 def test_old_api_url_folders_are_pruned(tmp_path: Path) -> None:
-    # Every `--sandbox` run has its own port, hence its own folder: only the newest MAX_SOURCES stay.
+    # Every API URL (a sandbox served on many ports, a gateway per job) has its own folder: the newest
+    # MAX_SOURCES stay.
     from genctl.catalog.cache import MAX_SOURCES, DiskCache
 
     cache = DiskCache(tmp_path)

@@ -112,3 +112,15 @@ def test_quiet_or_json_keeps_stdout_clean(genctl, args: tuple[str, ...]) -> None
     run = genctl(*args, "--sandbox", "--json")
     assert run.exit_code == 0, run.stderr
     assert json.loads(run.stdout)["ok"] is True
+
+
+def test_runs_share_one_cache_folder(genctl, hermetic_env: Path) -> None:
+    # Each run has its own port, hence its own URL; the cache is keyed by "sandbox", not by the URL.
+    for _ in range(2):
+        assert genctl("models", "show", "fal-ai/flux/dev", "--sandbox").exit_code == 0
+        assert genctl("models", "flux", "--sandbox").exit_code == 0
+    folders = sorted(p.name for p in (hermetic_env / "cache" / "catalog").iterdir())
+    assert [re.sub(r"-[0-9a-f]{8}$", "-HASH", name) for name in folders] == [
+        "fal-sandbox-HASH",
+        "replicate-sandbox-HASH",
+    ]

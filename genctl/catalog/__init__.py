@@ -121,7 +121,7 @@ class Catalog:
         `peek` (like a cache-only catalogue) takes any cached copy and raises NotCached without one.
         """
         cache_only = self.cache_only or peek
-        source = self.urls[provider]
+        source = self.settings.catalog_cache or self.urls[provider]
         path = self.cache.path(provider, source, name)
         entry = self.cache.read(path)
         hit: tuple[T, float] | None = None  # the cached value and when it was fetched

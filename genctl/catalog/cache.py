@@ -1,7 +1,8 @@
 """Things fetched from a provider, kept as JSON files in the cache dir: atomic writes, corrupt files dropped.
 
 Layout: `<cache_dir>/catalog/<provider>-<host>-<hash of the API URL>/<name>-<hash>.json`, one folder per API
-URL so a sandbox, a gateway and the real API never mix their catalogues. Each file is
+URL so a sandbox, a gateway and the real API never mix their catalogues (`--sandbox`, whose port changes
+every run, has the one folder named by `Settings.catalog_cache`). Each file is
 `{"genctl_cache": 1, "name": …, "source": <API URL>, "fetched_at": <unix time>, "data": …}`.
 The cache is best effort: a file that cannot be read or written is never an error.
 """
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 from genctl import paths
 
 FORMAT = 1
-MAX_SOURCES = 16  # API URLs kept; older folders go (each `--sandbox` run has its own port, hence URL)
+MAX_SOURCES = 16  # API URLs kept; older folders go (a gateway per CI job, a sandbox served on many ports)
 log = logging.getLogger("genctl.catalog.cache")
 
 
@@ -47,6 +48,8 @@ def _digest(text: str) -> str:
 def _public(url: str) -> str:
     """The URL without user:password or query string: a gateway URL may carry a token in either."""
     parts = urlsplit(url)
+    if not parts.scheme:
+        return url  # a name, not a URL ("sandbox")
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
@@ -59,7 +62,7 @@ class DiskCache:
         self._notice = on_notice or (lambda message: None)
 
     def path(self, provider: str, source: str, name: str) -> Path:
-        host = urlsplit(source).hostname or "local"
+        host = urlsplit(source).hostname or source  # a name ("sandbox") rather than a URL: itself
         folder = f"{provider}-{_slug(host, 40)}-{_digest(source)}"
         return self.root / folder / f"{_slug(name, 80)}-{_digest(name)}.json"
 
