@@ -207,12 +207,34 @@ def _report(err: GenctlError) -> NoReturn:
 app = typer.Typer(
     cls=_Group,
     name="genctl",
-    help="Generate images, video and audio on fal.ai and Replicate, and diagnose why a call failed.",
+    help="""Generate images, video and audio on fal.ai and Replicate, and diagnose why a call failed.
+
+    Examples:
+
+        genctl generate --sandbox "a lighthouse at dusk"
+
+        genctl models flux
+
+        genctl doctor
+    """,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
 )
+
+
+RESULT_HELP = """Fetch a recorded job's status and outputs again (a killed run, --no-wait), and save the
+outputs that are missing.
+
+Examples:
+
+    genctl result 7f0a9731
+
+    genctl result 7f0a9731 --wait -o out/
+
+    genctl result 7f0a9731 --json
+"""
 
 
 def _version(value: bool) -> None:
@@ -243,17 +265,20 @@ def _root(
     common.options.config_path = config
 
 
+# Each command's --help is its docstring (with its Examples); short_help is its line in `genctl --help`.
 app.command(
     "generate",
-    help="Generate an image, video or audio file from a prompt.",
+    short_help="Generate an image, video or audio file from a prompt.",
     no_args_is_help=True,
 )(generate)
-app.command("history", help="List recorded jobs, newest first; --clear deletes them.")(history_command)
-app.command("result", help="Fetch a recorded job's outputs again (a killed run, --no-wait).")(result_command)
-app.command("usage", help="What jobs cost: genctl's record next to the provider's billing view.")(
+app.command("history", short_help="List recorded jobs, newest first; --clear deletes them.")(history_command)
+app.command("result", help=RESULT_HELP, short_help="Fetch a recorded job's outputs again.")(result_command)
+app.command("usage", short_help="What jobs cost: genctl's record next to the provider's billing view.")(
     usage_command
 )
-app.command("doctor", help="Diagnose keys, models and connectivity; say what is wrong and the fix.")(doctor)
+app.command("doctor", short_help="Diagnose keys, models and connectivity; say what is wrong and the fix.")(
+    doctor
+)
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")

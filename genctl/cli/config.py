@@ -18,7 +18,14 @@ if TYPE_CHECKING:
     from genctl.settings import Settings, Target
 
 config_app = typer.Typer(
-    help="Show which config file genctl reads and the settings in effect.",
+    help="""Show which config file genctl reads and the settings in effect; write an example one.
+
+    Examples:
+
+        genctl config show
+
+        genctl config init
+    """,
     no_args_is_help=True,
 )
 
@@ -54,7 +61,14 @@ def settings_for_cli(*, env: Mapping[str, str] | None = None) -> Settings:
 
 @config_app.command("path")
 def path_command(json_output: common.JsonOpt = False) -> None:
-    """Print the config file genctl reads (--config, else $GENCTL_CONFIG, else the default) on stdout."""
+    """Print the config file genctl reads (--config, else $GENCTL_CONFIG, else the default) on stdout.
+
+    Examples:
+
+        genctl config path
+
+        genctl config path --json
+    """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.paths import cache_dir, resolve_config_file, state_dir
 
@@ -120,7 +134,14 @@ def init_command(
 
 @config_app.command("show")
 def show_command(json_output: common.JsonOpt = False) -> None:
-    """Show the settings in effect, where each came from (default, env, file, flag); keys masked."""
+    """Show the settings in effect, where each came from (default, env, file, flag); keys masked.
+
+    Examples:
+
+        genctl config show
+
+        genctl --config ./ci.toml config show --json
+    """
     out.configure(json_mode=json_output)
     settings = settings_for_cli()
     rows = _setting_rows(settings)

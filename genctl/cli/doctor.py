@@ -61,7 +61,20 @@ def doctor(
     json_output: common.JsonOpt = False,
     sandbox: SandboxOpt = False,
 ) -> None:
-    """Diagnose the set-up: environment, connectivity, every key and model; say what is wrong and the fix."""
+    """Diagnose the set-up: environment, connectivity, every key and model; say what is wrong and the fix.
+
+    Examples:
+
+        genctl doctor
+
+        genctl doctor -m fal-ai/flux/dev -m stability-ai/sdxl
+
+        genctl doctor --provider replicate --verbose
+
+        genctl doctor --json --report diagnosis.md
+
+        genctl doctor --sandbox
+    """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.config import PROVIDERS
     from genctl.doctor import run_doctor

@@ -107,7 +107,20 @@ def generate(
         ),
     ] = None,
 ) -> None:
-    """Generate an image, video or audio file from a prompt."""
+    """Generate an image, video or audio file from a prompt; print each saved file's path.
+
+    Examples:
+
+        genctl generate --sandbox "a lighthouse at dusk"
+
+        genctl generate "a fox" -m fal-ai/flux/dev -p image_size=square_hd
+
+        genctl generate "make it blue" -m flux-kontext-pro -i image_url=cat.png
+
+        genctl generate "a fox" -m black-forest-labs/flux-schnell --json
+
+        genctl generate --batch prompts.jsonl --concurrency 8 --resume
+    """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.generation import dry_run as build_curl
     from genctl.generation import generate as run

@@ -26,7 +26,16 @@ if TYPE_CHECKING:
     from genctl.values import Key
 
 keys_app = typer.Typer(
-    help="See each key's state (rotation, failures, live check) and add, remove or list keys.",
+    help="""See each key's state (rotation, failures, live check) and add, remove or list keys.
+
+    Examples:
+
+        genctl keys status --check
+
+        genctl keys add fal --label ci-3 < key.txt
+
+        genctl keys list --json
+    """,
     no_args_is_help=True,
 )
 
@@ -67,6 +76,16 @@ def status_command(
     """Each key's state: usable, failed (why, since when) or cooling down; which key is next.
 
     Exit 0 when every provider with keys has one that has not failed, else 3.
+
+    Examples:
+
+        genctl keys status
+
+        genctl keys status --check
+
+        genctl keys status --provider fal --json
+
+        genctl keys status --check --sandbox
     """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.config import PROVIDERS
@@ -261,7 +280,13 @@ def add_command(
 ) -> None:
     """Add a key to the config file, read from stdin or a hidden prompt (never from the command line).
 
-    echo "$FAL_KEY" | genctl keys add fal --label ci-1 --account acme
+    Examples:
+
+        genctl keys add replicate
+
+        genctl keys add fal --label ci-1 --account acme < key.txt
+
+        genctl keys add fal --label ci-2 --check < key.txt
     """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl import config_edit, deadline
@@ -314,7 +339,12 @@ def remove_command(
     label: Annotated[str, typer.Argument(help="The key's label.", metavar="LABEL")],
     timeout: TimeoutOpt = None,
 ) -> None:
-    """Remove the key labelled LABEL from the config file (see `genctl keys list`)."""
+    """Remove the key labelled LABEL from the config file (see `genctl keys list`).
+
+    Examples:
+
+        genctl keys remove fal ci-3
+    """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl import config_edit, deadline
     from genctl.keys import pool_for
@@ -340,7 +370,14 @@ def remove_command(
 
 @keys_app.command("list")
 def list_command(json_output: common.JsonOpt = False) -> None:
-    """Every configured key: provider, label, masked key and where it comes from."""
+    """Every configured key: provider, label, masked key and where it comes from.
+
+    Examples:
+
+        genctl keys list
+
+        genctl keys list --json
+    """
     out.configure(json_mode=json_output)
     settings = settings_for_cli()
     keys = [key for provider in settings.providers.values() for key in provider.keys]

@@ -35,10 +35,15 @@ class _QueryOrCommand(TyperGroup):
 
 models_app = typer.Typer(
     cls=_QueryOrCommand,
-    help=(
-        "Find models on fal.ai and Replicate and read their inputs. `genctl models [QUERY]` is short for "
-        "`genctl models list [QUERY]`."
-    ),
+    help="""Find models on fal.ai and Replicate and read their inputs. `genctl models [QUERY]` is short
+    for `genctl models list [QUERY]`.
+
+    Examples:
+
+        genctl models flux
+
+        genctl models show fal-ai/flux/dev
+    """,
     no_args_is_help=False,
     rich_markup_mode=None,
 )
@@ -99,7 +104,20 @@ def list_command(
     ] = False,
     sandbox: SandboxOpt = False,
 ) -> None:
-    """List or search the models of both providers in one table (id, provider, category, name, price)."""
+    """List or search the models of both providers in one table (id, provider, category, name, price).
+
+    Examples:
+
+        genctl models
+
+        genctl models flux --limit 10
+
+        genctl models --category text-to-video --limit 0
+
+        genctl models --provider replicate --json
+
+        genctl models --aliases
+    """
     out.configure(json_mode=json_, quiet=quiet)
     chosen = _provider(provider)
     if aliases:
@@ -191,7 +209,16 @@ def show_command(
     quiet: QuietOpt = False,
     sandbox: SandboxOpt = False,
 ) -> None:
-    """One model: what it is, its price where known, its inputs (in the model's order), and how to run it."""
+    """One model: what it is, its price where known, its inputs (in the model's order), and how to run it.
+
+    Examples:
+
+        genctl models show fal-ai/flux/dev
+
+        genctl models show stability-ai/sdxl --json
+
+        genctl models show black-forest-labs/flux-dev --sandbox
+    """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.catalog import preflight, suggest
 

@@ -13,7 +13,13 @@ import typer
 from genctl.cli.output import out
 
 sandbox_app = typer.Typer(
-    help="Run the local emulator of the fal.ai and Replicate APIs.", no_args_is_help=True
+    help="""Run the local emulator of the fal.ai and Replicate APIs.
+
+    Examples:
+
+        genctl sandbox serve --port 8765
+    """,
+    no_args_is_help=True,
 )
 
 
@@ -45,7 +51,14 @@ def serve(
     ] = 0,
     host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
 ) -> None:
-    """Serve the emulator until Ctrl-C; print the `export` lines that point genctl at it."""
+    """Serve the emulator until Ctrl-C; print the `export` lines that point genctl at it.
+
+    Examples:
+
+        genctl sandbox serve
+
+        genctl sandbox serve --port 8765 --host 127.0.0.1
+    """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.sandbox import Sandbox
     from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK

@@ -72,7 +72,14 @@ def usage_command(
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """What jobs cost: genctl's record next to the provider's own (fal: billing events, ADMIN key)."""
+    """What jobs cost: genctl's record next to the provider's own (fal: billing events, ADMIN key).
+
+    Examples:
+
+        genctl usage
+
+        genctl usage --since 7d --json
+    """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     import time
 

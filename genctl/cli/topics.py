@@ -12,7 +12,14 @@ from genctl.errors import CODES, EXIT_MEANINGS, WARNINGS
 SIGNALS = "128 + the signal's number (129: SIGHUP, 141: SIGPIPE, 143: SIGTERM); Ctrl-C is 130"
 
 help_app = typer.Typer(
-    help="Reference topics: `genctl help exit-codes`.", no_args_is_help=True, rich_markup_mode=None
+    help="""Reference topics: `genctl help exit-codes`.
+
+    Examples:
+
+        genctl help exit-codes
+    """,
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -38,7 +45,7 @@ def exit_codes(
 
         genctl help exit-codes
 
-        genctl help exit-codes --json | jq '.exit_codes[] | select(.exit == 3) | .codes'
+        genctl help exit-codes --json | jq '.exit_codes[] | select(.exit == 3)'
     """
     out.configure(json_mode=json_)
     rows = exit_table()
