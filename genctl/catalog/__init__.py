@@ -121,7 +121,7 @@ class Catalog:
         `peek` (like a cache-only catalogue) takes any cached copy and raises NotCached without one.
         """
         cache_only = self.cache_only or peek
-        source = self.settings.catalog_cache or self.urls[provider]
+        source = self.cache_source(provider)
         path = self.cache.path(provider, source, name)
         entry = self.cache.read(path)
         hit: tuple[T, float] | None = None  # the cached value and when it was fetched
@@ -148,6 +148,10 @@ class Catalog:
         if data is not None:
             self.cache.write(path, source=source, name=name, data=data, now=self.clock())
         return load(data)
+
+    def cache_source(self, provider: str) -> str:
+        """What names the provider's cache folder: its API URL, or `catalog_cache` (--sandbox)."""
+        return self.settings.catalog_cache or self.urls[provider]
 
     def _fresh(self, fetched_at: float) -> bool:
         return 0 <= self.clock() - fetched_at < self.settings.catalog_ttl
@@ -180,6 +184,20 @@ class Catalog:
         return key
 
     # -- what commands ask ---------------------------------------------------------------------------
+
+    def cached_ids(self, provider: str) -> list[str]:
+        """Every model id in the provider's cached documents (listings, searches, look-ups), sorted; no
+        request, whatever the cache holds (shell completion of `-m`)."""
+        found: set[str] = set()
+        for entry in self.cache.entries(provider, self.cache_source(provider)):
+            data = entry.data if isinstance(entry.data, dict) else {}
+            models = data.get("models")  # a listing, as providers.sources.dump writes it
+            for item in models if isinstance(models, list) else []:
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    found.add(item["id"])
+            if isinstance(data.get("owner"), str) and isinstance(data.get("name"), str):
+                found.add(f"{data['owner']}/{data['name']}")  # a Replicate model object
+        return sorted(found)
 
     def find(self, model_id: str, provider: str) -> ModelDetail | None:
         """The model and its input schema; None when the provider's catalogue has no such model."""

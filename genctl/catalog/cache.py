@@ -66,6 +66,15 @@ class DiskCache:
         folder = f"{provider}-{_slug(host, 40)}-{_digest(source)}"
         return self.root / folder / f"{_slug(name, 80)}-{_digest(name)}.json"
 
+    def entries(self, provider: str, source: str) -> list[Entry]:
+        """Every readable document cached for (provider, source); reads only (shell completion)."""
+        folder = self.path(provider, source, "x").parent
+        try:
+            files = sorted(folder.glob("*.json"))
+        except OSError:
+            return []
+        return [entry for entry in map(self.read, files) if entry is not None]
+
     def read(self, path: Path) -> Entry | None:
         """The entry, or None when there is none; a corrupt file is deleted (and refetched by the caller)."""
         try:

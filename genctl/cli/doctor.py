@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from genctl.cli import common
+from genctl.cli.completion import complete_model
 from genctl.cli.output import out
 from genctl.cli.sandbox_run import SandboxOpt, key_free_environ, start_sandbox
 from genctl.errors import GenctlError, usage
@@ -30,7 +31,12 @@ def doctor(
     provider: common.ProviderOpt = None,
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", "-m", help="Check this model (repeatable); only these models are checked."),
+        typer.Option(
+            "--model",
+            "-m",
+            help="Check this model (repeatable); only these models are checked.",
+            autocompletion=complete_model,
+        ),
     ] = None,
     offline: Annotated[bool, typer.Option("--offline", help="Local checks only: send nothing.")] = False,
     live: Annotated[

@@ -11,6 +11,7 @@ import typer
 
 from genctl.cli import common
 from genctl.cli.common import JsonOpt, QuietOpt
+from genctl.cli.completion import complete_model
 from genctl.cli.output import out
 from genctl.cli.progress import JobProgress
 from genctl.cli.sandbox_run import SandboxOpt, settings_for
@@ -28,7 +29,10 @@ def generate(
     model: Annotated[
         str | None,
         typer.Option(
-            "--model", "-m", help="Model id (fal-ai/flux/dev, owner/name[:version]) or alias (flux-schnell)."
+            "--model",
+            "-m",
+            help="Model id (fal-ai/flux/dev, owner/name[:version]) or alias (flux-schnell).",
+            autocompletion=complete_model,
         ),
     ] = None,
     provider: Annotated[

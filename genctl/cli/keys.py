@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from genctl.cli import common
+from genctl.cli.completion import complete_key_label
 from genctl.cli.config import settings_for_cli
 from genctl.cli.output import out
 from genctl.cli.sandbox_run import SandboxOpt, settings_for
@@ -336,7 +337,9 @@ def _check_before_adding(settings: Settings, key: Key) -> None:
 @keys_app.command("remove")
 def remove_command(
     provider: ProviderArg,
-    label: Annotated[str, typer.Argument(help="The key's label.", metavar="LABEL")],
+    label: Annotated[
+        str, typer.Argument(help="The key's label.", metavar="LABEL", autocompletion=complete_key_label)
+    ],
     timeout: TimeoutOpt = None,
 ) -> None:
     """Remove the key labelled LABEL from the config file (see `genctl keys list`).

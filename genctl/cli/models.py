@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 
 from genctl.cli import common
 from genctl.cli.common import JsonOpt, QuietOpt
+from genctl.cli.completion import complete_model
 from genctl.cli.output import out
 from genctl.cli.sandbox_run import SandboxOpt, settings_for
 from genctl.errors import error, usage
@@ -201,7 +202,12 @@ def _check_category(catalog: Catalog, category: str) -> None:
 @models_app.command("show")
 def show_command(
     model: Annotated[
-        str, typer.Argument(help="Model id: fal-ai/flux/dev, owner/name[:version].", metavar="MODEL")
+        str,
+        typer.Argument(
+            help="Model id: fal-ai/flux/dev, owner/name[:version].",
+            metavar="MODEL",
+            autocompletion=complete_model,
+        ),
     ],
     provider: ProviderOpt = None,
     json_: JsonOpt = False,
