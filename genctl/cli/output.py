@@ -68,8 +68,11 @@ class Sink:
         return not _isatty(sys.stderr) and not self.quiet
 
     def stderr(self) -> Console:
-        # Rebuilt when the stream changes (the test runner swaps sys.stderr per invocation).
-        if self._err_console is None or self._err_console.file is not sys.stderr:
+        # Rebuilt when the stream changes (the test runner swaps sys.stderr per invocation). While a spinner
+        # draws, Rich's Live puts a FileProxy in sys.stderr: that is no new stream, and a console built on
+        # it would write past the Live (Rich unwraps the proxy), leaving a spinner frame on the screen.
+        stream = getattr(sys.stderr, "rich_proxied_file", sys.stderr)
+        if self._err_console is None or self._err_console.file is not stream:
             # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
             from rich.console import Console
 
