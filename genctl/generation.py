@@ -249,9 +249,10 @@ def _generate_on(
         resolved = replace(resolved, key=failover.first())
         with _advisory():
             resolved = checked(settings, request, resolved, route, client, on_notice)
-        # The price is asked for before the submit only for a budget; else after a run that was accepted.
+        # The price is needed before the submit only for a budget; else it is looked up while the job runs.
         budgeted = request.budget is not None or max_cost(settings, request) is not None
         price = spend.price_of(settings, resolved, client) if budgeted else None
+        lookup = None if budgeted else spend.PriceLookup(settings, resolved, client)
         estimate = spend.estimate(resolved, price)
         spend.admit(settings, request, resolved, estimate, priced=price is not None)
         if dest is not None and request.wait:
@@ -290,8 +291,8 @@ def _generate_on(
             on_bytes=on_bytes,
             history=history if recorded else None,
         )
-        if not budgeted:
-            price = spend.price_of(settings, resolved, client)
+        if lookup is not None:
+            price = lookup.result()
     cost = spend.actual(resolved, price, result) if request.wait else spend.estimate(resolved, price)
     spend.record(_history(settings, request) if recorded else None, job, cost)
     spend.settle(request, estimate, cost)
