@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from genctl.history import History, JobRecord
     from genctl.plan import GenerationRequest, Plan
     from genctl.providers.base import Job, Result
+    from genctl.runner import Event
     from genctl.settings import Settings
     from genctl.values import Key
 
@@ -52,34 +53,63 @@ PRICE_LIMIT = 2.0  # seconds: a price only decorates a finished run; it never ho
 
 
 class PriceLookup:
-    """The price of a run, asked for on a thread while the job runs.
+    """The price of a run, asked for on a thread once the provider has accepted the job, while it runs.
 
     The result then waits for no price round trip, and a price API that hangs holds it PRICE_LIMIT s at most
     (under the command's own --timeout too): past that the cost is "unknown", the outputs are already saved.
+    Nothing is asked for a submit that was refused. Leaving the block waits (as long as the look-up may take)
+    for the thread to be done with the client, which closes after it; an interrupt does not wait.
     """
 
     def __init__(self, settings: Settings, resolved: Plan, client: httpx.Client) -> None:
+        self._args = (settings, resolved, client)
         self._price: PriceEntry | None = None
+        self._thread: threading.Thread | None = None
+        self._ends = 0.0
+
+    def __enter__(self) -> PriceLookup:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None or not issubclass(kind, KeyboardInterrupt):
+            self._join()
+
+    def starting(self, on_event: Callable[[Event], None] | None) -> Callable[[Event], None]:
+        """`on_event`, starting the look-up on the runner's "submitted" event."""
+
+        def forward(event: Event) -> None:
+            if event.kind == "submitted" and self._thread is None:
+                self._start()
+            if on_event is not None:
+                on_event(event)
+
+        return forward
+
+    def _start(self) -> None:
         self._ends = time.monotonic() + PRICE_LIMIT
         self._thread = threading.Thread(
             target=limits.carried(self._look_up),
-            args=(settings, resolved, client),
             name="genctl-price",
             daemon=True,  # a look-up still hanging never holds the process's exit
         )
         self._thread.start()
 
-    def _look_up(self, settings: Settings, resolved: Plan, client: httpx.Client) -> None:
+    def _look_up(self) -> None:
+        settings, resolved, client = self._args
         try:
             with limits.limit(PRICE_LIMIT, f"the price look-up's {PRICE_LIMIT:g} s"):
                 self._price = price_of(settings, resolved, client)
         except Exception as err:  # a thread's error has nowhere to go; the cost says "unknown"
             log.debug("no price for %s: %s", resolved.model, err)
 
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.join(max(0.0, self._ends - time.monotonic()) + 0.25)
+
     def result(self) -> PriceEntry | None:
-        """The price, or None when there is none or it did not come in time."""
-        self._thread.join(max(0.0, self._ends - time.monotonic()) + 0.25)
-        if self._thread.is_alive():
+        """The price, or None when there is none, no job was accepted, or it did not come in time."""
+        self._join()
+        if self._thread is not None and self._thread.is_alive():
             log.debug("no price for the run: the look-up took longer than %g s", PRICE_LIMIT)
             return None
         return self._price
