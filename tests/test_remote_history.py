@@ -46,16 +46,6 @@ def test_remote_text_table_never_cuts_the_id(genctl, sandbox: Sandbox) -> None:
     assert other in run.stdout and "no" in run.stdout
 
 
-def test_remote_fal_needs_the_model(genctl, sandbox: Sandbox) -> None:
-    run = genctl("history", "--remote", "fal", "--json", env={**sandbox.env(), "FAL_KEY": "a:b"})
-    assert run.exit_code == 2
-    assert json.loads(run.stdout)["error"]["fix"] == "genctl history --remote fal -m MODEL"
-    assert run.stderr.splitlines() == [
-        "Error [usage.invalid]: fal lists requests per endpoint, so --remote needs the model.",
-        "Fix: genctl history --remote fal -m MODEL",
-    ]
-
-
 def test_result_saves_a_prediction_genctl_never_recorded(genctl, sandbox: Sandbox, tmp_path) -> None:
     env = replicate_env(sandbox)
     other = _unrecorded(sandbox)

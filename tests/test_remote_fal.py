@@ -1,0 +1,120 @@
+"""fal requests genctl never recorded: `genctl result ID -m ENDPOINT` adopts one, against the sandbox."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from genctl.sandbox import Fault, Sandbox
+from genctl.sandbox.keys import FAL_KEY_OK, FAL_KEY_OK_2
+from tests.support import fal_env
+
+MODEL = "fal-ai/flux/dev"
+
+
+def made_elsewhere(
+    sandbox: Sandbox, key: str = FAL_KEY_OK, prompt: str = "made elsewhere", model: str = MODEL
+) -> str:
+    """A fal request submitted behind genctl's back (another tool, a teammate, a crash before the id)."""
+    response = httpx.post(
+        f"{sandbox.url}/fal/queue/{model}",
+        json={"prompt": prompt},
+        headers={"Authorization": f"Key {key}"},
+        timeout=10,
+    )
+    return str(response.json()["request_id"])
+
+
+def test_result_with_the_endpoint_adopts_and_saves_a_fal_request(genctl, sandbox: Sandbox, tmp_path) -> None:
+    rid = made_elsewhere(sandbox, prompt="a heron at dawn")
+    run = genctl("result", rid, "-m", MODEL, "--json", env=fal_env(sandbox))
+    assert run.exit_code == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert (doc["ok"], doc["status"], doc["request_id"], doc["key_label"]) == (
+        True,
+        "succeeded",
+        rid,
+        "env:FAL_KEY",
+    )
+    [output] = doc["outputs"]
+    assert output["downloaded"] is True and (tmp_path / output["path"]).read_bytes()[:4] == b"\x89PNG"
+    [job] = json.loads(genctl("history", "--json", env=fal_env(sandbox)).stdout)["jobs"]
+    assert (job["request_id"], job["model"], job["prompt"]) == (rid, MODEL, "a heron at dawn")
+    assert job["params"] == {"prompt": "a heron at dawn"}  # the listing's json_input (expand=payloads)
+
+
+def test_the_account_that_lists_the_request_is_the_key_recorded(genctl, sandbox: Sandbox) -> None:
+    rid = made_elsewhere(sandbox, key=FAL_KEY_OK_2)  # the second key's account (another team)
+    run = genctl("result", rid, "-m", MODEL, "--json", env=fal_env(sandbox, f"{FAL_KEY_OK},{FAL_KEY_OK_2}"))
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout)["key_label"] == "env:FAL_KEY#2"
+    lookups = sandbox.count(path_regex=r"/models/requests/by-endpoint$")
+    assert lookups == 2  # the first account's list did not have it; the second's did
+
+
+def test_a_listing_that_refuses_the_key_falls_back_to_the_queue(genctl, sandbox: Sandbox) -> None:
+    rid = made_elsewhere(sandbox)
+    body = {"error": {"type": "authorization_error", "message": "Access denied"}}
+    sandbox.inject(Fault(provider="fal.api", path=r"/models/requests/by-endpoint$", status=403, body=body))
+    run = genctl("result", rid, "-m", MODEL, "--json", env=fal_env(sandbox))
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout)["status"] == "succeeded"
+    [job] = json.loads(genctl("history", "--json", env=fal_env(sandbox)).stdout)["jobs"]
+    assert (job["request_id"], job["prompt"], job["params"]) == (rid, None, {})  # the queue has no input
+
+
+def test_an_id_no_fal_account_has_is_a_usage_error(genctl, sandbox: Sandbox, tmp_path) -> None:
+    rid = "00000000-0000-4000-8000-00000000dead"
+    run = genctl("result", rid, "-m", MODEL, env=fal_env(sandbox))
+    assert run.exit_code == 2
+    db = tmp_path / "genctl-home" / "state" / "history.db"
+    assert run.stderr.splitlines() == [
+        f"Error [usage.invalid]: No job '{rid}' in the history ({db}), and no configured fal key's account "
+        f"has request {rid} on {MODEL}.",
+        f"Fix: Check the id and the endpoint: `genctl history --remote fal -m {MODEL}` lists its recent "
+        "requests (fal keeps a result 1 hour after the job completes, only 6 minutes when it is 10 KB or "
+        "more).",
+    ]
+
+
+def test_a_wrong_endpoint_says_so(genctl, sandbox: Sandbox) -> None:
+    rid = made_elsewhere(sandbox)
+    run = genctl("result", rid, "-m", "fal-ai/flux-dev", "--json", env=fal_env(sandbox))
+    assert run.exit_code == 4
+    assert json.loads(run.stdout)["error"]["code"] == "model.not_found"
+
+
+def test_without_the_endpoint_the_fix_asks_for_it(genctl, sandbox: Sandbox, tmp_path) -> None:
+    rid = made_elsewhere(sandbox)
+    run = genctl("result", rid, env=fal_env(sandbox))
+    assert run.exit_code == 2
+    db = tmp_path / "genctl-home" / "state" / "history.db"
+    assert run.stderr.splitlines() == [
+        f"Error [usage.invalid]: No job '{rid}' in the history ({db}).",
+        "Fix: `genctl history` lists the recorded jobs (not those run with --no-history or [history] enabled "
+        "= false); a fal request genctl never recorded needs its endpoint: `genctl result ID -m ENDPOINT` "
+        "(`genctl history --remote fal` lists them with theirs).",
+    ]
+
+
+def test_remote_fal_without_a_model_lists_every_endpoint(genctl, sandbox: Sandbox) -> None:
+    first = made_elsewhere(sandbox)
+    second = made_elsewhere(sandbox, model="fal-ai/flux/schnell")
+    run = genctl("history", "--remote", "fal", "--json", env=fal_env(sandbox))
+    assert run.exit_code == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert [(r["request_id"], r["model"], r["recorded"]) for r in doc["requests"]] == [
+        (second, "fal-ai/flux/schnell", False),
+        (first, MODEL, False),
+    ]
+    assert sandbox.count(path_regex=r"/models/requests/search$") == 1  # fal's one cross-endpoint list
+    assert sandbox.count(path_regex=r"/by-endpoint$") == 0
+
+
+def test_remote_fal_with_a_model_lists_that_endpoint_only(genctl, sandbox: Sandbox) -> None:
+    mine = made_elsewhere(sandbox)
+    made_elsewhere(sandbox, model="fal-ai/flux/schnell")
+    run = genctl("history", "--remote", "fal", "-m", MODEL, "--json", env=fal_env(sandbox))
+    assert run.exit_code == 0, run.stderr
+    assert [r["request_id"] for r in json.loads(run.stdout)["requests"]] == [mine]
