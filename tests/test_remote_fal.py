@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 
 import httpx
 
@@ -118,3 +119,46 @@ def test_remote_fal_with_a_model_lists_that_endpoint_only(genctl, sandbox: Sandb
     run = genctl("history", "--remote", "fal", "-m", MODEL, "--json", env=fal_env(sandbox))
     assert run.exit_code == 0, run.stderr
     assert [r["request_id"] for r in json.loads(run.stdout)["requests"]] == [mine]
+
+
+def _queries(sandbox: Sandbox, path: str) -> list[dict[str, list[str]]]:
+    return [urllib.parse.parse_qs(r.query) for r in sandbox.requests if r.path.endswith(path)]
+
+
+def _backdate(sandbox: Sandbox, request_id: str, days: float) -> None:
+    job = sandbox.job(request_id)
+    assert job is not None
+    job.created -= days * 86400
+
+
+def test_since_goes_to_by_endpoint_as_start_and_reaches_past_its_24_hours(genctl, sandbox: Sandbox) -> None:
+    old, new = made_elsewhere(sandbox), made_elsewhere(sandbox)
+    _backdate(sandbox, old, 3)
+    env = fal_env(sandbox)
+    plain = genctl("history", "--remote", "fal", "-m", MODEL, "--json", env=env)
+    assert [r["request_id"] for r in json.loads(plain.stdout)["requests"]] == [new]  # fal's default: 24 h
+    week = genctl("history", "--remote", "fal", "-m", MODEL, "--since", "7d", "--json", env=env)
+    assert [r["request_id"] for r in json.loads(week.stdout)["requests"]] == [new, old]
+    [_, asked] = _queries(sandbox, "/by-endpoint")
+    assert list(asked) == ["endpoint_id", "limit", "start"] and asked["limit"] == ["20"]
+
+
+def test_since_filters_the_search_on_genctls_side(genctl, sandbox: Sandbox) -> None:
+    old, new = made_elsewhere(sandbox), made_elsewhere(sandbox, model="fal-ai/flux/schnell")
+    _backdate(sandbox, old, 3)
+    run = genctl("history", "--remote", "fal", "--since", "1d", "--json", env=fal_env(sandbox))
+    assert [r["request_id"] for r in json.loads(run.stdout)["requests"]] == [new]
+    assert [list(q) for q in _queries(sandbox, "/search")] == [["limit"]]  # search has no time filter
+
+
+def test_limit_caps_the_rows_and_the_page_size(genctl, sandbox: Sandbox) -> None:
+    made = [made_elsewhere(sandbox) for _ in range(3)]
+    run = genctl("history", "--remote", "fal", "-m", MODEL, "-n", "2", "--json", env=fal_env(sandbox))
+    assert [r["request_id"] for r in json.loads(run.stdout)["requests"]] == made[:0:-1]
+    assert [q["limit"] for q in _queries(sandbox, "/by-endpoint")] == [["2"]]  # one page, as big as asked
+
+
+def test_an_empty_window_says_so(genctl, sandbox: Sandbox) -> None:
+    _backdate(sandbox, made_elsewhere(sandbox), 3)
+    run = genctl("history", "--remote", "fal", "--since", "2h", env=fal_env(sandbox))
+    assert (run.exit_code, run.stdout, run.stderr) == (0, "", "No recent fal requests since 2h.\n")
