@@ -162,3 +162,42 @@ def test_an_empty_window_says_so(genctl, sandbox: Sandbox) -> None:
     _backdate(sandbox, made_elsewhere(sandbox), 3)
     run = genctl("history", "--remote", "fal", "--since", "2h", env=fal_env(sandbox))
     assert (run.exit_code, run.stdout, run.stderr) == (0, "", "No recent fal requests since 2h.\n")
+
+
+DENIED = {"error": {"type": "authorization_error", "message": "Access denied"}}  # the spec's 403 example
+ADMIN_FIX = (
+    "fal may list an account's requests only to an ADMIN key: create one at https://fal.ai/dashboard/keys "
+    "(scope ADMIN) and add it (`genctl keys add fal`)."
+)
+
+
+def test_a_listing_refused_with_403_is_a_scope_finding_with_the_admin_fix(genctl, sandbox: Sandbox) -> None:
+    sandbox.inject(Fault(provider="fal.api", path=r"/models/requests/search$", status=403, body=DENIED))
+    run = genctl("history", "--remote", "fal", env=fal_env(sandbox))
+    assert (run.exit_code, run.stdout) == (3, "")
+    assert run.stderr.splitlines() == [
+        "Error [key.scope]: fal refused key env:FAL_KEY (0000…0001) for this call (HTTP 403): Access denied",
+        f"Fix: {ADMIN_FIX}",
+    ]
+
+
+def test_a_key_the_listing_refuses_does_not_stop_the_others(genctl, sandbox: Sandbox) -> None:
+    theirs = made_elsewhere(sandbox, key=FAL_KEY_OK_2)
+    sandbox.inject(Fault(provider="fal.api", path=r"/by-endpoint$", key=FAL_KEY_OK, status=403, body=DENIED))
+    env = fal_env(sandbox, f"{FAL_KEY_OK},{FAL_KEY_OK_2}")
+    run = genctl("history", "--remote", "fal", "-m", MODEL, "--json", env=env)
+    assert run.exit_code == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert [(r["request_id"], r["key"]) for r in doc["requests"]] == [(theirs, "env:FAL_KEY#2")]
+    [problem] = doc["key_errors"]
+    assert (problem["key"], problem["code"], problem["http_status"], problem["fix"]) == (
+        "env:FAL_KEY",
+        "key.scope",
+        403,
+        ADMIN_FIX,
+    )
+    text = genctl("history", "--remote", "fal", "-m", MODEL, env=env)
+    assert text.stderr.splitlines() == [
+        "Key env:FAL_KEY: fal refused key env:FAL_KEY (0000…0001) for this call (HTTP 403): Access denied "
+        f"Fix: {ADMIN_FIX}"
+    ]
