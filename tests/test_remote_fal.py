@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from collections.abc import Callable, Iterator
 
 import httpx
+import pytest
 
 from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox.keys import FAL_KEY_OK, FAL_KEY_OK_2
@@ -14,21 +16,32 @@ from tests.support import fal_env
 MODEL = "fal-ai/flux/dev"
 
 
-def made_elsewhere(
-    sandbox: Sandbox, key: str = FAL_KEY_OK, prompt: str = "made elsewhere", model: str = MODEL
-) -> str:
-    """A fal request submitted behind genctl's back (another tool, a teammate, a crash before the id)."""
-    response = httpx.post(
-        f"{sandbox.url}/fal/queue/{model}",
-        json={"prompt": prompt},
-        headers={"Authorization": f"Key {key}"},
-        timeout=10,
-    )
-    return str(response.json()["request_id"])
+@pytest.fixture(scope="module")
+def client() -> Iterator[httpx.Client]:
+    """One client for the module: each new one builds an SSL context (~0.1 s), loopback or not."""
+    with httpx.Client(timeout=10) as shared:
+        yield shared
 
 
-def test_result_with_the_endpoint_adopts_and_saves_a_fal_request(genctl, sandbox: Sandbox, tmp_path) -> None:
-    rid = made_elsewhere(sandbox, prompt="a heron at dawn")
+@pytest.fixture
+def made_elsewhere(sandbox: Sandbox, client: httpx.Client) -> Callable[..., str]:
+    """Submits a fal request behind genctl's back (another tool, a teammate, a crash before the id)."""
+
+    def submit(key: str = FAL_KEY_OK, prompt: str = "made elsewhere", model: str = MODEL) -> str:
+        response = client.post(
+            f"{sandbox.url}/fal/queue/{model}",
+            json={"prompt": prompt},
+            headers={"Authorization": f"Key {key}"},
+        )
+        return str(response.json()["request_id"])
+
+    return submit
+
+
+def test_result_with_the_endpoint_adopts_and_saves_a_fal_request(
+    genctl, sandbox: Sandbox, made_elsewhere, tmp_path
+) -> None:
+    rid = made_elsewhere(prompt="a heron at dawn")
     run = genctl("result", rid, "-m", MODEL, "--json", env=fal_env(sandbox))
     assert run.exit_code == 0, run.stderr
     doc = json.loads(run.stdout)
@@ -45,8 +58,10 @@ def test_result_with_the_endpoint_adopts_and_saves_a_fal_request(genctl, sandbox
     assert job["params"] == {"prompt": "a heron at dawn"}  # the listing's json_input (expand=payloads)
 
 
-def test_the_account_that_lists_the_request_is_the_key_recorded(genctl, sandbox: Sandbox) -> None:
-    rid = made_elsewhere(sandbox, key=FAL_KEY_OK_2)  # the second key's account (another team)
+def test_the_account_that_lists_the_request_is_the_key_recorded(
+    genctl, sandbox: Sandbox, made_elsewhere
+) -> None:
+    rid = made_elsewhere(key=FAL_KEY_OK_2)  # the second key's account (another team)
     run = genctl("result", rid, "-m", MODEL, "--json", env=fal_env(sandbox, f"{FAL_KEY_OK},{FAL_KEY_OK_2}"))
     assert run.exit_code == 0, run.stderr
     assert json.loads(run.stdout)["key_label"] == "env:FAL_KEY#2"
@@ -54,8 +69,10 @@ def test_the_account_that_lists_the_request_is_the_key_recorded(genctl, sandbox:
     assert lookups == 2  # the first account's list did not have it; the second's did
 
 
-def test_a_listing_that_refuses_the_key_falls_back_to_the_queue(genctl, sandbox: Sandbox) -> None:
-    rid = made_elsewhere(sandbox)
+def test_a_listing_that_refuses_the_key_falls_back_to_the_queue(
+    genctl, sandbox: Sandbox, made_elsewhere
+) -> None:
+    rid = made_elsewhere()
     body = {"error": {"type": "authorization_error", "message": "Access denied"}}
     sandbox.inject(Fault(provider="fal.api", path=r"/models/requests/by-endpoint$", status=403, body=body))
     run = genctl("result", rid, "-m", MODEL, "--json", env=fal_env(sandbox))
@@ -79,15 +96,35 @@ def test_an_id_no_fal_account_has_is_a_usage_error(genctl, sandbox: Sandbox, tmp
     ]
 
 
-def test_a_wrong_endpoint_says_so(genctl, sandbox: Sandbox) -> None:
-    rid = made_elsewhere(sandbox)
+def test_a_wrong_endpoint_says_so(genctl, sandbox: Sandbox, made_elsewhere) -> None:
+    rid = made_elsewhere()
     run = genctl("result", rid, "-m", "fal-ai/flux-dev", "--json", env=fal_env(sandbox))
     assert run.exit_code == 4
     assert json.loads(run.stdout)["error"]["code"] == "model.not_found"
 
 
-def test_without_the_endpoint_the_fix_asks_for_it(genctl, sandbox: Sandbox, tmp_path) -> None:
-    rid = made_elsewhere(sandbox)
+def test_an_alias_stands_for_its_fal_endpoint(genctl, sandbox: Sandbox, made_elsewhere) -> None:
+    rid = made_elsewhere(model="fal-ai/flux/schnell")
+    listed = genctl("history", "--remote", "fal", "-m", "flux-schnell", "--json", env=fal_env(sandbox))
+    assert [r["request_id"] for r in json.loads(listed.stdout)["requests"]] == [rid]
+    run = genctl("result", rid, "-m", "flux-schnell", "--json", env=fal_env(sandbox))
+    assert (run.exit_code, json.loads(run.stdout)["model"]) == (0, "fal-ai/flux/schnell")
+
+
+def test_a_malformed_endpoint_is_refused_before_anything_is_sent(genctl, sandbox: Sandbox) -> None:
+    run = genctl("result", "00000000-0000-4000-8000-00000000dead", "-m", "flux", env=fal_env(sandbox))
+    assert (run.exit_code, run.stderr.splitlines()) == (
+        4,
+        [
+            "Error [model.not_found]: 'flux' is not a fal endpoint id.",
+            "Fix: fal ids look like owner/app[/path], e.g. fal-ai/flux/dev.",
+        ],
+    )
+    assert sandbox.requests == []
+
+
+def test_without_the_endpoint_the_fix_asks_for_it(genctl, sandbox: Sandbox, made_elsewhere, tmp_path) -> None:
+    rid = made_elsewhere()
     run = genctl("result", rid, env=fal_env(sandbox))
     assert run.exit_code == 2
     db = tmp_path / "genctl-home" / "state" / "history.db"
@@ -99,9 +136,9 @@ def test_without_the_endpoint_the_fix_asks_for_it(genctl, sandbox: Sandbox, tmp_
     ]
 
 
-def test_remote_fal_without_a_model_lists_every_endpoint(genctl, sandbox: Sandbox) -> None:
-    first = made_elsewhere(sandbox)
-    second = made_elsewhere(sandbox, model="fal-ai/flux/schnell")
+def test_remote_fal_without_a_model_lists_every_endpoint(genctl, sandbox: Sandbox, made_elsewhere) -> None:
+    first = made_elsewhere()
+    second = made_elsewhere(model="fal-ai/flux/schnell")
     run = genctl("history", "--remote", "fal", "--json", env=fal_env(sandbox))
     assert run.exit_code == 0, run.stderr
     doc = json.loads(run.stdout)
@@ -113,9 +150,9 @@ def test_remote_fal_without_a_model_lists_every_endpoint(genctl, sandbox: Sandbo
     assert sandbox.count(path_regex=r"/by-endpoint$") == 0
 
 
-def test_remote_fal_with_a_model_lists_that_endpoint_only(genctl, sandbox: Sandbox) -> None:
-    mine = made_elsewhere(sandbox)
-    made_elsewhere(sandbox, model="fal-ai/flux/schnell")
+def test_remote_fal_with_a_model_lists_that_endpoint_only(genctl, sandbox: Sandbox, made_elsewhere) -> None:
+    mine = made_elsewhere()
+    made_elsewhere(model="fal-ai/flux/schnell")
     run = genctl("history", "--remote", "fal", "-m", MODEL, "--json", env=fal_env(sandbox))
     assert run.exit_code == 0, run.stderr
     assert [r["request_id"] for r in json.loads(run.stdout)["requests"]] == [mine]
@@ -131,8 +168,10 @@ def _backdate(sandbox: Sandbox, request_id: str, days: float) -> None:
     job.created -= days * 86400
 
 
-def test_since_goes_to_by_endpoint_as_start_and_reaches_past_its_24_hours(genctl, sandbox: Sandbox) -> None:
-    old, new = made_elsewhere(sandbox), made_elsewhere(sandbox)
+def test_since_goes_to_by_endpoint_as_start_and_reaches_past_its_24_hours(
+    genctl, sandbox: Sandbox, made_elsewhere
+) -> None:
+    old, new = made_elsewhere(), made_elsewhere()
     _backdate(sandbox, old, 3)
     env = fal_env(sandbox)
     plain = genctl("history", "--remote", "fal", "-m", MODEL, "--json", env=env)
@@ -143,23 +182,23 @@ def test_since_goes_to_by_endpoint_as_start_and_reaches_past_its_24_hours(genctl
     assert list(asked) == ["endpoint_id", "limit", "start"] and asked["limit"] == ["20"]
 
 
-def test_since_filters_the_search_on_genctls_side(genctl, sandbox: Sandbox) -> None:
-    old, new = made_elsewhere(sandbox), made_elsewhere(sandbox, model="fal-ai/flux/schnell")
+def test_since_filters_the_search_on_genctls_side(genctl, sandbox: Sandbox, made_elsewhere) -> None:
+    old, new = made_elsewhere(), made_elsewhere(model="fal-ai/flux/schnell")
     _backdate(sandbox, old, 3)
     run = genctl("history", "--remote", "fal", "--since", "1d", "--json", env=fal_env(sandbox))
     assert [r["request_id"] for r in json.loads(run.stdout)["requests"]] == [new]
     assert [list(q) for q in _queries(sandbox, "/search")] == [["limit"]]  # search has no time filter
 
 
-def test_limit_caps_the_rows_and_the_page_size(genctl, sandbox: Sandbox) -> None:
-    made = [made_elsewhere(sandbox) for _ in range(3)]
+def test_limit_caps_the_rows_and_the_page_size(genctl, sandbox: Sandbox, made_elsewhere) -> None:
+    made = [made_elsewhere() for _ in range(3)]
     run = genctl("history", "--remote", "fal", "-m", MODEL, "-n", "2", "--json", env=fal_env(sandbox))
     assert [r["request_id"] for r in json.loads(run.stdout)["requests"]] == made[:0:-1]
     assert [q["limit"] for q in _queries(sandbox, "/by-endpoint")] == [["2"]]  # one page, as big as asked
 
 
-def test_an_empty_window_says_so(genctl, sandbox: Sandbox) -> None:
-    _backdate(sandbox, made_elsewhere(sandbox), 3)
+def test_an_empty_window_says_so(genctl, sandbox: Sandbox, made_elsewhere) -> None:
+    _backdate(sandbox, made_elsewhere(), 3)
     run = genctl("history", "--remote", "fal", "--since", "2h", env=fal_env(sandbox))
     assert (run.exit_code, run.stdout, run.stderr) == (0, "", "No recent fal requests since 2h.\n")
 
@@ -181,8 +220,8 @@ def test_a_listing_refused_with_403_is_a_scope_finding_with_the_admin_fix(genctl
     ]
 
 
-def test_a_key_the_listing_refuses_does_not_stop_the_others(genctl, sandbox: Sandbox) -> None:
-    theirs = made_elsewhere(sandbox, key=FAL_KEY_OK_2)
+def test_a_key_the_listing_refuses_does_not_stop_the_others(genctl, sandbox: Sandbox, made_elsewhere) -> None:
+    theirs = made_elsewhere(key=FAL_KEY_OK_2)
     sandbox.inject(Fault(provider="fal.api", path=r"/by-endpoint$", key=FAL_KEY_OK, status=403, body=DENIED))
     env = fal_env(sandbox, f"{FAL_KEY_OK},{FAL_KEY_OK_2}")
     run = genctl("history", "--remote", "fal", "-m", MODEL, "--json", env=env)

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from genctl import aliases
 from genctl.errors import GenctlError, usage
 from genctl.http import make_client
 from genctl.keys import iso
 from genctl.providers import registry
 from genctl.providers.factory import get_provider
-from genctl.providers.fal import FalProvider
+from genctl.providers.fal import FalProvider, split_endpoint
 from genctl.providers.listing import (
     FAL_PAGE,
     Page,
@@ -93,6 +94,8 @@ def list_remote(
     chosen = settings.providers.get(provider)
     if chosen is None or not chosen.keys:
         raise usage(f"No {provider} key is configured.", fix=f"export {info.key_env}=…")
+    if provider == registry.FAL.name:
+        model = _fal_endpoint(settings, model)
     query = _Query(model, since, None if only_unrecorded else limit)
     rows: list[RemoteRow] = []
     problems: list[tuple[str, GenctlError]] = []
@@ -182,6 +185,14 @@ def _since(item: RemoteRequest, since: float | None) -> bool:
     return since is None or created is None or created >= since
 
 
+def _fal_endpoint(settings: Settings, model: str | None) -> str | None:
+    """`-m flux-schnell`: an alias stands for its fal endpoint; any other id is taken as written."""
+    alias = aliases.table(settings).get(model) if model else None
+    if alias is not None and registry.FAL.name in alias.targets:
+        return alias.targets[registry.FAL.name].model
+    return model
+
+
 def _api_url(chosen: ProviderSettings) -> str:
     return {**registry.info(chosen.name).default_urls, **chosen.urls}["api_url"]
 
@@ -193,7 +204,9 @@ def adopt(settings: Settings, history: History, request_id: str, *, endpoint: st
     """Record a request genctl never recorded, found by id with a configured key, so that `genctl result
     ID` can finish it; False when no key's account has it. fal's URLs need the endpoint (`endpoint`);
     without it (or with a Replicate model id) the id is looked up as a Replicate prediction."""
+    endpoint = _fal_endpoint(settings, endpoint)
     if endpoint and registry.detect(endpoint) != registry.REPLICATE.name:
+        split_endpoint(endpoint)  # a malformed id is refused before anything is sent
         return _adopt_fal(settings, history, request_id, endpoint)
     chosen = settings.providers.get(registry.REPLICATE.name)
     if chosen is None or not chosen.keys:

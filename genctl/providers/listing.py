@@ -71,7 +71,8 @@ def replicate_list_request(
     api_url: str, key: Key, *, next_url: str | None = None, created_after: str | None = None
 ) -> HttpRequest:
     """The first page (the predictions created at or after `created_after`, ISO 8601), or the page at a
-    `next` URL the previous answer gave (followed as given: it carries the filter)."""
+    `next` URL the previous answer gave, followed as given. UNVERIFIED: that Replicate's `next` keeps the
+    filter (the sandbox's does); the caller filters by time again, so either answer is handled."""
     if next_url:
         return HttpRequest("GET", next_url, headers=ReplicateProvider.headers(key), idempotent=True)
     params = {"created_after": created_after} if created_after else None
