@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from genctl.sandbox import Fault, Sandbox
-from genctl.sandbox.keys import FAL_KEY_OK, FAL_KEY_OK_2
+from genctl.sandbox.keys import FAL_KEY_OK, FAL_KEY_OK_2, FAL_KEY_UNKNOWN
 from tests.support import fal_env
 
 MODEL = "fal-ai/flux/dev"
@@ -80,6 +80,20 @@ def test_a_listing_that_refuses_the_key_falls_back_to_the_queue(
     assert json.loads(run.stdout)["status"] == "succeeded"
     [job] = json.loads(genctl("history", "--json", env=fal_env(sandbox)).stdout)["jobs"]
     assert (job["request_id"], job["prompt"], job["params"]) == (rid, None, {})  # the queue has no input
+
+
+def test_a_key_the_queue_refuses_is_said_only_when_no_other_key_has_it(
+    genctl, sandbox: Sandbox, made_elsewhere
+) -> None:
+    rid = made_elsewhere()
+    body = {"error": {"type": "authorization_error", "message": "Access denied"}}
+    sandbox.inject(Fault(provider="fal.api", path=r"/models/requests/by-endpoint$", status=403, body=body))
+    both = genctl(
+        "result", rid, "-m", MODEL, "--json", env=fal_env(sandbox, f"{FAL_KEY_UNKNOWN},{FAL_KEY_OK}")
+    )
+    assert (both.exit_code, json.loads(both.stdout)["key_label"]) == (0, "env:FAL_KEY#2")
+    alone = genctl("result", made_elsewhere(), "-m", MODEL, "--json", env=fal_env(sandbox, FAL_KEY_UNKNOWN))
+    assert (alone.exit_code, json.loads(alone.stdout)["error"]["code"]) == (3, "key.invalid")
 
 
 def test_an_id_no_fal_account_has_is_a_usage_error(genctl, sandbox: Sandbox, tmp_path) -> None:

@@ -254,6 +254,7 @@ def _adopt_fal(settings: Settings, history: History, request_id: str, endpoint: 
                         history, fal_job(provider, item.model or endpoint, request_id, key), key, item.input
                     )
                     return True
+        refused: GenctlError | None = None
         for key in chosen.keys:
             job = fal_job(provider, endpoint, request_id, key)
             response = _send(client, provider.status_request(job, key=key, logs=False))
@@ -261,8 +262,12 @@ def _adopt_fal(settings: Settings, history: History, request_id: str, endpoint: 
                 _record(history, job, key, None)
                 return True
             err = provider.error_from_response(response, model=endpoint, key=key)
-            if response.status_code != 404 or err.code == "model.not_found":
-                raise err  # a wrong endpoint is worth saying; "Request not found" is another account's
+            if err.code == "model.not_found":
+                raise err  # a wrong endpoint is wrong for every key
+            if response.status_code != 404:  # "Request not found" is another account's; a refused key
+                refused = refused or err  # (invalid, locked) is said only if no other key has it
+    if refused is not None:
+        raise refused
     return False
 
 
