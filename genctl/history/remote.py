@@ -145,9 +145,12 @@ def _pages(
             raise _refused(get_provider(provider, chosen).error_from_response(response, key=key))
         page = parse(provider, response)
         found.extend(page.requests)
-        older = query.since is not None and any(not _since(item, query.since) for item in page.requests)
+        # Replicate's list and fal's search are newest first: a request older than --since means the rest
+        # are older too. (fal's by-endpoint is sorted by end time and filtered by `start` itself.)
+        by_creation = provider != registry.FAL.name or not query.model
+        older = by_creation and any(not _since(item, query.since) for item in page.requests)
         if page.next is None or older or (query.limit and len(found) >= query.limit):
-            break  # newest first: a request older than --since means the rest are older too
+            break
         where = page.next
     return found
 
@@ -288,7 +291,7 @@ def _record(history: History, job: Job, key: Key, inputs: dict[str, Any] | None)
 
 def not_found(history: History, request_id: str, endpoint: str | None) -> GenctlError:
     """`genctl result ID` of an id neither history nor any configured key's account has."""
-    if endpoint:
+    if endpoint and registry.detect(endpoint) != registry.REPLICATE.name:
         return usage(
             f"No job {request_id!r} in the history ({history.path}), and no configured fal key's account "
             f"has request {request_id} on {endpoint}.",
