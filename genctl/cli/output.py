@@ -12,7 +12,8 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,42 @@ if TYPE_CHECKING:
 
     from genctl.diagnose import Finding
     from genctl.errors import GenctlError
+
+
+class _Whole:
+    """Writes to the terminal that a signal must not cut in two.
+
+    A signal's handler raises in the main thread wherever it is; inside Rich's print that left the line in
+    its buffer, and the next print wrote it again (a model log line twice above the error). Handlers ask
+    `busy()`; while a write is under way they hand their raise to `defer()`, run once the write is whole.
+    """
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._deferred: Callable[[], None] | None = None
+
+    def busy(self) -> bool:
+        return self._depth > 0
+
+    def defer(self, then: Callable[[], None]) -> None:
+        self._deferred = self._deferred or then
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # handlers run in the main thread: only its writes can be cut, and only it may raise
+            return
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        then, self._deferred = (self._deferred, None) if self._depth == 0 else (None, self._deferred)
+        if then is not None:
+            then()
+
+
+whole = _Whole()
 
 
 class Sink:
@@ -68,13 +105,16 @@ class Sink:
         return not _isatty(sys.stderr) and not self.quiet
 
     def stderr(self) -> Console:
-        # Rebuilt when the stream changes (the test runner swaps sys.stderr per invocation).
-        if self._err_console is None or self._err_console.file is not sys.stderr:
+        # Rebuilt when the stream changes (the test runner swaps sys.stderr per invocation). A live display
+        # swaps it too, for a proxy of this very console's file: a console built on the proxy would print
+        # past the live display's cursor handling, leaving a spinner frame above each line.
+        stream = getattr(sys.stderr, "rich_proxied_file", sys.stderr)
+        if self._err_console is None or self._err_console.file is not stream:
             # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
             from rich.console import Console
 
             self._err_console = Console(
-                file=sys.stderr,
+                file=stream,
                 no_color=not self.color,
                 highlight=False,
                 soft_wrap=True,
@@ -192,9 +232,15 @@ class Sink:
     def info(self, message: str) -> None:
         if not self.quiet:
             if _isatty(sys.stderr):
-                self.stderr().print(message, markup=False)
+                with whole.write():
+                    self.stderr().print(message, markup=False)
             else:
                 _plain_line(message)
+
+    def log_line(self, message: str) -> None:
+        """A model's log line, dimmed, above a live status line."""
+        with whole.write():
+            self.stderr().print(message, markup=False, style="dim" if self.color else None)
 
     def warn(self, message: str) -> None:
         """Warnings show even with --quiet: they say something is off."""
@@ -238,7 +284,8 @@ class Sink:
         line = Text()
         for chunk, style in parts:
             line.append(chunk, style=style if self.color else None)
-        self.stderr().print(line)
+        with whole.write():
+            self.stderr().print(line)
 
     @contextmanager
     def status(self, text: str | RenderableType) -> Iterator[Any]:
