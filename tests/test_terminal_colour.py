@@ -8,6 +8,7 @@ from genctl.sandbox.keys import FAL_KEY_LOCKED_BALANCE, FAL_KEY_OK
 from tests.conftest import run_in_terminal
 
 BOLD_RED_ERROR = "\x1b[1;31mError\x1b[0m [payload.invalid]: "
+SPINNER = set("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")  # Rich's "dots", the spinner genctl draws
 
 
 def test_an_error_keeps_its_code_in_colour() -> None:
@@ -53,3 +54,26 @@ def test_an_interrupt_keeps_its_code_in_colour() -> None:
     assert run.colour
     error = [line for line in run.lines if line.startswith("Error")]
     assert len(error) == 1 and error[0].startswith("Error [interrupted]: Interrupted"), run.lines
+
+
+def test_log_lines_and_ctrl_c_leave_no_spinner_frame_behind() -> None:
+    """What stays on the screen after model logs and a Ctrl-C: the logs in order, then the error, and not
+    one spinner frame between them or above the error."""
+    run = run_in_terminal(
+        "generate",
+        "a fox [sandbox:progress=4] [sandbox:hang]",
+        "-m",
+        "fal-ai/flux/dev",
+        "--sandbox",
+        interrupt_when="step 3/4",
+    )
+
+    assert run.exit_code == 130
+    first, *logs, error, request, fix = run.lines
+    assert first.startswith("Sandbox running at http://127.0.0.1:")
+    assert logs == [f"  step {n}/4" for n in range(1, len(logs) + 1)] and len(logs) >= 3
+    rid = request.removeprefix("Request id: ")
+    assert error == f"Error [interrupted]: Interrupted; the remote job was cancelled (request {rid})."
+    assert fix == "Fix: Run the command again to start a new generation."
+    assert not SPINNER & set("".join(run.screen))
+    assert not [line for line in run.screen if "Running" in line]  # the status line went with it

@@ -30,7 +30,7 @@ from genctl.cli.generate import generate
 from genctl.cli.history import history_command, result_command
 from genctl.cli.keys import keys_app
 from genctl.cli.models import models_app
-from genctl.cli.output import out
+from genctl.cli.output import out, whole
 from genctl.cli.sandbox import sandbox_app
 from genctl.cli.spend import usage_command
 from genctl.cli.topics import help_app
@@ -58,6 +58,9 @@ _finished = threading.Event()  # the command has returned: a late signal changes
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
+    if whole.busy():  # a line is being written: raise once it is out whole
+        whole.defer(lambda: _on_signal(signum, frame))
+        return
     if _received or _finished.is_set():
         return  # already stopping (let the cancel under way finish), or done
     _received.append(signum)

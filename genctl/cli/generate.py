@@ -126,6 +126,10 @@ def generate(
         genctl generate --batch prompts.jsonl --concurrency 8 --resume
     """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
+    from genctl import http
+
+    http.warm_ssl()  # beside the imports below, on another core
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.generation import dry_run as build_curl
     from genctl.generation import generate as run
     from genctl.plan import GenerationRequest

@@ -12,7 +12,8 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,42 @@ if TYPE_CHECKING:
 
     from genctl.diagnose import Finding
     from genctl.errors import GenctlError
+
+
+class _Whole:
+    """Writes to the terminal that a signal must not cut in two.
+
+    A signal's handler raises in the main thread wherever it is; inside Rich's print that left the line in
+    its buffer, and the next print wrote it again (a model log line twice above the error). Handlers ask
+    `busy()`; while a write is under way they hand their raise to `defer()`, run once the write is whole.
+    """
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._deferred: Callable[[], None] | None = None
+
+    def busy(self) -> bool:
+        return self._depth > 0
+
+    def defer(self, then: Callable[[], None]) -> None:
+        self._deferred = self._deferred or then
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # handlers run in the main thread: only its writes can be cut, and only it may raise
+            return
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        then, self._deferred = (self._deferred, None) if self._depth == 0 else (None, self._deferred)
+        if then is not None:
+            then()
+
+
+whole = _Whole()
 
 
 class Sink:
@@ -68,16 +105,16 @@ class Sink:
         return not _isatty(sys.stderr) and not self.quiet
 
     def stderr(self) -> Console:
-        # Rebuilt when the stream changes (the test runner swaps sys.stderr per invocation). While a spinner
-        # draws, Rich's Live puts a FileProxy in sys.stderr: that is no new stream, and a console built on
-        # it would write past the Live (Rich unwraps the proxy), leaving a spinner frame on the screen.
+        # Rebuilt when the stream changes (the test runner swaps sys.stderr per invocation). A live display
+        # swaps it too, for a proxy of this very console's file: a console built on the proxy would print
+        # past the live display's cursor handling, leaving a spinner frame above each line.
         stream = getattr(sys.stderr, "rich_proxied_file", sys.stderr)
         if self._err_console is None or self._err_console.file is not stream:
             # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
             from rich.console import Console
 
             self._err_console = Console(
-                file=sys.stderr,
+                file=stream,
                 no_color=not self.color,
                 highlight=False,
                 soft_wrap=True,
@@ -194,7 +231,16 @@ class Sink:
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            self.stderr().print(message, markup=False)
+            if _isatty(sys.stderr):
+                with whole.write():
+                    self.stderr().print(message, markup=False)
+            else:
+                _plain_line(message)
+
+    def log_line(self, message: str) -> None:
+        """A model's log line, dimmed, above a live status line."""
+        with whole.write():
+            self.stderr().print(message, markup=False, style="dim" if self.color else None)
 
     def warn(self, message: str) -> None:
         """Warnings show even with --quiet: they say something is off."""
@@ -229,13 +275,17 @@ class Sink:
         """One line on stderr built from (text, style) parts. Always a rich Text, never markup: what genctl
         says is full of brackets (`[payload.invalid]`, `FLUX.1 [dev]`, `[sandbox:latency=2]`) that Rich would
         read as style tags and drop."""
+        if not _isatty(sys.stderr):
+            _plain_line("".join(chunk for chunk, _ in parts))
+            return
         # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         from rich.text import Text
 
         line = Text()
         for chunk, style in parts:
             line.append(chunk, style=style if self.color else None)
-        self.stderr().print(line)
+        with whole.write():
+            self.stderr().print(line)
 
     @contextmanager
     def status(self, text: str | RenderableType) -> Iterator[Any]:
@@ -344,6 +394,18 @@ def _fitting(
             return None
         shown.remove(max(others, key=lambda i: (natural[i], i)))
     return shown
+
+
+# What Rich strips from text it prints (bell, backspace, vertical tab, form feed, carriage return), and ESC:
+# a provider's words in a CI log never move the cursor or recolour it.
+_CONTROL = str.maketrans(dict.fromkeys((7, 8, 11, 12, 13, 27)))
+
+
+def _plain_line(text: str) -> None:
+    """One line on stderr off a terminal, without Rich: nothing to draw, wrap or colour there, and a piped
+    run (every script, every CI log) is spared importing and building a console."""
+    sys.stderr.write(text.translate(_CONTROL) + "\n")
+    sys.stderr.flush()
 
 
 def _isatty(stream: Any) -> bool:

@@ -68,7 +68,7 @@ class JobProgress:
         elif kind == "running":
             self._state = "Running"
         elif kind == "log" and event.message and out.live:
-            out.stderr().print(f"  {event.message}", markup=False, style="dim" if out.color else None)
+            out.log_line(f"  {event.message}")
         elif kind == "log" and event.message and out.plain_progress:
             out.info(f"  {event.message}")
         elif kind == "retry" and event.message:
