@@ -410,9 +410,21 @@ def _run(
     key = resolved.key
     while True:
         accepted = False
+        params: dict[str, Any] = {}
 
         def track(event: Event) -> None:
             nonlocal accepted
+            if event.kind == "submitting":
+                tracker.sending(
+                    provider=resolved.provider.name,
+                    model=resolved.model,
+                    key=key,  # noqa: B023 - this attempt's key: events come while the attempt runs
+                    prompt=request.prompt,
+                    params=resolved.params,
+                    sent=params,  # noqa: B023 - this attempt's input, exactly as submitted
+                    output_dir=dest,
+                    batch=request.batch,
+                )
             if event.kind == "submitted" and event.job is not None:
                 accepted = True
                 failover.pool.succeeded(key)  # noqa: B023 - an accepted job clears the key's cool-down
@@ -472,9 +484,25 @@ def _run(
                 elif not tracker.active and tracker.job is not None:
                     raise _cancelled_unrecorded(err, resolved, client, tracker.job, key) from err
                 raise
+            if err.details.get("answer_lost"):
+                if attempt is not None:
+                    attempt.accepted = True  # the job may exist: another provider could charge it twice
+                if tracker.unconfirmed:
+                    raise _findable(err, resolved.provider.name) from err
+                raise
+            tracker.refused()
             if not Failover.handles(err):
                 raise
             key = failover.after(key, err)
+
+
+def _findable(err: GenctlError, provider: str) -> GenctlError:
+    """A submit whose answer was lost, recorded as unconfirmed: the fix names the command that finds it."""
+    return replace(
+        err,
+        fix=f"`genctl result --pending` finds the job in {provider}'s recent requests and saves its outputs; "
+        "do not run it again before, or it may be paid for twice.",
+    )
 
 
 def _cancelled_unrecorded(

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+import httpx
+
 from genctl import deadline as limits
 from genctl.errors import GenctlError, error
 from genctl.http import RetryPolicy, json_body, send
@@ -16,8 +18,6 @@ from genctl.timefmt import seconds
 from genctl.waiting import Follower, PollSchedule, WaitPlan
 
 if TYPE_CHECKING:
-    import httpx
-
     from genctl.providers.base import Job, JobStatus, Provider, Result
     from genctl.values import HttpRequest, Key
 
@@ -193,6 +193,7 @@ def run_generation(
             fix=f"Check your recent requests at {provider.name} before running it again, so it is not paid "
             "for twice.",
             provider=provider.name,
+            details={"sent": True, "answer_lost": True},
         ) from exc
     try:
         with _tagged(job):
@@ -332,6 +333,7 @@ def _submit(s: _Session, params: dict[str, Any]) -> tuple[Job, JobStatus, httpx.
     s.emit("submitting")  # the paid request goes out now (uploads and the pre-flight are done)
     try:
         response = s.checked(request)
+        job, status = s.provider.parse_submit(response, model=s.model, key=s.key)
     except GenctlError as err:
         if err.code == "generation.timeout" and err.details.get("sent"):
             raise error(
@@ -340,14 +342,31 @@ def _submit(s: _Session, params: dict[str, Any]) -> tuple[Job, JobStatus, httpx.
                 "started a job, which genctl cannot cancel without its request id.",
                 fix="Check the provider's dashboard for a running job, and allow more time with --timeout.",
                 provider=s.provider.name,
-                details=err.details,
+                details={**err.details, "answer_lost": True},
             ) from err
+        if answer_lost(err):
+            raise replace(err, details={**err.details, "sent": True, "answer_lost": True}) from err
         raise
-    job, status = s.provider.parse_submit(response, model=s.model, key=s.key)
     s.job = job
     log.debug("submitted %s as %s", s.model, job.request_id)
     s.emit("submitted")
     return job, status, response
+
+
+# Transport failures after the whole submit went out: the provider may have created (and be billing) a job.
+_LOST_ANSWER = (httpx.ReadTimeout, httpx.DecodingError, httpx.RemoteProtocolError, httpx.ReadError)
+
+
+def answer_lost(err: GenctlError) -> bool:
+    """Whether a submit that failed this way may still have created the job: the request was sent whole
+    and its answer was lost on the way back (a read timeout, a connection cut before the answer, a body
+    that cannot be decoded), or a 2xx answer came that does not parse. A refused connection, an HTTP
+    error answer or the deadline passing before sending created nothing."""
+    if err.details.get("answer_lost") or (err.code == "generation.timeout" and err.details.get("sent")):
+        return True
+    if isinstance(err.__cause__, _LOST_ANSWER):
+        return True
+    return err.http_status is not None and 200 <= err.http_status < 300
 
 
 def _follow(
