@@ -28,6 +28,7 @@ from genctl.errors import GenctlError, ModelError, error, usage
 from genctl.history import History
 from genctl.history.remote import adopt
 from genctl.history.tracking import Tracker, output_entries, result_size
+from genctl.history.unconfirmed import resolve
 from genctl.http import make_client
 from genctl.keys import iso, timestamp
 from genctl.providers import registry
@@ -123,6 +124,8 @@ def recover(
             fix="`genctl history` lists the recorded jobs; runs with --no-history or with [history] "
             "enabled = false are not recorded.",
         )
+    if record.unconfirmed:  # sent, its answer lost: find the job in the provider's list first
+        record = resolve(settings, history, record, key_of(settings, record))
     dest = output_dir or (Path(record.output_dir) if record.output_dir else settings.output_dir)
     clean_parts(dest, record)
     provider_settings = settings.providers[record.provider]
