@@ -33,7 +33,15 @@ from genctl.plan import GenerationRequest, Plan
 from genctl.providers import registry
 from genctl.providers.base import Result
 from genctl.providers.factory import get_provider
-from genctl.runner import CANCELLED, Event, EventKind, cancel, run_generation, submit_only
+from genctl.runner import (
+    CANCELLED,
+    Event,
+    EventKind,
+    answer_lost,
+    cancel,
+    run_generation,
+    submit_only,
+)
 from genctl.saving import save_one
 from genctl.translate import adapter
 from genctl.waiting import WaitPlan
@@ -339,6 +347,10 @@ def checked(
     )
 
 
+# Seconds a provider may hold the submit's answer until the job ends (Replicate's `Prefer: wait`, at most 60
+# s): the result arrives the moment it exists, with no poll. Safe because the submit is recorded before it
+# goes out (`genctl result --pending` finds a job whose held answer a killed process never read).
+SUBMIT_HOLD = 60.0
 PREFLIGHT_LIMIT = 5.0  # seconds: the pre-flight is advisory; a hanging catalogue must not hold a generation
 
 
@@ -409,12 +421,13 @@ def _run(
     tracker = Tracker(history, warn=lambda message: notify("history", message))
     key = resolved.key
     while True:
-        accepted = False
+        accepted = sent = False
         params: dict[str, Any] = {}
 
         def track(event: Event) -> None:
-            nonlocal accepted
+            nonlocal accepted, sent
             if event.kind == "submitting":
+                sent = True
                 tracker.sending(
                     provider=resolved.provider.name,
                     model=resolved.model,
@@ -474,6 +487,7 @@ def _run(
                 deadline=failover.remaining(),
                 on_event=track,
                 waiting=WaitPlan.for_provider(resolved.provider.name),
+                hold=SUBMIT_HOLD,
             )
             tracker.succeeded(result)
             return replace(resolved, key=key), job, result, tracker.active
@@ -484,7 +498,7 @@ def _run(
                 elif not tracker.active and tracker.job is not None:
                     raise _cancelled_unrecorded(err, resolved, client, tracker.job, key) from err
                 raise
-            if err.details.get("answer_lost"):
+            if sent and answer_lost(err):
                 if attempt is not None:
                     attempt.accepted = True  # the job may exist: another provider could charge it twice
                 if tracker.unconfirmed:

@@ -67,6 +67,7 @@ class _Session:
     last_state: str | None = None
     last_position: int | None = None
     plan: WaitPlan | None = None  # how to wait (genctl.waiting); None: plain polls as `_follow` is told
+    hold: float | None = None  # longest the submit's answer may be held until the job ends (Prefer: wait)
 
     def emit(self, kind: EventKind, *, queue_position: int | None = None, message: str | None = None) -> None:
         if self.on_event is not None:
@@ -169,8 +170,15 @@ def run_generation(
     sleep: Callable[[float], None] = time.sleep,
     policy: RetryPolicy | None = None,
     waiting: WaitPlan | None = None,
+    hold: float | None = None,
 ) -> tuple[Job, Result]:
-    """Submit, poll until done, fetch the result; past `deadline` (seconds from now) cancel the job."""
+    """Submit, poll until done, fetch the result; past `deadline` (seconds from now) cancel the job.
+
+    `hold` (seconds): let the provider hold the submit's answer until the job ends, at most that long and
+    never past the deadline (Replicate's `Prefer: wait`); a held answer that is terminal needs no poll.
+    A process killed meanwhile leaves the job unknown here: genctl.history records the submit before it
+    goes out, so `genctl result --pending` can find it.
+    """
     s = _session(
         provider,
         client,
@@ -183,6 +191,7 @@ def run_generation(
         deadline=deadline,
         waiting=waiting,
     )
+    s.hold = hold
     try:
         job, status, response = _submit(s, params)
     except KeyboardInterrupt as exc:
@@ -193,7 +202,6 @@ def run_generation(
             fix=f"Check your recent requests at {provider.name} before running it again, so it is not paid "
             "for twice.",
             provider=provider.name,
-            details={"sent": True, "answer_lost": True},
         ) from exc
     try:
         with _tagged(job):
@@ -326,7 +334,9 @@ def cancel(
 
 
 def _submit(s: _Session, params: dict[str, Any]) -> tuple[Job, JobStatus, httpx.Response]:
-    request = s.provider.submit_request(model=s.model, params=params, key=s.key, deadline=s.deadline)
+    request = s.provider.submit_request(
+        model=s.model, params=params, key=s.key, deadline=s.deadline, wait=_held(s)
+    )
     if _out_of_time(s):
         # Never a paid submit once the deadline has passed: it would be cancelled at once, for nothing.
         raise _limit_error(s, "before the job was submitted: nothing was sent, nothing is charged")
@@ -342,10 +352,8 @@ def _submit(s: _Session, params: dict[str, Any]) -> tuple[Job, JobStatus, httpx.
                 "started a job, which genctl cannot cancel without its request id.",
                 fix="Check the provider's dashboard for a running job, and allow more time with --timeout.",
                 provider=s.provider.name,
-                details={**err.details, "answer_lost": True},
+                details=err.details,
             ) from err
-        if answer_lost(err):
-            raise replace(err, details={**err.details, "sent": True, "answer_lost": True}) from err
         raise
     s.job = job
     log.debug("submitted %s as %s", s.model, job.request_id)
@@ -360,9 +368,12 @@ _LOST_ANSWER = (httpx.ReadTimeout, httpx.DecodingError, httpx.RemoteProtocolErro
 def answer_lost(err: GenctlError) -> bool:
     """Whether a submit that failed this way may still have created the job: the request was sent whole
     and its answer was lost on the way back (a read timeout, a connection cut before the answer, a body
-    that cannot be decoded), or a 2xx answer came that does not parse. A refused connection, an HTTP
-    error answer or the deadline passing before sending created nothing."""
-    if err.details.get("answer_lost") or (err.code == "generation.timeout" and err.details.get("sent")):
+    that cannot be decoded, Ctrl-C while it was awaited), or a 2xx answer came that does not parse. A
+    refused connection, an HTTP error answer or the deadline passing before sending created nothing.
+    Only for errors of the submit itself (`run_generation` / `submit_only` before any job id)."""
+    if err.code == "generation.timeout" and err.details.get("sent"):
+        return True
+    if err.code == "interrupted" and err.request_id is None:
         return True
     if isinstance(err.__cause__, _LOST_ANSWER):
         return True
@@ -459,6 +470,14 @@ def _finish(s: _Session, status: JobStatus, response: httpx.Response) -> Result:
             if err.code in _SERVER_SIDE and err.details.get("error_type"):
                 raise err
     raise s.provider.error_from_status(s.job, status)
+
+
+def _held(s: _Session) -> float | None:
+    """How long the submit's answer may be held: `s.hold`, within the runner's and the command's time left."""
+    if s.hold is None:
+        return None
+    left = [t for t in (s.remaining(), limits.command_remaining()) if t is not None]
+    return min([s.hold, *left])
 
 
 def _out_of_time(s: _Session) -> bool:
