@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -168,3 +169,37 @@ def test_a_process_killed_while_its_create_is_held_open_is_recovered(genctl, san
     assert saved_png(path)
     [job] = History().recent()
     assert (job.request_id, job.status, job.saved_at is not None) == (created[0], "succeeded", True)
+
+
+def test_ctrl_c_while_saving_names_the_job_and_how_to_save_it(
+    genctl, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    out, stop = tmp_path / "out", threading.Event()
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def interrupt_once_saving() -> None:
+        while not stop.wait(0.01):
+            if out.is_dir() and any(p.name.endswith(".part") for p in out.iterdir()):
+                signal.pthread_kill(main, signal.SIGINT)  # a real SIGINT, as Ctrl-C sends it
+                return
+
+    watcher = threading.Thread(target=interrupt_once_saving, daemon=True)
+    watcher.start()
+    try:
+        # A 200 MB output (streamed 1 MiB at a time): the SIGINT comes as soon as its temp file exists.
+        big = "[sandbox:big=200000000] a fox"
+        run = genctl("generate", big, *REP, "-o", str(out), "--no-validate", env=replicate_env(sandbox))
+    finally:
+        stop.set()
+        watcher.join()
+    [job] = History().recent()
+    assert run.exit_code == 130 and job.status == "succeeded"
+    assert run.stderr.splitlines()[-3:] == [
+        f"Error [interrupted]: Interrupted while saving output 1 of 1: the job {job.request_id} succeeded "
+        "and is paid for.",
+        f"Request id: {job.request_id}",
+        f"Fix: `genctl result {job.request_id}` saves its outputs (within about an hour, before replicate "
+        "deletes them).",
+    ]
+    assert list(out.iterdir()) == []  # the temp file is gone; `genctl result` saves the output later
