@@ -24,6 +24,7 @@ from genctl.download import SavedFile, check_destination
 from genctl.errors import GenctlError, ModelError, error
 from genctl.history import History
 from genctl.history.tracking import Tracker
+from genctl.history.unconfirmed import cancel_lost
 from genctl.http import full_url, make_client, shown_headers, to_curl
 from genctl.inputs import dry_inputs, resolve_inputs
 from genctl.keys import pool_for
@@ -266,6 +267,7 @@ def _generate_on(
             check_destination(dest)  # before paying: a folder known to be unusable costs nothing
         try:
             resolved, job, result, recorded = _run(
+                settings,
                 resolved,
                 failover,
                 request,
@@ -389,6 +391,7 @@ def _failover(
 
 
 def _run(
+    settings: Settings,
     resolved: Plan,
     failover: Failover,
     request: GenerationRequest,
@@ -501,6 +504,18 @@ def _run(
             if sent and answer_lost(err):
                 if attempt is not None:
                     attempt.accepted = True  # the job may exist: another provider could charge it twice
+                if tracker.unconfirmed and err.code == "interrupted" and tracker.history is not None:
+                    assert tracker.placeholder is not None
+                    stopped = cancel_lost(
+                        settings,
+                        tracker.history,
+                        tracker.placeholder,
+                        key,
+                        provider=resolved.provider,
+                        client=client,
+                    )
+                    if stopped is not None:
+                        raise stopped from err
                 if tracker.unconfirmed:
                     raise _findable(err, resolved.provider.name) from err
                 raise

@@ -18,7 +18,7 @@ from genctl.history import History
 from genctl.http import make_client
 from genctl.providers.replicate import ReplicateProvider, held_seconds
 from genctl.runner import run_generation
-from genctl.sandbox import Sandbox
+from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk
 from genctl.values import Key
 from tests.support import PNG, FakeTime, replicate_env
@@ -131,33 +131,64 @@ def test_the_recorded_blocking_answer_is_followed_by_the_runner() -> None:
     assert polled.method == "GET" and result.outputs[0].value == body["output"]
 
 
-def test_ctrl_c_while_the_create_is_held_names_the_command_that_finds_it(genctl, sandbox: Sandbox) -> None:
+def interrupt_when_created(sandbox: Sandbox, then: Fault | None) -> tuple[threading.Thread, threading.Event]:
+    """A thread that sends this process a real SIGINT (as Ctrl-C does) once the sandbox holds a prediction,
+    injecting the fault `then` just before."""
     listing = f"{sandbox.url}/replicate/v1/predictions"
     auth = {"Authorization": f"Bearer {sk.REPLICATE_TOKEN_OK}"}
     stop = threading.Event()
     main = threading.main_thread().ident
     assert main is not None
 
-    def interrupt_once_created() -> None:
+    def watch() -> None:
         while not stop.wait(0.02):
             if httpx.get(listing, headers=auth).json()["results"]:
-                signal.pthread_kill(main, signal.SIGINT)  # a real SIGINT, as Ctrl-C sends it
+                if then is not None:
+                    sandbox.inject(then)
+                signal.pthread_kill(main, signal.SIGINT)
                 return
 
-    watcher = threading.Thread(target=interrupt_once_created, daemon=True)
+    watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
+    return watcher, stop
+
+
+def interrupted_run(genctl, sandbox: Sandbox, then: Fault | None = None) -> object:  # type: ignore[no-untyped-def]
+    watcher, stop = interrupt_when_created(sandbox, then)
     try:
-        run = genctl(
+        return genctl(
             "generate", "[sandbox:latency=5] a fox", *REP, "--no-validate", env=replicate_env(sandbox)
         )
     finally:
         stop.set()
         watcher.join()
-    assert run.exit_code == 130
-    assert run.stderr.splitlines()[-2:] == [
+
+
+def test_ctrl_c_while_the_create_is_held_finds_the_job_and_cancels_it(genctl, sandbox: Sandbox) -> None:
+    run = interrupted_run(genctl, sandbox)
+    [job] = History().recent()
+    assert run.exit_code == 130  # type: ignore[attr-defined]
+    assert run.stderr.splitlines()[-3:] == [  # type: ignore[attr-defined]
+        f"Error [interrupted]: Interrupted while submitting; the remote job was cancelled (request "
+        f"{job.request_id}).",
+        f"Request id: {job.request_id}",
+        "Fix: Run the command again to start a new generation.",
+    ]
+    assert (job.status, job.error_code) == ("failed", "interrupted")
+    assert [c.request_id for c in sandbox.cancels] == [job.request_id]
+
+
+def test_ctrl_c_while_held_when_the_job_cannot_be_found_names_the_command(genctl, sandbox: Sandbox) -> None:
+    # The listing fails (every try): the job cannot be found to cancel it, so the row stays for later.
+    run = interrupted_run(
+        genctl, sandbox, Fault.unavailable("replicate", 503, method="GET", path=r"/v1/predictions$")
+    )
+    assert run.exit_code == 130  # type: ignore[attr-defined]
+    assert run.stderr.splitlines()[-2:] == [  # type: ignore[attr-defined]
         "Error [interrupted]: Interrupted while submitting: the job may exist at the provider (the submit "
         "was sent, its answer with the job id never arrived, so nothing could be cancelled).",
         "Fix: `genctl result --pending` finds the job in replicate's recent requests and saves its outputs; "
         "do not run it again before, or it may be paid for twice.",
     ]
     assert [row.status for row in History().recent()] == ["unconfirmed"]
+    assert sandbox.cancels == []

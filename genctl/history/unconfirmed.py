@@ -10,22 +10,27 @@ moment it was sent, and, where the provider echoes the input (Replicate), the sa
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
+import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from genctl.errors import error, usage
+from genctl import deadline as limits
+from genctl.errors import GenctlError, error, usage
 from genctl.history.remote import list_remote
 from genctl.http import make_client
 from genctl.keys import timestamp
 from genctl.providers import registry
 from genctl.providers.factory import get_provider
 from genctl.providers.listing import replicate_get_request
+from genctl.runner import CANCELLED, cancel
 
 if TYPE_CHECKING:
     from genctl.history import History, JobRecord
@@ -41,6 +46,9 @@ def input_fingerprint(params: Mapping[str, Any]) -> str:
     text = json.dumps(dict(params), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
+
+log = logging.getLogger("genctl.history")
+CANCEL_LOOKUP = 5.0  # seconds Ctrl-C during a held create may spend finding its job and cancelling it
 
 # The window around the moment the submit was sent in which its job's creation time must fall. Wide on
 # purpose: the provider's clock and ours may differ, and a create may be held open (Prefer: wait) or slow.
@@ -163,3 +171,55 @@ def _dashboard(provider: str) -> str:
         registry.FAL.name: "https://fal.ai/dashboard/requests",
     }
     return pages.get(provider, f"the {provider} dashboard")
+
+
+def cancel_lost(
+    settings: Settings,
+    history: History,
+    placeholder: str,
+    key: Key,
+    *,
+    provider: Provider,
+    client: httpx.Client,
+) -> GenctlError | None:
+    """Ctrl-C while a create was held open (no job id yet): find the job as `genctl result --pending` would,
+    and cancel it, within CANCEL_LOOKUP seconds. The error to report then; None when the job was not found
+    in time (its unconfirmed row stays, for `genctl result --pending`)."""
+    record = history.find(placeholder)
+    if record is None or not record.unconfirmed:
+        return None
+    try:
+        with limits.limit(CANCEL_LOOKUP, f"the cancel's {CANCEL_LOOKUP:g} s", fresh=True):
+            adopted = resolve(settings, history, record, key)
+    except (GenctlError, sqlite3.Error, OSError) as exc:
+        log.debug("the job of %s was not found to cancel it: %r", placeholder, exc)
+        return None
+    rid = adopted.request_id
+    try:
+        with limits.limit(CANCEL_LOOKUP, f"the cancel's {CANCEL_LOOKUP:g} s", fresh=True):
+            stopped = cancel(provider=provider, client=client, job=adopted.job(), key=key)
+    except GenctlError as failure:
+        return error(
+            "interrupted",
+            f"Interrupted while submitting; the job {rid} was found, but cancelling it failed "
+            f"({failure.code}).",
+            fix=f"`genctl result {rid} --wait` finishes it, or cancel it on the provider.",
+            provider=record.provider,
+            request_id=rid,
+            details={"cancel": f"cancelling it failed ({failure.code})", "pending": True},
+        )
+    note = CANCELLED if stopped else "the remote job had already finished"
+    err = error(
+        "interrupted",
+        f"Interrupted while submitting; {note} (request {rid}).",
+        fix="Run the command again to start a new generation."
+        if stopped
+        else f"`genctl result {rid}` saves its outputs.",
+        provider=record.provider,
+        request_id=rid,
+        details={"cancel": note, "pending": not stopped},
+    )
+    if stopped:
+        with contextlib.suppress(sqlite3.Error, OSError):
+            history.set_status(record.provider, rid, "failed", error_code=err.code, error_message=err.message)
+    return err
