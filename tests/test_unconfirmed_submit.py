@@ -20,7 +20,7 @@ from genctl.history import db as history_db
 from genctl.history.unconfirmed import input_fingerprint
 from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox import keys as sk
-from tests.support import PNG, replicate_env
+from tests.support import PNG, fal_env, replicate_env
 
 SCHNELL = "black-forest-labs/flux-schnell"
 REP = ("-m", SCHNELL)
@@ -58,6 +58,19 @@ def test_a_create_answered_with_gzip_garbage_is_found_and_saved(genctl, sandbox:
     assert sandbox.count(CREATE, method="POST") == 1  # found, never paid for twice
     again = genctl("result", "--pending", "--json", env=replicate_env(sandbox))
     assert json.loads(again.stdout) == {"ok": True, "found": [], "missing": []}
+
+
+def test_a_lost_fal_submit_is_found_by_endpoint_and_time(genctl, sandbox: Sandbox) -> None:
+    """fal's listing carries no input (no expand=payloads): model and time find the one request."""
+    sandbox.inject(Fault.gzip_garbage(provider="fal.queue", method="POST", times=1))
+    env = fal_env(sandbox)
+    assert genctl("generate", "a fox", "-m", "fal-ai/flux/schnell", "-o", "out", env=env).exit_code == 7
+    found = genctl("result", "--pending", env=env)
+    assert found.exit_code == 0, found.stderr
+    [job] = History().recent()
+    assert job.status == "succeeded" and not job.request_id.startswith("unconfirmed-")
+    [path] = found.lines
+    assert saved_png(path) and sandbox.count(r"/fal/queue/fal-ai/flux/schnell$", method="POST") == 1
 
 
 def test_the_input_fingerprint_tells_two_lost_submits_apart(genctl, sandbox: Sandbox) -> None:
