@@ -35,6 +35,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bytecode  # benchmarks/bytecode.py, beside this script
 from download import clean_environ, sandbox_process  # the same sandbox child, one definition
 
 ITEMS = 200
@@ -112,6 +113,7 @@ def startup(exports: dict[str, str]) -> float:
 
 
 def main() -> None:
+    bytecode.ensure()
     items = int(sys.argv[1]) if len(sys.argv) > 1 else ITEMS
     concurrencies = tuple(int(a) for a in sys.argv[2:]) or CONCURRENCIES
     with sandbox_process(clean_environ()) as exports:

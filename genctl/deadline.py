@@ -16,13 +16,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import httpcore
 
 from genctl.errors import GenctlError, error
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 clock: Callable[[], float] = time.monotonic
 Remaining = Callable[[], float | None]
@@ -215,3 +218,16 @@ def sleep(seconds: float, sleeper: Callable[[float], None] = time.sleep) -> None
     """Sleep, but never past the innermost limit."""
     left = remaining()
     sleeper(seconds if left is None else max(0.0, min(seconds, left)))
+
+
+def carried(fn: Callable[P, R]) -> Callable[P, R]:
+    """`fn`, to run on a worker thread under the limits in force here (a new thread starts with none).
+
+    Each call runs in its own copy of this context: one context cannot be entered by two threads at once.
+    """
+    context = copy_context()
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return context.copy().run(fn, *args, **kwargs)
+
+    return run

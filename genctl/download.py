@@ -26,6 +26,7 @@ import httpx
 from genctl import deadline as limits
 from genctl.errors import GenctlError, error
 from genctl.http import map_transport_error
+from genctl.paths import umask
 
 if TYPE_CHECKING:
     from genctl.providers.base import Output
@@ -139,7 +140,7 @@ def write_atomic(dest_dir: Path, name: str, chunks: Iterable[bytes]) -> tuple[Pa
             size = _copy(chunks, fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644 & ~_umask())
+        os.chmod(tmp, 0o644 & ~umask())
         final = _link_unique(tmp, dest_dir, name)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -177,12 +178,6 @@ def _link_unique(tmp: Path, dest_dir: Path, name: str) -> Path:
     raise error(
         "usage.invalid", f"Too many files named like {name} in {dest_dir}.", fix="Use another -o folder."
     )
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _stream(

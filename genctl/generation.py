@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -249,18 +249,23 @@ def _generate_on(
     shared = nullcontext(client) if client is not None else None
     dest = (request.output_dir or settings.output_dir) if request.download else None
     history = _history(settings, request)
-    with shared or make_client(
-        timeout=resolved.settings.timeout, connect_timeout=resolved.settings.connect_timeout
-    ) as client:
+    with (
+        shared
+        or make_client(
+            timeout=resolved.settings.timeout, connect_timeout=resolved.settings.connect_timeout
+        ) as client,
+        ExitStack() as stack,
+    ):  # the stack closes first: the price look-up is done with the client
         failover = _failover(settings, resolved, client, deadline=deadline, on_event=on_event)
         # The key is acquired once, here: the pre-flight reads the schema with it and the job is sent with it
         # (another key only when the provider refuses this one, genctl.keys.failover).
         resolved = replace(resolved, key=failover.first())
         with _advisory():
             resolved = checked(settings, request, resolved, route, client, on_notice)
-        # The price is asked for before the submit only for a budget; else after a run that was accepted.
+        # The price is needed before the submit only for a budget; else it is looked up while the job runs.
         budgeted = request.budget is not None or max_cost(settings, request) is not None
         price = spend.price_of(settings, resolved, client) if budgeted else None
+        lookup = None if budgeted else stack.enter_context(spend.PriceLookup(settings, resolved, client))
         estimate = spend.estimate(resolved, price)
         spend.admit(settings, request, resolved, estimate, priced=price is not None)
         if dest is not None and request.wait:
@@ -275,7 +280,7 @@ def _generate_on(
                 dest=dest,
                 history=history,
                 threshold=settings.upload_threshold,
-                on_event=on_event,
+                on_event=lookup.starting(on_event) if lookup is not None else on_event,
                 attempt=attempt,
             )
         except ModelError as err:
@@ -300,8 +305,8 @@ def _generate_on(
             on_bytes=on_bytes,
             history=history if recorded else None,
         )
-        if not budgeted:
-            price = spend.price_of(settings, resolved, client)
+        if lookup is not None:
+            price = lookup.result()
     cost = spend.actual(resolved, price, result) if request.wait else spend.estimate(resolved, price)
     spend.record(_history(settings, request) if recorded else None, job, cost)
     spend.settle(request, estimate, cost)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import json
 import logging
@@ -110,6 +111,18 @@ def _ssl_context() -> ssl.SSLContext:
         if found is None:
             found = _SSL_CONTEXTS[where] = httpx.create_ssl_context()
         return found
+
+
+def warm_ssl() -> None:
+    """Build the SSL context on a thread, while the caller goes on importing and planning: loading the CA
+    bundle releases the interpreter lock, so it runs beside the imports on another core. A failure is left
+    for the first client to raise, with its message."""
+
+    def build() -> None:
+        with contextlib.suppress(Exception):
+            _ssl_context()
+
+    threading.Thread(target=build, name="genctl-ssl", daemon=True).start()
 
 
 def proxy_for(url: str) -> tuple[str | None, str | None]:

@@ -79,17 +79,33 @@ def ensure_private_dir(folder: Path) -> None:
 def write_private(path: Path, data: bytes) -> None:
     """Replace `path` atomically with `data`, readable by the user only from the first byte (keys, state)."""
     ensure_private_dir(path.parent)
+    replace_file(path, data, mode=0o600)
+
+
+def replace_file(path: Path, data: bytes, *, mode: int) -> None:
+    """Replace `path` atomically with `data`, with `mode` (less the umask); its folder must exist.
+
+    The temp file has its final mode before any byte lands in it, and os.replace swaps it in whole: a crash
+    never leaves a half-written file, a reader never sees half of one, and a private file is never readable
+    by others, not even for a moment.
+    """
     tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
     try:
-        # The temp file is private before any byte lands in it, and os.replace swaps it in whole: a crash
-        # never leaves a half-written file, nor a moment where its content is readable by others.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(tmp, mode & ~umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def umask() -> int:
+    """The process's umask (reading it means setting it: put it straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

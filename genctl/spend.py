@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from genctl import deadline as limits
 from genctl.catalog import ONE_TRY, Catalog, NotCached
 from genctl.cost import DIGITS, Budget, Cost, PriceEntry, money_text, total
 from genctl.errors import GenctlError, error, usage
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from genctl.history import History, JobRecord
     from genctl.plan import GenerationRequest, Plan
     from genctl.providers.base import Job, Result
+    from genctl.runner import Event
     from genctl.settings import Settings
     from genctl.values import Key
 
@@ -43,6 +47,72 @@ UNITS_FIX = (
 def price_of(settings: Settings, resolved: Plan, client: httpx.Client | None) -> PriceEntry | None:
     """The model's price, or None when no source has one. Without a client only a cached price is read."""
     return price_for(settings, resolved.provider.name, resolved.model, resolved.key, client)
+
+
+PRICE_LIMIT = 2.0  # seconds: a price only decorates a finished run; it never holds the result longer
+
+
+class PriceLookup:
+    """The price of a run, asked for on a thread once the provider has accepted the job, while it runs.
+
+    The result then waits for no price round trip, and a price API that hangs holds it PRICE_LIMIT s at most
+    (under the command's own --timeout too): past that the cost is "unknown", the outputs are already saved.
+    Nothing is asked for a submit that was refused. Leaving the block waits (as long as the look-up may take)
+    for the thread to be done with the client, which closes after it; an interrupt does not wait.
+    """
+
+    def __init__(self, settings: Settings, resolved: Plan, client: httpx.Client) -> None:
+        self._args = (settings, resolved, client)
+        self._price: PriceEntry | None = None
+        self._thread: threading.Thread | None = None
+        self._ends = 0.0
+
+    def __enter__(self) -> PriceLookup:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None or not issubclass(kind, KeyboardInterrupt):
+            self._join()
+
+    def starting(self, on_event: Callable[[Event], None] | None) -> Callable[[Event], None]:
+        """`on_event`, starting the look-up on the runner's "submitted" event."""
+
+        def forward(event: Event) -> None:
+            if event.kind == "submitted" and self._thread is None:
+                self._start()
+            if on_event is not None:
+                on_event(event)
+
+        return forward
+
+    def _start(self) -> None:
+        self._ends = time.monotonic() + PRICE_LIMIT
+        self._thread = threading.Thread(
+            target=limits.carried(self._look_up),
+            name="genctl-price",
+            daemon=True,  # a look-up still hanging never holds the process's exit
+        )
+        self._thread.start()
+
+    def _look_up(self) -> None:
+        settings, resolved, client = self._args
+        try:
+            with limits.limit(PRICE_LIMIT, f"the price look-up's {PRICE_LIMIT:g} s"):
+                self._price = price_of(settings, resolved, client)
+        except Exception as err:  # a thread's error has nowhere to go; the cost says "unknown"
+            log.debug("no price for %s: %s", resolved.model, err)
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.join(max(0.0, self._ends - time.monotonic()) + 0.25)
+
+    def result(self) -> PriceEntry | None:
+        """The price, or None when there is none, no job was accepted, or it did not come in time."""
+        self._join()
+        if self._thread is not None and self._thread.is_alive():
+            log.debug("no price for the run: the look-up took longer than %g s", PRICE_LIMIT)
+            return None
+        return self._price
 
 
 def price_for(

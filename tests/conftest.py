@@ -3,6 +3,7 @@ real subprocess)."""
 
 from __future__ import annotations
 
+import compileall
 import fcntl
 import os
 import pty
@@ -24,6 +25,18 @@ import pytest
 from typer.testing import CliRunner
 
 from genctl.sandbox import Sandbox
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile genctl to bytecode once, before the hundreds of `python -m genctl` processes the suite starts.
+
+    With PYTHONDONTWRITEBYTECODE set (as on our CI machines) nothing writes `__pycache__`, and every process
+    compiles each module it imports again: 0.2 s of CPU for `--help`, 0.3 s more for a generation. compileall
+    writes anyway, and skips what is already up to date. (The dependencies: `uv sync --compile-bytecode` in
+    .ci/run.)
+    """
+    compileall.compile_dir(Path(__file__).parent.parent / "genctl", quiet=2)
+
 
 _SCRUB_PREFIXES = ("FAL_", "REPLICATE_", "GENCTL_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 

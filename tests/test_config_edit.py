@@ -60,19 +60,21 @@ def labels(path: Path) -> list[str]:
     return [k["label"] for k in tomllib.loads(path.read_text())["providers"]["fal"].get("keys", [])]
 
 
-def test_twenty_parallel_adds_all_land_and_the_comments_stay_byte_for_byte(hermetic_env: Path) -> None:
+def test_parallel_adds_all_land_and_the_comments_stay_byte_for_byte(hermetic_env: Path) -> None:
     config = config_with(hermetic_env, "")
-    procs = [start("add", "fal", "--label", f"ci-{n}", stdin=fal_key(n) + "\n") for n in range(1, 21)]
+    # Eight writers at once on two cores: enough to interleave every read-modify-write (each one is a
+    # whole process start of ~0.4 s against an edit of ~1 ms), without costing the suite twenty starts.
+    procs = [start("add", "fal", "--label", f"ci-{n}", stdin=fal_key(n) + "\n") for n in range(1, 9)]
     results = [finish(proc) for proc in procs]
     for n, (code, stdout, stderr) in enumerate(results, start=1):
         assert (code, stdout) == (0, ""), stderr
         assert stderr.startswith(f"Added fal key ci-{n} (")
-    assert sorted(labels(config)) == sorted(f"ci-{n}" for n in range(1, 21))
+    assert sorted(labels(config)) == sorted(f"ci-{n}" for n in range(1, 9))
     text = config.read_text()
     assert text.startswith(HEAD)
     assert text.endswith(TAIL)
     keys = tomllib.loads(text)["providers"]["fal"]["keys"]
-    assert sorted(k["key"] for k in keys) == sorted(fal_key(n) for n in range(1, 21))
+    assert sorted(k["key"] for k in keys) == sorted(fal_key(n) for n in range(1, 9))
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
 
 

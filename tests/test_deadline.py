@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from genctl import generation
+from genctl import generation, spend
 from genctl.history import History
 from genctl.sandbox import Sandbox
 from tests.hostile_servers import hostile
@@ -24,6 +24,7 @@ FAL = ("-m", "fal-ai/flux/schnell")
 SUBMIT = r"^/fal/queue/fal-ai/flux/schnell$"
 STATUS = r"/requests/[^/]+/status"
 SCHEMA = r"^/fal/api/v1/models"
+PRICING = r"^/fal/api/v1/models/pricing"
 
 
 def error_of(run) -> dict:  # type: ignore[no-untyped-def]
@@ -114,6 +115,25 @@ def test_a_hanging_catalogue_costs_the_preflight_budget_then_the_generation_goes
     assert notice.startswith(
         "Input not checked: the schema of fal-ai/flux/schnell could not be fetched (network.timeout: "
     )
+
+
+def test_a_hanging_price_api_never_holds_the_result(
+    genctl, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(spend, "PRICE_LIMIT", 0.3)  # the knob, shortened: the default is 2 s
+    config = tmp_path / "config.toml"
+    config.write_text("[providers.fal]\ntimeout = 120\n")  # a read timeout alone would outlast the test
+    with hostile(sandbox.url) as proxy:
+        proxy.rule("hang", path=PRICING)
+        run = genctl(
+            "--config", str(config), "generate", "a fox", *FAL, "--json", env=proxy.env(fal_env(sandbox))
+        )
+        cuts = proxy.cut("hang")
+    assert run.exit_code == 0, run.stderr
+    doc = json.loads(run.stdout)
+    assert Path(doc["outputs"][0]["path"]).is_file()
+    assert doc["cost"]["basis"] == "unknown"
+    assert cuts == [True]  # the look-up was given up, not waited out
 
 
 def test_without_timeout_a_host_that_never_answers_ends_after_the_exchange_limit(

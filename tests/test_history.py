@@ -294,16 +294,18 @@ def test_the_row_names_the_key_that_was_accepted(genctl, sandbox: Sandbox, herme
     assert (row.key_label, row.key_fingerprint) == ("env:FAL_KEY#2", fingerprint(FAL_KEY_OK))
 
 
-def test_clear_asks_on_a_terminal_and_keeps_everything_on_no(sandbox: Sandbox, hermetic_env: Path) -> None:
-    from tests.conftest import run_in_terminal, run_subprocess
+def test_clear_asks_on_a_terminal_and_keeps_everything_on_no(
+    genctl, sandbox: Sandbox, hermetic_env: Path
+) -> None:
+    from tests.conftest import run_in_terminal
 
-    assert run_subprocess("generate", "a fox", *FAL, "--no-download", env=fal_env(sandbox)).exit_code == 0
+    assert genctl("generate", "a fox", *FAL, "--no-download", env=fal_env(sandbox)).exit_code == 0
     declined = run_in_terminal("history", "--clear", answer="n")
     assert declined.exit_code == 0
     history_db = hermetic_env / "state" / "history.db"
     assert any(line.startswith("Delete all 1 recorded job(s) from ") for line in declined.lines)
     assert declined.lines[-1].strip() == "Nothing was deleted."  # the typed answer may leave a blank
-    assert len(json.loads(run_subprocess("history", "--json").stdout)["jobs"]) == 1
+    assert len(json.loads(genctl("history", "--json").stdout)["jobs"]) == 1
     accepted = run_in_terminal("history", "--clear", answer="y")
     assert accepted.exit_code == 0
     assert accepted.lines[-1].strip() == f"Cleared 1 job(s) from {history_db}."

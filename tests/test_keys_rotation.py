@@ -1,4 +1,4 @@
-"""Round-robin across separate `genctl generate` processes, sequential and 20 at once, against one sandbox."""
+"""Round-robin across separate `genctl generate` processes, sequential and 8 at once, against one sandbox."""
 
 from __future__ import annotations
 
@@ -38,9 +38,7 @@ def test_separate_processes_take_the_keys_in_turn(sandbox: Sandbox) -> None:
     assert run.lines[-2] == "fal: 3 keys, 3 usable, next: env:FAL_KEY#2"
 
 
-def test_twenty_concurrent_processes_spread_evenly_with_no_lost_update(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
+def test_concurrent_processes_spread_evenly_with_no_lost_update(sandbox: Sandbox, tmp_path: Path) -> None:
     env = {**os.environ, **sandbox.env(), "FAL_KEY": ",".join(KEYS)}
     command = [
         sys.executable,
@@ -54,13 +52,13 @@ def test_twenty_concurrent_processes_spread_evenly_with_no_lost_update(
     ]
     processes = [
         subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(20)
+        for _ in range(8)  # two takes of each of the 4 keys, all at once
     ]
     for process in processes:
         _, stderr = process.communicate(timeout=60)
         assert process.returncode == 0, stderr
     seen = submitted_with(sandbox)
-    assert len(seen) == 20
-    assert {fp: seen.count(fp) for fp in set(seen)} == {fingerprint(key): 5 for key in KEYS}
+    assert len(seen) == 8
+    assert {fp: seen.count(fp) for fp in set(seen)} == {fingerprint(key): 2 for key in KEYS}
     state = json.loads((tmp_path / "genctl-home" / "state" / "keys.json").read_text())
-    assert state["providers"]["fal"]["next"] == 0  # 20 takes over 4 keys: back at the first
+    assert state["providers"]["fal"]["next"] == 0  # 8 takes over 4 keys: back at the first

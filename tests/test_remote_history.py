@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 
 import httpx
 
@@ -46,16 +47,6 @@ def test_remote_text_table_never_cuts_the_id(genctl, sandbox: Sandbox) -> None:
     assert other in run.stdout and "no" in run.stdout
 
 
-def test_remote_fal_needs_the_model(genctl, sandbox: Sandbox) -> None:
-    run = genctl("history", "--remote", "fal", "--json", env={**sandbox.env(), "FAL_KEY": "a:b"})
-    assert run.exit_code == 2
-    assert json.loads(run.stdout)["error"]["fix"] == "genctl history --remote fal -m MODEL"
-    assert run.stderr.splitlines() == [
-        "Error [usage.invalid]: fal lists requests per endpoint, so --remote needs the model.",
-        "Fix: genctl history --remote fal -m MODEL",
-    ]
-
-
 def test_result_saves_a_prediction_genctl_never_recorded(genctl, sandbox: Sandbox, tmp_path) -> None:
     env = replicate_env(sandbox)
     other = _unrecorded(sandbox)
@@ -72,3 +63,14 @@ def test_result_of_an_id_no_account_has_is_a_usage_error(genctl, sandbox: Sandbo
     run = genctl("result", "nosuchprediction", env=replicate_env(sandbox))
     assert run.exit_code == 2
     assert run.stderr.startswith("Error [usage.invalid]: No job 'nosuchprediction' in the history")
+
+
+def test_since_goes_to_replicate_as_created_after(genctl, sandbox: Sandbox) -> None:
+    old, new = _unrecorded(sandbox), _unrecorded(sandbox)
+    job = sandbox.job(old)
+    assert job is not None
+    job.created -= 3 * 86400
+    run = genctl("history", "--remote", "replicate", "--since", "1d", "--json", env=replicate_env(sandbox))
+    assert [r["request_id"] for r in json.loads(run.stdout)["requests"]] == [new]
+    [listed] = [r for r in sandbox.requests if r.path == "/replicate/v1/predictions" and r.method == "GET"]
+    assert list(urllib.parse.parse_qs(listed.query)) == ["created_after"]

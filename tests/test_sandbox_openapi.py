@@ -274,6 +274,80 @@ def test_fal_platform_usage_and_history(fal: httpx.Client) -> None:
     check(search, "/models/requests/search", "get")
 
 
+def test_fal_platform_request_listings_in_every_state_and_their_refusals(fal: httpx.Client) -> None:
+    """What `history --remote fal` and `result ID -m` read: items pending, failed and cancelled, the
+    request_id / start / limit / cursor filters, search's browse; and the 400s the parameter schemas imply."""
+    check, api, admin = (
+        FAL_PLATFORM.check,
+        {"Authorization": f"Key {FAL_KEY_OK}"},
+        {"Authorization": f"Key {FAL_KEY_ADMIN}"},
+    )
+    done = fal.post("/queue/fal-ai/flux/dev", json={"prompt": "a fox"}, headers=api).json()
+    fal.get(done["status_url"], headers=api)
+    failed = fal.post("/queue/fal-ai/flux/dev", json={"prompt": "x [sandbox:fail]"}, headers=api).json()
+    fal.get(failed["status_url"], headers=api)
+    fal.post("/queue/fal-ai/flux/dev", json={"prompt": "x [sandbox:hang]"}, headers=api)
+    cancelled = fal.post(
+        "/queue/fal-ai/flux/schnell", json={"prompt": "y [sandbox:hang]"}, headers=api
+    ).json()
+    fal.put(cancelled["cancel_url"], headers=api)
+
+    def listed(path: str, params: dict[str, Any], headers: dict[str, str] = api) -> httpx.Response:
+        answer = fal.get(f"/api/v1/models/requests/{path}", params=params, headers=headers)
+        check(answer, f"/models/requests/{path}", "get")
+        return answer
+
+    both = {"endpoint_id": "fal-ai/flux/dev,fal-ai/flux/schnell"}
+    items = listed("by-endpoint", both).json()["items"]
+    assert sorted(str(i["status_code"]) for i in items) == ["200", "499", "500", "None"]
+    one = listed("by-endpoint", {**both, "request_id": done["request_id"], "expand": "payloads"}).json()
+    assert [(i["request_id"], i["json_input"]) for i in one["items"]] == [
+        (done["request_id"], {"prompt": "a fox"})
+    ]
+    first = listed("by-endpoint", {**both, "limit": 3, "start": "2020-01-01T00:00:00Z"}).json()
+    rest = listed("by-endpoint", {**both, "limit": 3, "cursor": first["next_cursor"]}).json()
+    assert (len(first["items"]), first["has_more"], len(rest["items"]), rest["next_cursor"]) == (
+        3,
+        True,
+        1,
+        None,
+    )
+    browse = listed("search", {"limit": 2}).json()
+    assert [r["request_id"] for r in browse["results"]][:1] == [cancelled["request_id"]]  # newest first
+    assert "similarity" not in browse["results"][0] and browse["has_more"] is True
+    assert len(listed("search", {"endpoint": "fal-ai/flux/schnell"}).json()["results"]) == 1  # deprecated
+    refused = [
+        listed("by-endpoint", {**both, "limit": 101}),  # the schema's maximum is 100
+        listed("by-endpoint", {**both, "request_id": "not-a-uuid"}),  # format: uuid
+        listed("search", {"exclude_api_requests": "true", "only_api_requests": "true"}),  # mutually exclusive
+    ]
+    assert [r.json()["error"]["type"] for r in refused] == ["validation_error"] * 3
+    listed("search", {}, headers={})  # 401
+
+    def estimate(body: dict[str, Any]) -> httpx.Response:
+        answer = fal.post("/api/v1/models/pricing/estimate", json=body, headers=api)
+        check(answer, "/models/pricing/estimate", "post")
+        return answer
+
+    units = estimate(
+        {"estimate_type": "unit_price", "endpoints": {"fal-ai/flux/dev": {"unit_quantity": 0.5}}}
+    )
+    assert units.json()["total_cost"] == 0.0125
+    calls = {
+        "estimate_type": "historical_api_price",
+        "endpoints": {"fal-ai/flux/dev": {"call_quantity": 1.5}},
+    }
+    assert estimate(calls).status_code == 400  # call_quantity is an integer
+    usage = fal.get("/api/v1/models/usage", params={"expand": "summary,auth_method"}, headers=admin)
+    check(usage, "/models/usage", "get")
+    assert "time_series" not in usage.json() and usage.json()["summary"][0]["auth_method"]
+    events = fal.get(
+        "/api/v1/models/billing-events", params={"limit": 1, "expand": "auth_method"}, headers=admin
+    )
+    check(events, "/models/billing-events", "get")
+    assert events.json()["billing_events"][0]["auth_method_structured"] == {"detail": "API Key"}
+
+
 # --- fal's per-endpoint queue spec -------------------------------------------------------------------------
 
 

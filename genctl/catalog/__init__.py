@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from genctl import paths
+from genctl import deadline, paths
 from genctl.catalog.cache import DiskCache
 from genctl.errors import GenctlError, RateLimitError, UnavailableError, error
 from genctl.http import RetryPolicy, send
@@ -226,7 +226,8 @@ class Catalog:
         failures: list[GenctlError] = []
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = {
-                p: pool.submit(self.models, p, query=query, category=category, limit=limit) for p in names
+                p: pool.submit(deadline.carried(self.models), p, query=query, category=category, limit=limit)
+                for p in names
             }
             for name, future in futures.items():
                 try:

@@ -144,40 +144,11 @@ def _settings() -> tuple[Settings, GenctlError | None]:
         return settings, err
 
 
-def _replace_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file in the same folder: a reader never sees half a report."""
-    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
-    import contextlib
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, 0o644 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _write_report(path: Path, result: object, settings: Settings) -> None:
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.doctor import DoctorReport
     from genctl.doctor.report import markdown
+    from genctl.paths import replace_file
 
     assert isinstance(result, DoctorReport)
     text = markdown(result, settings)
@@ -194,7 +165,7 @@ def _write_report(path: Path, result: object, settings: Settings) -> None:
                     f"Cannot write the report to {path}: the folder {folder} {what}.",
                     fix=f"Create it first (mkdir -p {folder}), or choose another --report path.",
                 )
-            _replace_atomically(path, text)
+            replace_file(path, text.encode("utf-8"), mode=0o644)  # a reader never sees half a report
     except OSError as exc:
         raise usage(
             f"Cannot write the report to {path}: {exc.strerror or exc}", fix="Choose another --report path."

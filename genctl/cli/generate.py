@@ -111,6 +111,10 @@ def generate(
 ) -> None:
     """Generate an image, video or audio file from a prompt."""
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
+    from genctl import http
+
+    http.warm_ssl()  # beside the imports below, on another core
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.cli.config import settings_for_cli
     from genctl.generation import dry_run as build_curl
     from genctl.generation import generate as run

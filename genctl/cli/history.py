@@ -56,7 +56,12 @@ def history_command(
         ),
     ] = None,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="With --remote for fal: the endpoint to list.")
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="With --remote fal: list this endpoint's requests only (else every endpoint).",
+        ),
     ] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -69,6 +74,8 @@ def history_command(
 
         genctl history --status pending --json
 
+        genctl history --remote fal --since 7d -n 50
+
         genctl history --clear --yes
     """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
@@ -79,7 +86,7 @@ def history_command(
     settings = settings_for_cli()
     history = History()
     if remote is not None:
-        _remote(settings, history, remote, model, json_mode=json_)
+        _remote(settings, history, remote, model, since=since, limit=limit, json_mode=json_)
         return
     if clear:
         if not yes and not _confirmed_clear(history, json_mode=json_):
@@ -113,19 +120,32 @@ def history_command(
 
 
 def _remote(
-    settings: Settings, history: History, provider: str, model: str | None, *, json_mode: bool
+    settings: Settings,
+    history: History,
+    provider: str,
+    model: str | None,
+    *,
+    since: str | None,
+    limit: int,
+    json_mode: bool,
 ) -> None:
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.history.remote import list_remote
+    from genctl.spend import since as cutoff
 
-    listing = list_remote(settings, history, provider, model=model)
+    start = None if since is None else cutoff(since, history.clock())
+    listing = list_remote(settings, history, provider, model=model, since=start, limit=limit or None)
     if json_mode:
         out.json(listing.to_json())
         return
     for label, err in listing.problems:
-        out.info(f"Key {label}: {err.message}")
+        out.info(f"Key {label}: {err.message}" + (f" Fix: {err.fix}" if err.fix else ""))
     if not listing.rows:
-        out.info(f"No recent {provider} requests" + (f" for {model}." if model else "."))
+        out.info(
+            f"No recent {provider} requests"
+            + (f" for {model}" if model else "")
+            + (f" since {since}." if since else ".")
+        )
         return
     out.table(
         ["created", "request id", "model", "status", "key", "in history"],
@@ -166,10 +186,24 @@ def result_command(
             "requests, and save its outputs.",
         ),
     ] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="For a fal request genctl never recorded: its endpoint (fal finds requests per endpoint).",
+            metavar="ENDPOINT",
+        ),
+    ] = None,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Fetch a recorded job's status and outputs again, and save the outputs that are missing."""
+    """Fetch a recorded job's status and outputs again, and save the outputs that are missing.
+
+    A request genctl never recorded (`genctl history --remote PROVIDER` lists them) is looked up with
+    every configured key and recorded first: a Replicate prediction by its id, a fal request by its id
+    and endpoint (-m).
+    """
     # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
     from genctl.cli.config import settings_for_cli
     from genctl.history import History
@@ -197,6 +231,7 @@ def result_command(
                 history=history,
                 on_event=progress.event,
                 on_bytes=progress.downloaded,
+                model=model,
             ),
         )
     _print_recovery(found, json_mode=json_)

@@ -191,7 +191,10 @@ class Sink:
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            self.stderr().print(message, markup=False)
+            if _isatty(sys.stderr):
+                self.stderr().print(message, markup=False)
+            else:
+                _plain_line(message)
 
     def warn(self, message: str) -> None:
         """Warnings show even with --quiet: they say something is off."""
@@ -226,6 +229,9 @@ class Sink:
         """One line on stderr built from (text, style) parts. Always a rich Text, never markup: what genctl
         says is full of brackets (`[payload.invalid]`, `FLUX.1 [dev]`, `[sandbox:latency=2]`) that Rich would
         read as style tags and drop."""
+        if not _isatty(sys.stderr):
+            _plain_line("".join(chunk for chunk, _ in parts))
+            return
         # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         from rich.text import Text
 
@@ -341,6 +347,18 @@ def _fitting(
             return None
         shown.remove(max(others, key=lambda i: (natural[i], i)))
     return shown
+
+
+# What Rich strips from text it prints (bell, backspace, vertical tab, form feed, carriage return), and ESC:
+# a provider's words in a CI log never move the cursor or recolour it.
+_CONTROL = str.maketrans(dict.fromkeys((7, 8, 11, 12, 13, 27)))
+
+
+def _plain_line(text: str) -> None:
+    """One line on stderr off a terminal, without Rich: nothing to draw, wrap or colour there, and a piped
+    run (every script, every CI log) is spared importing and building a console."""
+    sys.stderr.write(text.translate(_CONTROL) + "\n")
+    sys.stderr.flush()
 
 
 def _isatty(stream: Any) -> bool:

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 from genctl import spend
 from genctl.catalog import preflight
 from genctl.download import output_name
-from genctl.errors import GenctlError, ModelError, error, usage
+from genctl.errors import GenctlError, ModelError, error
 from genctl.history import History
-from genctl.history.remote import adopt
+from genctl.history.remote import adopt, not_found
 from genctl.history.tracking import Tracker, output_entries, result_size
 from genctl.history.unconfirmed import resolve
 from genctl.http import make_client
@@ -111,19 +111,17 @@ def recover(
     on_event: Callable[[Event], None] | None = None,
     on_bytes: Callable[[int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    model: str | None = None,
 ) -> Recovery:
-    """Fetch the job `request_id` (or a unique prefix of it) names in history and save what is missing."""
+    """Fetch the job `request_id` (or a unique prefix of it) names in history and save what is missing;
+    one genctl never recorded is adopted first (a fal request needs its endpoint, `model`)."""
 
     history = history if history is not None else History()
     record = history.find(request_id)
-    if record is None and adopt(settings, history, request_id):  # a prediction genctl never recorded
+    if record is None and adopt(settings, history, request_id, endpoint=model):  # never recorded
         record = history.find(request_id)
     if record is None:
-        raise usage(
-            f"No job {request_id!r} in the history ({history.path}).",
-            fix="`genctl history` lists the recorded jobs; runs with --no-history or with [history] "
-            "enabled = false are not recorded.",
-        )
+        raise not_found(history, request_id, model)
     if record.unconfirmed:  # sent, its answer lost: find the job in the provider's list first
         record = resolve(settings, history, record, key_of(settings, record))
     dest = output_dir or (Path(record.output_dir) if record.output_dir else settings.output_dir)

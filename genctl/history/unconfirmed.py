@@ -73,7 +73,14 @@ def resolve(
     only_this_key = dataclasses.replace(
         settings, providers={**settings.providers, record.provider: dataclasses.replace(chosen, keys=(key,))}
     )
-    listing = list_remote(only_this_key, history, record.provider, model=record.model, only_unrecorded=True)
+    listing = list_remote(
+        only_this_key,
+        history,
+        record.provider,
+        model=record.model,
+        since=record.submitted_at - BEFORE_SENT,
+        only_unrecorded=True,
+    )
     near = [row.request for row in listing.rows if _near(record, row.request)]
     provider = get_provider(record.provider, chosen)
     api_url = {**registry.info(record.provider).default_urls, **chosen.urls}["api_url"]

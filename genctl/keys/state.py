@@ -26,7 +26,7 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,11 +88,17 @@ class KeyRecord:
 
     def to_json(self) -> dict[str, Any]:
         # Never a non-finite or unshowable time: one Infinity would break every later reader.
+        # Field by field, not asdict(): the values are plain, and asdict's deep copy was most of the CPU a
+        # key take costs (benchmarks/batch.py).
+        values = ((f.name, getattr(self, f.name)) for f in _RECORD_FIELDS)
         return {
             name: value
-            for name, value in asdict(self).items()
+            for name, value in values
             if value is not None and (not isinstance(value, float) or is_time(value))
         }
+
+
+_RECORD_FIELDS = fields(KeyRecord)
 
 
 def is_time(value: object) -> bool:

@@ -1,18 +1,23 @@
 """The providers' own lists of recent requests, as pure request building and response parsing.
 
-Replicate: `GET /v1/predictions` (newest first, 100 a page, absolute `next` URL; replicate-api.md §1.5).
-fal: `GET /models/requests/by-endpoint?endpoint_id=…` (fal-api.md §3; `items`, `next_cursor`,
-`has_more`). Both answers are parsed defensively: a field of the wrong type is None, an item without an
-id is skipped, never an exception; a body that is not an object is provider.unavailable.
+Replicate: `GET /v1/predictions` (newest first, 100 a page, absolute `next` URL, `created_after`;
+replicate-api.md §1.5). fal (fal-platform-openapi.json): `GET /models/requests/by-endpoint?endpoint_id=…`
+(required; `start` defaults to 24 h ago, 90 days with `request_id`; `limit` ≤ 100; answers `items`) and
+`GET /models/requests/search` (every endpoint, newest first; no time filter; answers `results`); both page
+with `next_cursor` and `has_more`. The answers are parsed defensively: a field of the wrong type is
+None, an item without an id is skipped, never an exception; a body that is not an object is
+provider.unavailable.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import urllib.parse
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from genctl.providers._common import json_object, str_or_none
-from genctl.providers.fal import FalProvider
+from genctl.providers.base import Job
+from genctl.providers.fal import FalProvider, split_endpoint
 from genctl.providers.replicate import ReplicateProvider
 from genctl.values import HttpRequest
 
@@ -23,6 +28,7 @@ if TYPE_CHECKING:
 
 REPLICATE_PAGE = 100  # the listing's fixed page size (replicate-api.md §1.5)
 FAL_PAGE = 50  # the by-endpoint default `limit` (fal-platform-openapi.json)
+FAL_MAX_PAGE = 100  # by-endpoint's maximum; search's "depends on query type": genctl asks no more there
 # fal's status_code -> a genctl status. UNVERIFIED: fal documents no mapping; the sandbox assumes 2xx success.
 _FAL_SUCCESS = range(200, 300)
 
@@ -37,6 +43,7 @@ class RemoteRequest:
     status: str  # succeeded, failed, canceled, pending (starting/processing/in queue), or the provider's word
     created_at: str | None  # ISO 8601 as the provider wrote it
     ended_at: str | None
+    input: dict[str, Any] | None = field(default=None, compare=False)  # fal `json_input` (expand=payloads)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,10 +67,17 @@ class Page:
 # -- Replicate -------------------------------------------------------------------------------------------
 
 
-def replicate_list_request(api_url: str, key: Key, *, next_url: str | None = None) -> HttpRequest:
-    """The first page, or the page at a `next` URL the previous answer gave (followed as given)."""
-    url = next_url or f"{api_url.rstrip('/')}/predictions"
-    return HttpRequest("GET", url, headers=ReplicateProvider.headers(key), idempotent=True)
+def replicate_list_request(
+    api_url: str, key: Key, *, next_url: str | None = None, created_after: str | None = None
+) -> HttpRequest:
+    """The first page (the predictions created at or after `created_after`, ISO 8601), or the page at a
+    `next` URL the previous answer gave, followed as given. UNVERIFIED: that Replicate's `next` keeps the
+    filter (the sandbox's does); the caller filters by time again, so either answer is handled."""
+    if next_url:
+        return HttpRequest("GET", next_url, headers=ReplicateProvider.headers(key), idempotent=True)
+    params = {"created_after": created_after} if created_after else None
+    url = f"{api_url.rstrip('/')}/predictions"
+    return HttpRequest("GET", url, headers=ReplicateProvider.headers(key), params=params, idempotent=True)
 
 
 def replicate_get_request(api_url: str, key: Key, prediction_id: str) -> HttpRequest:
@@ -111,21 +125,53 @@ def fal_list_request(
     cursor: str | None = None,
     request_id: str | None = None,
     limit: int = FAL_PAGE,
+    start: str | None = None,
+    payloads: bool = False,
 ) -> HttpRequest:
-    """One page of an endpoint's requests; with `request_id`, the one request (fal looks 90 days back)."""
-    params = {"endpoint_id": endpoint_id, "limit": str(limit)}
+    """One page of an endpoint's requests since `start` (ISO 8601; fal's default: 24 h ago); with
+    `request_id`, the one request (fal then looks 90 days back); `payloads` adds each one's input."""
+    params = {"endpoint_id": endpoint_id, "limit": str(_page_size(limit))}
     if cursor:
         params["cursor"] = cursor
     if request_id:
         params["request_id"] = request_id
+    if start:
+        params["start"] = start
+    if payloads:
+        params["expand"] = "payloads"
     url = f"{api_url.rstrip('/')}/models/requests/by-endpoint"
     return HttpRequest("GET", url, headers=FalProvider.headers(key), params=params, idempotent=True)
 
 
+def fal_search_request(
+    api_url: str, key: Key, *, cursor: str | None = None, limit: int = FAL_PAGE
+) -> HttpRequest:
+    """One page of the account's requests on every endpoint, newest first (search's "filtered browse":
+    no `query`). It takes no time range: `--since` is applied by the caller."""
+    params = {"limit": str(_page_size(limit))}
+    if cursor:
+        params["cursor"] = cursor
+    url = f"{api_url.rstrip('/')}/models/requests/search"
+    return HttpRequest("GET", url, headers=FalProvider.headers(key), params=params, idempotent=True)
+
+
+def fal_job(provider: FalProvider, endpoint_id: str, request_id: str, key: Key) -> Job:
+    """The queue URLs of a request genctl did not submit: owner/app only (fal-api.md §1.2)."""
+    app, _ = split_endpoint(endpoint_id)
+    base = f"{provider.queue_url}/{app}/requests/{urllib.parse.quote(request_id, safe='')}"
+    return Job(provider.name, endpoint_id, request_id, f"{base}/status", base, f"{base}/cancel", key.label)
+
+
+def _page_size(limit: int) -> int:
+    return min(max(limit, 1), FAL_MAX_PAGE)
+
+
 def parse_fal_page(provider: str, response: httpx.Response) -> Page:
+    """A by-endpoint (`items`) or search (`results`) answer: the two list the same item shape."""
     body = json_object(provider, response, "request list")
     found = []
-    for item in _list(body.get("items")):
+    listed = body.get("items") if "items" in body else body.get("results")
+    for item in _list(listed):
         if not isinstance(item, dict) or (rid := str_or_none(item.get("request_id"))) is None:
             continue
         code, ended = item.get("status_code"), str_or_none(item.get("ended_at"))
@@ -133,6 +179,7 @@ def parse_fal_page(provider: str, response: httpx.Response) -> Page:
             status = "pending"
         else:
             status = "succeeded" if code in _FAL_SUCCESS else "failed"
+        given = item.get("json_input")
         found.append(
             RemoteRequest(
                 provider,
@@ -141,6 +188,7 @@ def parse_fal_page(provider: str, response: httpx.Response) -> Page:
                 status,
                 str_or_none(item.get("sent_at")) or str_or_none(item.get("started_at")),
                 ended,
+                given if isinstance(given, dict) else None,
             )
         )
     more = body.get("has_more") is True

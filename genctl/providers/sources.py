@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from genctl import deadline
 from genctl.errors import CredentialError, GenctlError, ModelError, error
 from genctl.providers import fal_catalog as fc
 from genctl.providers import replicate_catalog as rc
@@ -294,7 +295,11 @@ class FalSource:
                 return {}
 
         with ThreadPoolExecutor(max_workers=4) as pool:
-            return {eid: price for found in pool.map(batch, batches) for eid, price in found.items()}
+            return {
+                eid: price
+                for found in pool.map(deadline.carried(batch), batches)
+                for eid, price in found.items()
+            }
 
 
 class ReplicateSource:
@@ -415,7 +420,7 @@ class ReplicateSource:
             return found
 
         with ThreadPoolExecutor(max_workers=4) as pool:
-            collections = list(pool.map(one, slugs))
+            collections = list(pool.map(deadline.carried(one), slugs))
         return merge_same([*(m for found in collections for m in found), *self.feed()])
 
     def search(self, query: str, limit: int | None = None) -> list[ModelInfo]:

@@ -253,7 +253,7 @@ def _fal_multipart(sdk: Any, fal_module: Any, path: Path, size: int, content_typ
 
     parts = range(1, -(-size // FAL_PART_SIZE) + 1)
     with ThreadPoolExecutor(max_workers=FAL_PART_CONCURRENCY, thread_name_prefix="genctl-part") as pool:
-        for done in [pool.submit(send_part, n) for n in parts]:
+        for done in [pool.submit(deadline.carried(send_part), n) for n in parts]:
             done.result()
     # UNVERIFIED: whether fal's CDN needs the parts in order in `complete` (fal-client sends them in the
     # order they finished); in order is what S3-style multipart requires, and either CDN answer accepts it.

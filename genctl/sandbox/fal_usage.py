@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from genctl.sandbox.catalog import Json, fal_model, fal_models
-from genctl.sandbox.fal_api_base import invalid, next_cursor, page, require_key, time_range
+from genctl.sandbox.fal_api_base import MAX_LIMIT, invalid, next_cursor, page, require_key, time_range
 from genctl.sandbox.keys import KeyInfo
 from genctl.sandbox.state import Context, Job, iso
 from genctl.sandbox.wire import Request, Response, fal_platform_error, json_response
@@ -103,13 +104,22 @@ def _line(endpoint_id: str, unit: str, quantity: float, price: float) -> Json:
     }
 
 
-def _lines(calls: list[Call]) -> list[Json]:
+# `expand=auth_method` adds these to usage lines and billing events (spec). UNVERIFIED: the values; every
+# sandbox request is made with an API key, and the sandbox keeps no key id to name in `api_key_id`.
+_AUTH_METHOD: Json = {"auth_method": "API Key", "auth_method_structured": {"detail": "API Key"}}
+
+
+def _lines(calls: list[Call], *, auth_method: bool = False) -> list[Json]:
     totals: dict[tuple[str, str, float], float] = {}
     for call in calls:
         if call.units > 0:
             key = (call.job.model, call.unit, call.unit_price)
             totals[key] = totals.get(key, 0.0) + call.units
-    return [_line(eid, unit, round(qty, 6), price) for (eid, unit, price), qty in sorted(totals.items())]
+    extra = _AUTH_METHOD if auth_method else {}
+    return [
+        {**_line(eid, unit, round(qty, 6), price), **extra}
+        for (eid, unit, price), qty in sorted(totals.items())
+    ]
 
 
 def _bucket(ts: float, timeframe: str, zone: ZoneInfo) -> datetime:
@@ -137,8 +147,10 @@ def _auto_timeframe(start: datetime, end: datetime) -> str:
     return "week" if span < timedelta(days=183) else "month"
 
 
-def _endpoint_filter(req: Request, calls: list[Call]) -> list[Call] | Response:
-    wanted = req.args("endpoint_id")
+def _endpoint_filter(req: Request, calls: list[Call], *, alias: str | None = None) -> list[Call] | Response:
+    """`endpoint_id` (1-50, comma-separated or repeated); `alias` names a deprecated single-endpoint
+    parameter the spec still honours when `endpoint_id` is absent (search's `endpoint`)."""
+    wanted = req.args("endpoint_id") or (req.args(alias) if alias else [])
     if len(wanted) > 50:
         return invalid("At most 50 endpoint_id values are allowed")
     return [c for c in calls if c.job.model in wanted] if wanted else calls
@@ -167,7 +179,11 @@ def _usage(req: Request, ctx: Context) -> Response:
     buckets: dict[datetime, list[Call]] = {}
     for call in calls:
         buckets.setdefault(_bucket(call.job.created, timeframe, zone), []).append(call)
-    series = [{"bucket": b.isoformat(), "results": _lines(cs)} for b, cs in sorted(buckets.items())]
+    by_auth = "auth_method" in expand
+    series = [
+        {"bucket": b.isoformat(), "results": _lines(cs, auth_method=by_auth)}
+        for b, cs in sorted(buckets.items())
+    ]
     limit, number = paging
     chunk = series[(number - 1) * limit : number * limit]
     has_more = number * limit < len(series)
@@ -175,7 +191,7 @@ def _usage(req: Request, ctx: Context) -> Response:
     if "time_series" in expand:
         body["time_series"] = chunk
     if "summary" in expand:
-        body["summary"] = _lines(calls)
+        body["summary"] = _lines(calls, auth_method=by_auth)
     return json_response(200, body)
 
 
@@ -209,6 +225,7 @@ def _billing_events(req: Request, ctx: Context) -> Response:
                 "cost_discount": 0,
                 "cost_total": cost,
                 "cost_estimate_nano_usd": round(cost * 1e9),
+                **(_AUTH_METHOD if "auth_method" in req.args("expand") else {}),
             }
         )
     limit, number = paging
@@ -228,6 +245,12 @@ def _by_endpoint(req: Request, ctx: Context) -> Response:
     if not req.args("endpoint_id"):
         return invalid("endpoint_id is required")
     request_id, status = req.arg("request_id"), req.arg("status")
+    # The spec's parameter schemas: `limit` at most 100, `request_id` a UUID. UNVERIFIED: that fal refuses
+    # (400) rather than clamps or ignores; a validating server refuses, and the spec wins here.
+    if (req.arg("limit") or "").isdigit() and int(req.arg("limit") or 0) > MAX_LIMIT:
+        return invalid(f"limit must be at most {MAX_LIMIT}")
+    if request_id is not None and not _is_uuid(request_id):
+        return invalid("Invalid request_id: expected a UUID")
     span, paging = time_range(req, default_days=90 if request_id else 1), page(req, default=50)
     if isinstance(span, Response):
         return span
@@ -252,6 +275,14 @@ def _by_endpoint(req: Request, ctx: Context) -> Response:
     return _paged_items(req, calls, paging, "items")
 
 
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _search(req: Request, ctx: Context) -> Response:
     info = require_key(req, ctx, admin=False)
     if isinstance(info, Response):
@@ -266,10 +297,12 @@ def _search(req: Request, ctx: Context) -> Response:
     flags = [req.arg(n) for n in ("exclude_api_requests", "only_api_requests")]
     if any(f not in (None, "true", "false") for f in flags) or not 0 <= minimum <= 1:
         return invalid("Invalid boolean or min_similarity")
+    if flags == ["true", "true"]:
+        return invalid("exclude_api_requests and only_api_requests are mutually exclusive")
     probes = [p for p in (req.arg("query"), req.arg("image_url"), req.arg("video_url")) if p]
     if len(probes) > 1:
         return invalid("query, image_url and video_url are mutually exclusive")
-    calls = _endpoint_filter(req, _calls(ctx, info))
+    calls = _endpoint_filter(req, _calls(ctx, info), alias="endpoint")
     if isinstance(calls, Response):
         return calls
     if req.arg("exclude_api_requests") == "true":
@@ -328,8 +361,16 @@ def _estimate(req: Request, ctx: Context) -> Response:
     total = 0.0
     for endpoint_id, spec in endpoints.items():
         quantity = spec.get(field) if isinstance(spec, dict) else None
-        if not isinstance(quantity, (int, float)) or isinstance(quantity, bool) or quantity <= 0:
-            return invalid(f"endpoints[{endpoint_id!r}].{field} must be a positive number")
+        # The spec: call_quantity an integer >= 1, unit_quantity a number >= 0.000001.
+        whole = field == "call_quantity"
+        if (
+            not isinstance(quantity, (int, float))
+            or isinstance(quantity, bool)
+            or quantity < (1 if whole else 1e-6)
+            or (whole and not float(quantity).is_integer())
+        ):
+            what = "a whole number of calls, at least 1" if whole else "a number, at least 0.000001"
+            return invalid(f"endpoints[{endpoint_id!r}].{field} must be {what}")
         if endpoint_id not in prices:
             return fal_platform_error(404, "not_found", "Resource not found")
         # UNVERIFIED: a "historical" price per call; the sandbox assumes one billing unit per call.

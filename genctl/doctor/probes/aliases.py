@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from genctl import diagnose
+from genctl import deadline, diagnose
 from genctl.aliases import Alias, table
 from genctl.catalog import NotCached
 from genctl.diagnose import Finding
@@ -161,7 +161,7 @@ def _look_up(ctx: DoctorContext, wanted: set[tuple[str, str]]) -> dict[tuple[str
             return False
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(wanted), MAX_LOOKUPS))) as pool:
-        return dict(zip(sorted(wanted), pool.map(absent, sorted(wanted)), strict=True))
+        return dict(zip(sorted(wanted), pool.map(deadline.carried(absent), sorted(wanted)), strict=True))
 
 
 def _unknown_models(aliases: dict[str, Alias], missing: set[tuple[str, str]]) -> Finding:
