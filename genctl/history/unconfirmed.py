@@ -29,7 +29,8 @@ from genctl.http import make_client
 from genctl.keys import timestamp
 from genctl.providers import registry
 from genctl.providers.factory import get_provider
-from genctl.providers.listing import replicate_get_request
+from genctl.providers.fal import FalProvider
+from genctl.providers.listing import fal_job, replicate_get_request
 from genctl.runner import CANCELLED, cancel
 
 if TYPE_CHECKING:
@@ -164,11 +165,10 @@ def _job_of(
         if not isinstance(inputs, dict) or record.input_fingerprint is None:
             return job, None  # the input is deleted with the outputs after an hour (§1.6)
         return job, input_fingerprint(inputs) == record.input_fingerprint
-    # fal's listing carries no input without expand=payloads, and a fal job is addressed by its endpoint and
-    # id alone (fal-api.md §1.2): its URLs are those a submit answer naming only that id would give.
-    answer = httpx.Response(200, json={"request_id": request_id}, request=httpx.Request("GET", api_url))
-    job, _ = provider.parse_submit(answer, model=record.model, key=key)
-    return job, None
+    # fal: the queue URLs follow from the endpoint and the id (fal-api.md §1.2); the listing carries the
+    # input only with expand=payloads, which genctl's listing does not ask for: model and time decide.
+    assert isinstance(provider, FalProvider)
+    return fal_job(provider, record.model, request_id, key), None
 
 
 def _dashboard(provider: str) -> str:
