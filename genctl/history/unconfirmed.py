@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -54,6 +55,7 @@ CANCEL_LOOKUP = 5.0  # seconds Ctrl-C during a held create may spend finding its
 # The window around the moment the submit was sent in which its job's creation time must fall. Wide on
 # purpose: the provider's clock and ours may differ, and a create may be held open (Prefer: wait) or slow.
 # UNVERIFIED: how far the providers' clocks drift from a user's; no artifact says.
+_BARE_VERSION = re.compile(r"[0-9a-f]{64}")
 BEFORE_SENT = 120.0  # seconds
 AFTER_SENT = 600.0  # seconds
 
@@ -121,7 +123,9 @@ def _described(record: JobRecord) -> str:
 
 def _near(record: JobRecord, request: RemoteRequest) -> bool:
     """The listed request is of the record's model and was created in the window around its sending."""
-    if request.model is not None and _model_name(request.model) != _model_name(record.model):
+    # A bare Replicate version id names no model the listing shows: the input fingerprint decides then.
+    named = not _BARE_VERSION.fullmatch(record.model)
+    if named and request.model is not None and _model_name(request.model) != _model_name(record.model):
         return False
     created = _epoch(request.created_at)
     if created is None:
@@ -154,7 +158,8 @@ def _job_of(
 ) -> tuple[Job, bool | None]:
     """The listed request as a Job to follow, and whether its input is the one sent (None: unknown)."""
     if record.provider == registry.REPLICATE.name:
-        # The prediction itself echoes its input (replicate-api.md §1.4): the fingerprint tells jobs apart.
+        # The prediction echoes its input as sent (replicate-api.md §1.4; the recorded creates show the
+        # same object back): the fingerprint tells jobs apart.
         ask = replicate_get_request(api_url, key, request_id)
         response = client.request(ask.method, ask.url, headers=ask.headers)
         if not response.is_success:
