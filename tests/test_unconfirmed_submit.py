@@ -154,7 +154,7 @@ def test_a_process_killed_while_its_create_is_held_open_is_recovered(genctl, san
             "-m",
             "genctl",
             "generate",
-            "[sandbox:latency=1.2] a fox",
+            "[sandbox:latency=0.8] a fox",
             *REP,
             "-o",
             "out",
