@@ -24,6 +24,7 @@ from genctl.download import SavedFile, check_destination
 from genctl.errors import GenctlError, ModelError, error
 from genctl.history import History
 from genctl.history.tracking import Tracker
+from genctl.history.unconfirmed import cancel_lost
 from genctl.http import full_url, make_client, shown_headers, to_curl
 from genctl.inputs import dry_inputs, resolve_inputs
 from genctl.keys import pool_for
@@ -33,7 +34,15 @@ from genctl.plan import GenerationRequest, Plan
 from genctl.providers import registry
 from genctl.providers.base import Result
 from genctl.providers.factory import get_provider
-from genctl.runner import CANCELLED, Event, EventKind, cancel, run_generation, submit_only
+from genctl.runner import (
+    CANCELLED,
+    Event,
+    EventKind,
+    answer_lost,
+    cancel,
+    run_generation,
+    submit_only,
+)
 from genctl.saving import save_one
 from genctl.translate import adapter
 from genctl.waiting import WaitPlan
@@ -263,6 +272,7 @@ def _generate_on(
             check_destination(dest)  # before paying: a folder known to be unusable costs nothing
         try:
             resolved, job, result, recorded = _run(
+                settings,
                 resolved,
                 failover,
                 request,
@@ -344,6 +354,10 @@ def checked(
     )
 
 
+# Seconds a provider may hold the submit's answer until the job ends (Replicate's `Prefer: wait`, at most 60
+# s): the result arrives the moment it exists, with no poll. Safe because the submit is recorded before it
+# goes out (`genctl result --pending` finds a job whose held answer a killed process never read).
+SUBMIT_HOLD = 60.0
 PREFLIGHT_LIMIT = 5.0  # seconds: the pre-flight is advisory; a hanging catalogue must not hold a generation
 
 
@@ -382,6 +396,7 @@ def _failover(
 
 
 def _run(
+    settings: Settings,
     resolved: Plan,
     failover: Failover,
     request: GenerationRequest,
@@ -414,10 +429,23 @@ def _run(
     tracker = Tracker(history, warn=lambda message: notify("history", message))
     key = resolved.key
     while True:
-        accepted = False
+        accepted = sent = False
+        params: dict[str, Any] = {}
 
         def track(event: Event) -> None:
-            nonlocal accepted
+            nonlocal accepted, sent
+            if event.kind == "submitting":
+                sent = True
+                tracker.sending(
+                    provider=resolved.provider.name,
+                    model=resolved.model,
+                    key=key,  # noqa: B023 - this attempt's key: events come while the attempt runs
+                    prompt=request.prompt,
+                    params=resolved.params,
+                    sent=params,  # noqa: B023 - this attempt's input, exactly as submitted
+                    output_dir=dest,
+                    batch=request.batch,
+                )
             if event.kind == "submitted" and event.job is not None:
                 accepted = True
                 failover.pool.succeeded(key)  # noqa: B023 - an accepted job clears the key's cool-down
@@ -467,6 +495,7 @@ def _run(
                 deadline=failover.remaining(),
                 on_event=track,
                 waiting=WaitPlan.for_provider(resolved.provider.name),
+                hold=SUBMIT_HOLD,
             )
             tracker.succeeded(result)
             return replace(resolved, key=key), job, result, tracker.active
@@ -477,9 +506,37 @@ def _run(
                 elif not tracker.active and tracker.job is not None:
                     raise _cancelled_unrecorded(err, resolved, client, tracker.job, key) from err
                 raise
+            if sent and answer_lost(err):
+                if attempt is not None:
+                    attempt.accepted = True  # the job may exist: another provider could charge it twice
+                if tracker.unconfirmed and err.code == "interrupted" and tracker.history is not None:
+                    assert tracker.placeholder is not None
+                    stopped = cancel_lost(
+                        settings,
+                        tracker.history,
+                        tracker.placeholder,
+                        key,
+                        provider=resolved.provider,
+                        client=client,
+                    )
+                    if stopped is not None:
+                        raise stopped from err
+                if tracker.unconfirmed:
+                    raise _findable(err, resolved.provider.name) from err
+                raise
+            tracker.refused()
             if not Failover.handles(err):
                 raise
             key = failover.after(key, err)
+
+
+def _findable(err: GenctlError, provider: str) -> GenctlError:
+    """A submit whose answer was lost, recorded as unconfirmed: the fix names the command that finds it."""
+    return replace(
+        err,
+        fix=f"`genctl result --pending` finds the job in {provider}'s recent requests and saves its outputs; "
+        "do not run it again before, or it may be paid for twice.",
+    )
 
 
 def _cancelled_unrecorded(

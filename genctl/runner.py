@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+import httpx
+
 from genctl import deadline as limits
 from genctl.errors import GenctlError, error
 from genctl.http import RetryPolicy, json_body, send
@@ -16,8 +18,6 @@ from genctl.timefmt import seconds
 from genctl.waiting import Follower, PollSchedule, WaitPlan
 
 if TYPE_CHECKING:
-    import httpx
-
     from genctl.providers.base import Job, JobStatus, Provider, Result
     from genctl.values import HttpRequest, Key
 
@@ -67,6 +67,7 @@ class _Session:
     last_state: str | None = None
     last_position: int | None = None
     plan: WaitPlan | None = None  # how to wait (genctl.waiting); None: plain polls as `_follow` is told
+    hold: float | None = None  # longest the submit's answer may be held until the job ends (Prefer: wait)
 
     def emit(self, kind: EventKind, *, queue_position: int | None = None, message: str | None = None) -> None:
         if self.on_event is not None:
@@ -169,8 +170,15 @@ def run_generation(
     sleep: Callable[[float], None] = time.sleep,
     policy: RetryPolicy | None = None,
     waiting: WaitPlan | None = None,
+    hold: float | None = None,
 ) -> tuple[Job, Result]:
-    """Submit, poll until done, fetch the result; past `deadline` (seconds from now) cancel the job."""
+    """Submit, poll until done, fetch the result; past `deadline` (seconds from now) cancel the job.
+
+    `hold` (seconds): let the provider hold the submit's answer until the job ends, at most that long and
+    never past the deadline (Replicate's `Prefer: wait`); a held answer that is terminal needs no poll.
+    A process killed meanwhile leaves the job unknown here: genctl.history records the submit before it
+    goes out, so `genctl result --pending` can find it.
+    """
     s = _session(
         provider,
         client,
@@ -183,6 +191,7 @@ def run_generation(
         deadline=deadline,
         waiting=waiting,
     )
+    s.hold = hold
     try:
         job, status, response = _submit(s, params)
     except KeyboardInterrupt as exc:
@@ -325,13 +334,16 @@ def cancel(
 
 
 def _submit(s: _Session, params: dict[str, Any]) -> tuple[Job, JobStatus, httpx.Response]:
-    request = s.provider.submit_request(model=s.model, params=params, key=s.key, deadline=s.deadline)
+    request = s.provider.submit_request(
+        model=s.model, params=params, key=s.key, deadline=s.deadline, wait=_held(s)
+    )
     if _out_of_time(s):
         # Never a paid submit once the deadline has passed: it would be cancelled at once, for nothing.
         raise _limit_error(s, "before the job was submitted: nothing was sent, nothing is charged")
     s.emit("submitting")  # the paid request goes out now (uploads and the pre-flight are done)
     try:
         response = s.checked(request)
+        job, status = s.provider.parse_submit(response, model=s.model, key=s.key)
     except GenctlError as err:
         if err.code == "generation.timeout" and err.details.get("sent"):
             raise error(
@@ -343,11 +355,29 @@ def _submit(s: _Session, params: dict[str, Any]) -> tuple[Job, JobStatus, httpx.
                 details=err.details,
             ) from err
         raise
-    job, status = s.provider.parse_submit(response, model=s.model, key=s.key)
     s.job = job
     log.debug("submitted %s as %s", s.model, job.request_id)
     s.emit("submitted")
     return job, status, response
+
+
+# Transport failures after the whole submit went out: the provider may have created (and be billing) a job.
+_LOST_ANSWER = (httpx.ReadTimeout, httpx.DecodingError, httpx.RemoteProtocolError, httpx.ReadError)
+
+
+def answer_lost(err: GenctlError) -> bool:
+    """Whether a submit that failed this way may still have created the job: the request was sent whole
+    and its answer was lost on the way back (a read timeout, a connection cut before the answer, a body
+    that cannot be decoded, Ctrl-C while it was awaited), or a 2xx answer came that does not parse. A
+    refused connection, an HTTP error answer or the deadline passing before sending created nothing.
+    Only for errors of the submit itself (`run_generation` / `submit_only` before any job id)."""
+    if err.code == "generation.timeout" and err.details.get("sent"):
+        return True
+    if err.code == "interrupted" and err.request_id is None:
+        return True
+    if isinstance(err.__cause__, _LOST_ANSWER):
+        return True
+    return err.http_status is not None and 200 <= err.http_status < 300
 
 
 def _follow(
@@ -440,6 +470,14 @@ def _finish(s: _Session, status: JobStatus, response: httpx.Response) -> Result:
             if err.code in _SERVER_SIDE and err.details.get("error_type"):
                 raise err
     raise s.provider.error_from_status(s.job, status)
+
+
+def _held(s: _Session) -> float | None:
+    """How long the submit's answer may be held: `s.hold`, within the runner's and the command's time left."""
+    if s.hold is None:
+        return None
+    left = [t for t in (s.remaining(), limits.command_remaining()) if t is not None]
+    return min([s.hold, *left])
 
 
 def _out_of_time(s: _Session) -> bool:

@@ -54,8 +54,31 @@ def save_one(
         raise unsaved(err, job, outputs, dest=dest, recorded=tracker.active) from err
     except OSError as exc:
         raise unsaved(exc, job, outputs, dest=dest, recorded=tracker.active) from exc
+    except KeyboardInterrupt as exc:  # Ctrl-C, or TERM / HUP / PIPE (genctl.cli makes them one)
+        raise interrupted(job, outputs, index=index, recorded=tracker.active) from exc
     tracker.saved(index, file)
     return file
+
+
+def interrupted(job: Job, outputs: Sequence[Output], *, index: int, recorded: bool) -> GenctlError:
+    """Stopped while saving: the job succeeded (and is paid for), so say which it is and how to save it."""
+    urls = [o.url for o in outputs if o.url and not o.url.startswith("data:")]
+    if recorded:
+        fix = (
+            f"`genctl result {job.request_id}` saves its outputs (within about an hour, before "
+            f"{job.provider} deletes them)."
+        )
+    else:
+        fix = f"The history is off: its outputs stay about an hour at: {' '.join(urls) or '(inline outputs)'}"
+    return error(
+        "interrupted",
+        f"Interrupted while saving output {index} of {len(outputs)}: the job {job.request_id} succeeded "
+        "and is paid for.",
+        fix=fix,
+        provider=job.provider,
+        request_id=job.request_id,
+        details={"outputs": urls, "pending": False},
+    )
 
 
 _WRITE_HEADS = {

@@ -128,7 +128,7 @@ def test_a_schema_1_database_keeps_its_rows_and_gains_the_cost_column(tmp_path: 
     [again] = History(path).recent()
     assert (again.cost, again.cost_detail) == (0.025, detail)
     with sqlite3.connect(path) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == history_db.SCHEMA_VERSION == 2
+        assert check.execute("PRAGMA user_version").fetchone()[0] == history_db.SCHEMA_VERSION == 3
 
 
 def test_no_wait_records_the_estimate_and_result_replaces_it_with_the_billed_cost(

@@ -47,7 +47,9 @@ def test_a_submit_that_never_answers_ends_at_the_deadline(genctl, sandbox: Sandb
     )
     assert err["details"] == {"deadline": "the 1.5 s deadline (--timeout)", "sent": True}
     assert cuts == [True]
-    assert History().recent() == []  # no request id came back: nothing to record
+    # No request id came back: the submit stays recorded as unconfirmed, for `genctl result --pending`.
+    assert [row.status for row in History().recent()] == ["unconfirmed"]
+    assert err["fix"].startswith("`genctl result --pending` finds the job in fal's recent requests")
 
 
 def test_a_status_that_trickles_is_cut_at_the_deadline_and_the_job_cancelled(

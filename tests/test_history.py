@@ -44,8 +44,8 @@ def test_row_is_written_before_the_first_status_poll(
     )
     deadline = time.monotonic() + 20
     found: list[JobRecord] = []
-    while (not found or found[0].status == "submitted") and time.monotonic() < deadline:
-        found = rows(hermetic_env)  # "submitted" at once, "queued" from the submit answer: both before a poll
+    while (not found or found[0].status in ("unconfirmed", "submitted")) and time.monotonic() < deadline:
+        found = rows(hermetic_env)  # "unconfirmed" while sending, "submitted", then "queued": before a poll
         time.sleep(0.01)
     polls_done = sandbox.count(r"/status(/stream)?$")
     stdout, stderr = proc.communicate(timeout=30)

@@ -179,5 +179,6 @@ def test_ctrl_c_during_a_slow_submit_says_the_job_may_exist(sandbox: Sandbox) ->
     assert (
         "Error [interrupted]: Interrupted while submitting: the job may exist at the provider" in got.stderr
     )
-    assert "Fix: Check your recent requests at fal before running it again" in got.stderr
+    # Recorded as an unconfirmed submit: the fix names the command that finds its job (#13).
+    assert "Fix: `genctl result --pending` finds the job in fal's recent requests" in got.stderr
     assert "nothing was cancelled." not in got.stderr

@@ -30,7 +30,8 @@ def history_command(
     status: Annotated[
         str | None,
         typer.Option(
-            "--status", help="Only jobs that are pending (submitted, queued, running), succeeded or failed."
+            "--status",
+            help="Only jobs that are pending (unconfirmed, submitted, queued, running), succeeded or failed.",
         ),
     ] = None,
     clear: Annotated[
@@ -165,9 +166,9 @@ def _remote(
 
 def result_command(
     request_id: Annotated[
-        str,
+        str | None,
         typer.Argument(help="The job's request id (or its start, as in output file names).", metavar="ID"),
-    ],
+    ] = None,
     output_dir: Annotated[
         Path | None,
         typer.Option(
@@ -176,6 +177,14 @@ def result_command(
     ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait until the job is done, then save its outputs.")
+    ] = False,
+    pending: Annotated[
+        bool,
+        typer.Option(
+            "--pending",
+            help="Find the job of every unconfirmed submit (sent, its answer lost) in the provider's recent "
+            "requests, and save its outputs.",
+        ),
     ] = False,
     model: Annotated[
         str | None,
@@ -201,8 +210,16 @@ def result_command(
     from genctl.history.recovery import recover
 
     out.configure(json_mode=json_, quiet=quiet)
+    if pending == (request_id is not None):
+        raise usage(
+            "Give either a request id or --pending.",
+            fix="genctl result ID (`genctl history` lists them), or genctl result --pending.",
+        )
     settings = settings_for_cli()
     history = History()
+    if request_id is None:
+        _pending(settings, history, output_dir=output_dir, wait=wait, json_mode=json_)
+        return
     with JobProgress("Fetching") as progress:
         found = _read(
             history,
@@ -218,6 +235,36 @@ def result_command(
             ),
         )
     _print_recovery(found, json_mode=json_)
+
+
+def _pending(
+    settings: Settings, history: History, *, output_dir: Path | None, wait: bool, json_mode: bool
+) -> None:
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
+    from genctl.history.pending import recover_unconfirmed
+
+    with JobProgress("Looking") as progress:
+        done = _read(
+            history,
+            lambda: recover_unconfirmed(
+                settings,
+                history=history,
+                output_dir=output_dir,
+                wait=wait,
+                on_event=progress.event,
+                on_bytes=progress.downloaded,
+            ),
+        )
+    if json_mode:
+        out.json(done.to_json())
+        return
+    if not done.found and not done.missing:
+        out.info("No unconfirmed submits in the history: every job sent has its request id.")
+    for found in done.found:
+        out.info(f"Found the job of an unconfirmed submit: {found.record.request_id}.")
+        _print_recovery(found, json_mode=False)
+    for _, err in done.missing:
+        out.info(f"Not found: {err.message} Fix: {err.fix}")
 
 
 def _print_recovery(found: Recovery, *, json_mode: bool) -> None:

@@ -1,9 +1,14 @@
 """History: a SQLite record of every job a provider accepted, so no paid result is ever lost.
 
-One table, `jobs`, in `history.db` in the state dir. A row is written when the provider accepts a job
-(before the first status poll) and updated as the job moves: `submitted` → `queued` → `running` →
-`succeeded` | `failed`, then each output's local path as it is saved (`saved_at` once all are). Rows hold
-the key's label and fingerprint (sha256[:12]), never the key.
+One table, `jobs`, in `history.db` in the state dir. A row is written just before the paid submit goes
+out, as `unconfirmed` (sent, job id unknown: its `request_id` is a placeholder `unconfirmed-…`, and it holds
+the provider, model, key label, the time sent and `input_fingerprint`, the sha256 of the input's canonical
+JSON). When the provider's answer names the job, that same row takes the job's id and moves on:
+`submitted` → `queued` → `running` → `succeeded` | `failed`, then each output's local path as it is saved
+(`saved_at` once all are). A submit the provider refused deletes its row; one whose answer never arrived
+(a timeout, an undecodable body, Ctrl-C, a killed process) leaves it `unconfirmed`, and `genctl result
+--pending` finds the job in the provider's own list of recent requests (genctl.history.unconfirmed).
+Rows hold the key's label and fingerprint (sha256[:12]), never the key.
 
 Several genctl processes and threads write at once, each change one short transaction: see
 genctl.history.db for the schema, WAL mode and the shared connection.
@@ -15,6 +20,7 @@ import contextlib
 import json
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +38,10 @@ if TYPE_CHECKING:
     from genctl.values import Key
 
 FILE_NAME = "history.db"
-PENDING = ("submitted", "queued", "running")
-Status = Literal["submitted", "queued", "running", "succeeded", "failed"]
+UNCONFIRMED = "unconfirmed"  # the submit was sent; its answer (with the job id) has not arrived
+PLACEHOLDER_PREFIX = "unconfirmed-"  # the request_id of an unconfirmed row, until the job is found
+PENDING = (UNCONFIRMED, "submitted", "queued", "running")
+Status = Literal["unconfirmed", "submitted", "queued", "running", "succeeded", "failed"]
 StatusFilter = Literal["pending", "succeeded", "failed"]
 
 
@@ -67,6 +75,7 @@ class JobRecord:
     result_bytes: int | None = None
     cost: float | None = None  # its amount (None: unknown or not recorded)
     cost_detail: dict[str, Any] | None = None  # the Cost JSON (genctl.cost): basis, unit, units, reason
+    input_fingerprint: str | None = None  # sha256 of the input's canonical JSON (`input_fingerprint()`)
     error_code: str | None = None
     error_message: str | None = None
     started_at: float | None = None
@@ -77,6 +86,11 @@ class JobRecord:
     @property
     def pending(self) -> bool:
         return self.status in PENDING
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Sent, but the answer naming the job never arrived: `request_id` is only a placeholder."""
+        return self.status == UNCONFIRMED
 
     def missing_outputs(self) -> list[int]:
         """1-based indexes of file outputs with no local file (never saved, or deleted since)."""
@@ -120,6 +134,7 @@ class JobRecord:
             "output_dir": self.output_dir,
             "outputs": self.outputs,
             "cost": self.cost_detail,
+            "input_fingerprint": self.input_fingerprint,
             "error": None
             if self.error_code is None
             else {"code": self.error_code, "message": self.error_message},
@@ -191,6 +206,76 @@ class History:
         marks = ", ".join(f":{name}" for name in row)
         with self._connect(write=True) as conn:
             conn.execute(f"INSERT OR REPLACE INTO jobs ({names}) VALUES ({marks})", row)
+
+    def add_unconfirmed(
+        self,
+        *,
+        provider: str,
+        model: str,
+        key: Key,
+        prompt: str | None,
+        params: Mapping[str, Any],
+        fingerprint: str,
+        output_dir: Path | None,
+        batch: BatchRef | None = None,
+    ) -> str:
+        """Record a paid submit about to go out (status `unconfirmed`); its placeholder request id.
+
+        `params` is what history shows (as `add` keeps it); `fingerprint` is that of the input exactly as
+        submitted (genctl.history.unconfirmed.input_fingerprint), to tell its job from others later.
+        """
+        now = self.clock()
+        placeholder = PLACEHOLDER_PREFIX + uuid.uuid4().hex[:12]
+        row = {
+            "provider": provider,
+            "model": model,
+            "request_id": placeholder,
+            "status": UNCONFIRMED,
+            "key_label": key.label,
+            "key_fingerprint": key.fingerprint,
+            "prompt": prompt,
+            "params": _dumps(_scrubbed(params, key)),
+            "input_fingerprint": fingerprint,
+            "output_dir": None if output_dir is None else str(output_dir.resolve()),
+            "submitted_at": now,
+            "updated_at": now,
+            "batch_file": None if batch is None else batch.file,
+            "batch_item": None if batch is None else batch.item,
+        }
+        names = ", ".join(row)
+        marks = ", ".join(f":{name}" for name in row)
+        with self._connect(write=True) as conn:
+            conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", row)
+        return placeholder
+
+    def confirm(self, placeholder: str, job: Job) -> None:
+        """The unconfirmed row `placeholder` becomes the row of `job` (status `submitted`, its id and URLs);
+        `submitted_at` stays the time the submit was sent."""
+        values = {
+            "request_id": job.request_id,
+            "status": "submitted",
+            "status_url": job.status_url,
+            "result_url": job.result_url,
+            "cancel_url": job.cancel_url,
+            "updated_at": self.clock(),
+        }
+        assignments = ", ".join(f"{name} = :{name}" for name in values)
+        with self._connect(write=True) as conn:
+            # A row of that job made meanwhile (`genctl result ID` adopting it) gives way to this one.
+            taken = {"p": job.provider, "rid": job.request_id}
+            conn.execute("DELETE FROM jobs WHERE provider = :p AND request_id = :rid", taken)
+            conn.execute(
+                f"UPDATE jobs SET {assignments} WHERE provider = :_provider AND request_id = :_placeholder",
+                {**values, "_provider": job.provider, "_placeholder": placeholder},
+            )
+
+    def discard(self, provider: str, placeholder: str) -> None:
+        """Delete an unconfirmed row whose submit was answered without a job (nothing was created)."""
+        with self._connect(write=True) as conn:
+            conn.execute(
+                "DELETE FROM jobs WHERE provider = :p AND request_id = :rid AND status = :s",
+                {"p": provider, "rid": placeholder, "s": UNCONFIRMED},
+            )
 
     def update(self, provider: str, request_id: str, **changes: Any) -> None:
         """Set columns of one row; `outputs` (a list) and `params` (a dict) are stored as JSON."""
@@ -304,6 +389,7 @@ def _record(row: sqlite3.Row) -> JobRecord:
         result_bytes=row["result_bytes"],
         cost=row["cost"],
         cost_detail=_loads(row["cost_detail"], {}) or None,
+        input_fingerprint=row["input_fingerprint"],
         error_code=row["error_code"],
         error_message=row["error_message"],
         started_at=row["started_at"],

@@ -19,7 +19,9 @@ from typing import ClassVar
 
 from genctl import deadline
 
-SCHEMA_VERSION = 2  # 2: cost_detail (the Cost JSON; `cost` is its amount)
+# 2: cost_detail (the Cost JSON; `cost` is its amount). 3: input_fingerprint (an unconfirmed submit's input,
+# so `genctl result --pending` can tell its job from others in the provider's listing).
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT = 15.0  # seconds a writer waits for another process's transaction
 BUSY_FLOOR = 0.25  # seconds, even once --timeout has passed: recording the cancel must get its chance
 
@@ -50,6 +52,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     result_bytes INTEGER,
     cost REAL,
     cost_detail TEXT,
+    input_fingerprint TEXT,
     error_code TEXT,
     error_message TEXT,
     submitted_at REAL NOT NULL,
@@ -160,7 +163,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
 
 
 # Columns added after schema 1, with their type: an older file gets them (ALTER TABLE keeps every row).
-_ADDED = {"cost_detail": "TEXT"}
+_ADDED = {"cost_detail": "TEXT", "input_fingerprint": "TEXT"}
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

@@ -28,6 +28,7 @@ from genctl.errors import GenctlError, ModelError, error
 from genctl.history import History
 from genctl.history.remote import adopt, not_found
 from genctl.history.tracking import Tracker, output_entries, result_size
+from genctl.history.unconfirmed import resolve
 from genctl.http import make_client
 from genctl.keys import iso, timestamp
 from genctl.providers import registry
@@ -121,6 +122,8 @@ def recover(
         record = history.find(request_id)
     if record is None:
         raise not_found(history, request_id, model)
+    if record.unconfirmed:  # sent, its answer lost: find the job in the provider's list first
+        record = resolve(settings, history, record, key_of(settings, record))
     dest = output_dir or (Path(record.output_dir) if record.output_dir else settings.output_dir)
     clean_parts(dest, record)
     provider_settings = settings.providers[record.provider]

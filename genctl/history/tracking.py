@@ -1,8 +1,8 @@
 """Tracker: writes one job's life into history as it happens, and never lets the database fail a job.
 
-`genctl.generation` feeds it the runner's events (the row is written on "submitted", before the first
-status poll), the result, and each output as it is saved; `genctl.history.recovery` uses it for
-`genctl result`.
+`genctl.generation` feeds it the runner's events (an `unconfirmed` row on "submitting", just before the paid
+submit goes out; the same row becomes the job's on "submitted", before the first status poll), the result,
+and each output as it is saved; `genctl.history.recovery` uses it for `genctl result`.
 A database that cannot be written (read-only state dir, disk full) costs a warning, once: the paid job
 goes on without its history.
 """
@@ -15,6 +15,8 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from genctl.history.unconfirmed import input_fingerprint
 
 if TYPE_CHECKING:
     from genctl.download import SavedFile
@@ -69,6 +71,8 @@ class Tracker:
         self.job: Job | None = None
         self.entries: list[dict[str, Any]] = []
         self._state: str | None = None
+        self.placeholder: str | None = None  # the unconfirmed row of the submit in flight
+        self._sent_to = ""  # its provider
 
     @classmethod
     def of_job(
@@ -84,6 +88,51 @@ class Tracker:
     def active(self) -> bool:
         return self.history is not None and self.job is not None
 
+    @property
+    def unconfirmed(self) -> bool:
+        """A submit went out and history holds its unconfirmed row (`genctl result --pending` can find it)."""
+        return self.history is not None and self.placeholder is not None and self.job is None
+
+    def sending(
+        self,
+        *,
+        provider: str,
+        model: str,
+        key: Key,
+        prompt: str | None,
+        params: Mapping[str, Any],
+        sent: Mapping[str, Any],
+        output_dir: Path | None,
+        batch: BatchRef | None,
+    ) -> None:
+        """The paid submit goes out now: its `unconfirmed` row, so that a lost answer still leaves a trace.
+        `sent` is the input exactly as submitted (uploads resolved), for its fingerprint."""
+        self.placeholder, self._sent_to = None, provider
+        if self.history is None:
+            return
+        history = self.history
+
+        def write() -> None:
+            self.placeholder = history.add_unconfirmed(
+                provider=provider,
+                model=model,
+                key=key,
+                prompt=prompt,
+                params=params,
+                fingerprint=input_fingerprint(sent),
+                output_dir=output_dir,
+                batch=batch,
+            )
+
+        self._safely(write)
+
+    def refused(self) -> None:
+        """The submit was answered without a job (a 4xx, a refused connection): nothing to find later."""
+        placeholder, self.placeholder = self.placeholder, None
+        if self.history is not None and placeholder is not None and self.job is None:
+            history, provider = self.history, self._sent_to
+            self._safely(lambda: history.discard(provider, placeholder))
+
     def submitted(
         self,
         job: Job,
@@ -96,7 +145,10 @@ class Tracker:
     ) -> None:
         self.job = job
         if self.history is not None:
-            history = self.history
+            history, placeholder = self.history, self.placeholder
+            if placeholder is not None:
+                self._safely(lambda: history.confirm(placeholder, job))
+                return
             self._safely(
                 lambda: history.add(
                     job=job, key=key, prompt=prompt, params=params, output_dir=output_dir, batch=batch

@@ -80,9 +80,17 @@ class Provider(Protocol):
     name: str
 
     def submit_request(
-        self, *, model: str, params: dict[str, Any], key: Key, deadline: float | None = None
+        self,
+        *,
+        model: str,
+        params: dict[str, Any],
+        key: Key,
+        deadline: float | None = None,
+        wait: float | None = None,
     ) -> HttpRequest:
-        """The POST that starts a (paid) generation; `deadline` (seconds) lets the server stop it too."""
+        """The POST that starts a (paid) generation; `deadline` (seconds) lets the server stop it too;
+        `wait` (seconds): a provider that can hold the answer until the job ends (Replicate's `Prefer:
+        wait`) may hold it that long; others ignore it."""
         ...
 
     def parse_submit(self, response: httpx.Response, *, model: str, key: Key) -> tuple[Job, JobStatus]:

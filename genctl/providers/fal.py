@@ -125,7 +125,13 @@ class FalProvider:
         return {"Authorization": f"Key {key.sendable()}", "Accept": "application/json"}
 
     def submit_request(
-        self, *, model: str, params: dict[str, Any], key: Key, deadline: float | None = None
+        self,
+        *,
+        model: str,
+        params: dict[str, Any],
+        key: Key,
+        deadline: float | None = None,
+        wait: float | None = None,  # the queue answers at once: the status stream follows the job
     ) -> HttpRequest:
         # The full endpoint id goes in the submit URL (fal-api.md §1.2). The queue has no server-side
         # lifetime limit (X-Fal-Request-Timeout bounds only the time to start), so `deadline` is the

@@ -78,6 +78,13 @@ def cancel_after(deadline: float) -> str:
     return f"{max(5, math.ceil(deadline))}s"
 
 
+def held_seconds(wait: float | None) -> int | None:
+    """The N of `Prefer: wait=N`: whole seconds, at most the server's 60 (§1.2); None under 1 s."""
+    if wait is None or not math.isfinite(wait) or wait < 1:
+        return None
+    return min(60, math.floor(wait))
+
+
 class ReplicateProvider:
     """Replicate's predictions API (replicate-api.md §1) and Files API (§4)."""
 
@@ -109,16 +116,18 @@ class ReplicateProvider:
         params: dict[str, Any],
         key: Key,
         deadline: float | None = None,
-        wait: int | None = None,
+        wait: float | None = None,
     ) -> HttpRequest:
+        """The create; with `wait`, `Prefer: wait=N` (whole seconds, 1 to 60; under 1 s: none) holds the
+        answer until the prediction ends or N s pass (§1.2), and the read timeout leaves room for it."""
         owner, name, version = parse_model_ref(model)
         headers = self.headers(key)
-        wait = wait if wait is not None else self.wait
-        if wait is not None:
-            headers["Prefer"] = f"wait={wait}"
+        held = held_seconds(wait if wait is not None else self.wait)
+        if held is not None:
+            headers["Prefer"] = f"wait={held}"
         if deadline is not None:
             headers["Cancel-After"] = cancel_after(deadline)  # the server stops billing at the deadline
-        timeout = wait + 10.0 if wait is not None else None
+        timeout = held + 10.0 if held is not None else None
         if version is None:
             # Official models: no version in the body (the schema forbids extra keys, §1.1).
             url = f"{self.api_url}/models/{owner}/{name}/predictions"
