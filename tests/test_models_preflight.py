@@ -226,7 +226,8 @@ def test_no_validate_sends_it_and_fal_422_comes_back_field_by_field(genctl, sand
         }
     ]
     assert submitted(sandbox) == 1
-    assert sandbox.count(r"/fal/api/") == 0  # no schema fetched either
+    assert sandbox.count(r"/fal/api/v1/models$") == 0  # no schema fetched either
+    assert sandbox.count(r"/fal/api/") == sandbox.count(r"/fal/api/v1/models/pricing$")  # only the price
 
 
 def test_replicate_422_names_the_missing_field(genctl, sandbox: Sandbox) -> None:
