@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from genctl import __version__, deadline
+from genctl.echoes import mask_echoes
 from genctl.errors import GenctlError, error
 from genctl.providers import registry
 from genctl.values import HttpRequest, Key, mask
@@ -556,7 +557,8 @@ def to_curl(request: HttpRequest) -> str:
 
 def redact(text: str, keys: Iterable[Key | str]) -> str:
     """`text` with every secret of `keys` masked in every form a message can carry it: raw, repr/JSON-escaped,
-    URL-encoded, base64 (at each alignment), and a fal key's secret half; and any URL's user:password@."""
+    URL-encoded, base64 (whole, or any slice of echoes.MIN_ECHO characters or more, at each alignment), and a
+    fal key's secret half; and any URL's user:password@."""
     for key in keys:
         secret = key.reveal() if isinstance(key, Key) else key
         provider = key.provider if isinstance(key, Key) else registry.guess_by_key(secret).name
@@ -570,11 +572,16 @@ def redact(text: str, keys: Iterable[Key | str]) -> str:
             forms += [(form, "…" + half[-4:]) for form in secret_forms(half)]
         for form, shown in sorted(forms, key=lambda pair: -len(pair[0])):
             text = text.replace(form, shown)
+        # any slice of >= echoes.MIN_ECHO characters of a base64 form (a server quoting part of one)
+        halves = ((half, "…" + half[-4:]),) if sep and len(half) >= 8 else ()
+        text = mask_echoes(text, ((secret, masked), *halves))
     return mask_userinfo(text)
 
 
 def mask_userinfo(text: str) -> str:
     """Every `scheme://user:password@` in `text` as `scheme://user:***@` (a lone user part may be a token)."""
+    if "@" not in text or "://" not in text:
+        return text  # the regex costs ~60 ms a megabyte: most messages cannot hold a URL's user part
     return _USERINFO.sub(lambda m: f"{m[1]}{m[2]}:***@" if m[3] else f"{m[1]}***@", text)
 
 

@@ -10,6 +10,7 @@ and `dev` (HYPOTHESIS_PROFILE=dev: many more examples, random seeds) for longer 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Iterator
@@ -21,12 +22,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from genctl.echoes import MIN_ECHO
 from genctl.errors import CODES, GenctlError
+from genctl.http import redact
 from genctl.providers import fal_wire, replicate_wire
 from genctl.sandbox import Sandbox
 from genctl.sandbox import keys as sk
 from tests.hostile_support import GZIP_GARBAGE, Answer, HostileServer, Seen
 from tests.leak_support import home_text, key_forms, leaks
+from tests.support import FAL_SECRET
 
 settings.register_profile(
     "ci",
@@ -373,3 +377,81 @@ def test_replicate_output_parsers_never_crash(output: Any, text: str) -> None:
     replicate_wire.is_empty_output(output)
     url = replicate_wire.first_url(text)
     assert url is None or url in text
+
+
+# -- partial base64 echoes (redaction) --------------------------------------------------------------
+
+REPLICATE_SECRET = "r8_Zq9XwV3kLm7Np2Rt5Yb8Cd4Fg6Hj1Ks0Qe3"
+SECRETS = [KEY, FAL_SECRET, REPLICATE_SECRET]
+
+
+def encodings(secret: str) -> list[str]:
+    """The base64 forms of a secret at the 3 byte alignments, standard and URL-safe, of the whole key and
+    of a fal key's secret half: a slice of MIN_ECHO characters of any of them must never survive."""
+    parts = [secret, *([secret.split(":", 1)[1]] if ":" in secret else [])]
+    return [
+        encode(part.encode()[start:]).decode()
+        for part in parts
+        for start in range(3)
+        for encode in (base64.b64encode, base64.urlsafe_b64encode)
+    ]
+
+
+def surviving(text: str, secret: str) -> list[str]:
+    return [
+        form[at : at + MIN_ECHO]
+        for form in encodings(secret)
+        for at in range(len(form) - MIN_ECHO + 1)
+        if form[at : at + MIN_ECHO] in text
+    ]
+
+
+filler = st.text(st.characters(codec="ascii", exclude_characters="@"), max_size=12)
+
+
+@settings(max_examples=150)
+@given(
+    secret=st.sampled_from(SECRETS),
+    half=st.booleans(),
+    before=st.binary(max_size=5),
+    after=st.binary(max_size=5),
+    urlsafe=st.booleans(),
+    cut=st.tuples(st.integers(0, 200), st.integers(0, 200)),
+    around=st.tuples(filler, filler),
+    repeat=st.integers(1, 3),
+)
+def test_no_slice_of_an_echoed_base64_key_survives_redaction(
+    secret: str,
+    half: bool,
+    before: bytes,
+    after: bytes,
+    urlsafe: bool,
+    cut: tuple[int, int],
+    around: tuple[str, str],
+    repeat: int,
+) -> None:
+    """A server base64-encodes what it was sent around the key (any bytes before and after it: the 3
+    alignments) and echoes a slice cut anywhere, between any text, perhaps several times."""
+    part = secret.split(":", 1)[1] if half and ":" in secret else secret
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    encoded = encode(before + part.encode() + after).decode()
+    start, length = cut[0] % len(encoded), cut[1]
+    echo = around[0] + encoded[start : start + length] + around[1]
+    out = redact(echo * repeat, [secret])
+    assert surviving(out, secret) == [], (echo, out)
+
+
+@settings(max_examples=100)
+@given(
+    text=st.one_of(
+        st.text(st.characters(exclude_characters="@"), max_size=200),
+        st.binary(max_size=150).map(lambda b: base64.b64encode(b).decode()),
+        st.binary(max_size=150).map(lambda b: "said " + base64.urlsafe_b64encode(b).decode() + "."),
+    ),
+    secret=st.sampled_from(SECRETS),
+)
+def test_redaction_leaves_text_without_an_echo_alone(text: str, secret: str) -> None:
+    """Ordinary text, and base64 of anything that is not the key, comes out unchanged."""
+    if surviving(text, secret) or any(form in text for form in key_forms(secret).values()):
+        return  # hypothesis found the key itself: not ordinary text
+    assert redact(text, [secret]) == text
