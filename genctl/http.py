@@ -279,6 +279,16 @@ def _deadline_passed(
     )
 
 
+# Every secret this process has put in an Authorization header (memory only, never written): what a server
+# can echo, and so what --debug's traceback is redacted with (`redact_sent`).
+_SENT: set[str] = set()
+
+
+def redact_sent(text: str) -> str:
+    """`text` (a --debug traceback: the raw exception texts of a chain) with every key sent so far masked."""
+    return redact(text, sorted(_SENT))
+
+
 def _secrets(request: HttpRequest) -> list[str]:
     return [v.partition(" ")[2] for k, v in request.headers.items() if k.lower() == "authorization"]
 
@@ -320,6 +330,7 @@ def _send_once(client: httpx.Client, request: HttpRequest, *, timeout: float | N
             fix="Give finite numbers in -p values, the config's [models] tables and batch lines.",
         ) from exc
     log.debug("%s %s headers=%s", built.method, built.url, redacted_headers(request.headers))
+    _SENT.update(secret for secret in _secrets(request) if secret.strip())
     response = client.send(built)
     log.debug("%s %s -> %d", built.method, built.url, response.status_code)
     return response
@@ -586,7 +597,7 @@ def mask_userinfo(text: str) -> str:
 
 
 def secret_forms(secret: str) -> list[str]:
-    """Every text a secret can turn into inside a message: itself, escaped, percent-encoded, base64."""
+    """Every text a secret can turn into inside a message: itself, escaped, percent-encoded, hex, base64."""
     raw = secret.encode("utf-8", "surrogatepass")
     forms = {
         secret,
@@ -599,6 +610,7 @@ def secret_forms(secret: str) -> list[str]:
         urllib.parse.quote_plus(secret),
     }
     forms |= {form.lower() for form in forms if "%" in form}
+    forms |= {raw.hex(), raw.hex().upper()}  # a debug dump of the bytes sent
     for start in range(3):
         # base64 of text holding the secret at any offset contains the encoding of one of these 3 slices.
         chunk = raw[start:][: (len(raw) - start) // 3 * 3]
