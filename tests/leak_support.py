@@ -41,13 +41,14 @@ def leaks(text: str, key: str) -> list[str]:
     return [name for name, form in key_forms(key).items() if form and form in text]
 
 
-def home_text(home: Path) -> str:
+def home_text(home: Path, *, besides: tuple[Path, ...] = ()) -> str:
     """Everything under GENCTL_HOME as text: sqlite databases as their SQL dump, other files decoded
-    leniently (a key in a binary cache still shows)."""
+    leniently (a key in a binary cache still shows). `besides`: files the test itself wrote (a config
+    holding the key on purpose), left out."""
     import sqlite3
 
     chunks: list[str] = []
-    for path in sorted(p for p in home.rglob("*") if p.is_file()):
+    for path in sorted(p for p in home.rglob("*") if p.is_file() and p not in besides):
         if path.read_bytes()[:16].startswith(b"SQLite format 3"):
             with sqlite3.connect(path) as db:
                 chunks.append("\n".join(db.iterdump()))

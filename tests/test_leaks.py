@@ -225,3 +225,18 @@ def test_a_long_error_cut_inside_the_echoed_key_shows_no_part_of_it(
         assert key[:-10] not in text
         assert f"x {mask(key, provider)}" not in text  # whitespace is folded before the cut, not after
         assert f"x{mask(key, provider)}" in text, text
+
+
+@pytest.mark.parametrize("key", [FAL_SECRET, REPLICATE_SECRET], ids=["fal", "replicate"])
+def test_a_key_pasted_into_the_wrong_setting_is_quoted_masked(genctl, home: Path, key: str) -> None:
+    (home / "config.toml").write_text(f'[history]\nenabled = "{key}"\n', encoding="utf-8")
+    (home / "config.toml").chmod(0o600)
+    run = genctl("config", "show")
+    provider = "fal" if key == FAL_SECRET else "replicate"
+    label = {"fal": "fal.ai", "replicate": "Replicate"}[provider]
+    assert run.exit_code == 2
+    assert run.stderr.splitlines()[0] == (
+        f"Error [config.invalid]: [history] enabled in {home / 'config.toml'} must be true or false, "
+        f"not what looks like a {label} key ({mask(key, provider)})"
+    )
+    assert_clean(run.stdout + run.stderr, "config show")
