@@ -13,7 +13,8 @@ accident, so nothing else is ever masked; what a shorter slice can still show is
 
 Speed (it runs on every error message): the text is probed only every STEP characters for one of the
 PROBE-character grams of the forms (a match of MIN_ECHO characters always covers one such probe); a hit is
-then extended exactly, left and right. About 30 ms for a 1 MB body on a laptop core.
+then extended exactly, left and right, each distinct neighbourhood once. Measured on this project's
+shared 2-core box: ~45 ms for 1 MB of prose or of unrelated base64, ~130-160 ms for 1 MB of 28,000 echoes.
 """
 
 from __future__ import annotations
@@ -52,24 +53,41 @@ class Echoes:
         probes = [p for p in range(0, len(text) - PROBE + 1, STEP) if text[p : p + PROBE] in grams]
         found: list[tuple[int, int, str]] = []
         covered = 0  # everything before this is already reported
+        # The answer at a probe depends only on the text around it (as far as a form reaches, and not
+        # before `covered`): a body repeating one echo thousands of times is worked out once.
+        reach = max(len(form) for form, _ in self.forms)
+        seen: dict[tuple[str, int], tuple[int, int, str] | None] = {}
         for probe in probes:
             if probe < covered:
                 continue
-            best: tuple[int, int, str] | None = None
-            for index, offset in grams[text[probe : probe + PROBE]]:
-                form, shown = self.forms[index]
-                left = min(offset, probe - covered)
-                right = min(len(form) - offset, len(text) - probe) - PROBE
-                if best is not None and left + PROBE + right <= best[1] - best[0]:
-                    continue  # cannot beat what was found already
-                start = probe - _common_suffix(text, probe, form, offset, left)
-                end = probe + PROBE + _common_prefix(text, probe + PROBE, form, offset + PROBE, right)
-                if end - start >= MIN_ECHO and (best is None or end - start > best[1] - best[0]):
-                    best = (start, end, shown)
+            low = max(covered, probe - reach)
+            window = (text[low : probe + reach], probe - low)
+            if window in seen:
+                known = seen[window]
+                best = None if known is None else (probe + known[0], probe + known[1], known[2])
+            else:
+                best = self._at(text, probe, covered)
+                if len(seen) < 1024:
+                    seen[window] = None if best is None else (best[0] - probe, best[1] - probe, best[2])
             if best is not None:
                 found.append(best)
                 covered = best[1]
         return found
+
+    def _at(self, text: str, probe: int, covered: int) -> tuple[int, int, str] | None:
+        """The longest match of >= MIN_ECHO characters around the gram at `probe`, not before `covered`."""
+        best: tuple[int, int, str] | None = None
+        for index, offset in self.grams[text[probe : probe + PROBE]]:
+            form, shown = self.forms[index]
+            left = min(offset, probe - covered)
+            right = min(len(form) - offset, len(text) - probe) - PROBE
+            if best is not None and left + PROBE + right <= best[1] - best[0]:
+                continue  # cannot beat what was found already
+            start = probe - _common_suffix(text, probe, form, offset, left)
+            end = probe + PROBE + _common_prefix(text, probe + PROBE, form, offset + PROBE, right)
+            if end - start >= MIN_ECHO and (best is None or end - start > best[1] - best[0]):
+                best = (start, end, shown)
+        return best
 
 
 def _common_prefix(text: str, at: int, form: str, offset: int, most: int) -> int:

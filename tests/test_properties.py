@@ -477,7 +477,7 @@ def surviving(text: str, secret: str) -> list[str]:
 filler = st.text(st.characters(codec="ascii", exclude_characters="@"), max_size=12)
 
 
-@settings(max_examples=max(150, settings.default.max_examples))  # fast: no CLI run
+@settings(max_examples=max(100, settings.default.max_examples))  # fast: no CLI run
 @given(
     secret=st.sampled_from(SECRETS),
     half=st.booleans(),
@@ -509,7 +509,7 @@ def test_no_slice_of_an_echoed_base64_key_survives_redaction(
     assert surviving(out, secret) == [], (echo, out)
 
 
-@settings(max_examples=max(100, settings.default.max_examples))
+@settings(max_examples=max(60, settings.default.max_examples))
 @given(
     text=st.one_of(
         st.text(st.characters(exclude_characters="@"), max_size=200),
