@@ -6,7 +6,8 @@ object — `prompt`, and optionally `model`, `provider`, `params` (model inputs)
 --timeout … apply to every item; an item's own model, provider and params win.
 
 Every item goes through `genctl.generation.generate` (pre-flight, key rotation and failover, history), on
-one shared httpx client, `concurrency` at a time; an item that fails is reported and the others go on.
+one shared httpx client, `concurrency` at a time; an item that fails is reported and the others go on —
+a line whose params hold a number no request can carry (NaN, Infinity) too: it fails, sending nothing.
 
 Identity, for `--resume`: the batch file's absolute path, plus the item's `name` when it has one, else the
 hash of its effective request (provider, model, prompt, params, inputs) and which occurrence of that
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import queue
 import signal
 import sqlite3
@@ -69,6 +71,7 @@ class BatchItem:
     name: str | None
     request: GenerationRequest
     identity: str  # see the module docstring
+    invalid: GenctlError | None = None  # a value no request can carry (NaN): this item fails, not the batch
 
     def to_json(self) -> dict[str, Any]:
         return {"number": self.number, "line": self.line, "name": self.name}
@@ -147,14 +150,15 @@ def read_items(text: str, base: GenerationRequest, *, source: Path | None) -> li
                 f"{where}:{number}: the name {name!r} is already used on line {names[name]}.",
                 fix="Give each item its own name: --resume tells items apart by it.",
             )
-        request = _request(base, fields, f"{where}:{number}")
+        request, invalid = _request(base, fields, f"{where}:{number}")
         digest = _digest(request)
         seen[digest] += 1
         if name is not None:
             names[name] = number
         identity = f"name:{name}#{digest}" if name is not None else f"{digest}#{seen[digest]}"
         batch = BatchRef(str(source.resolve()), identity) if source is not None else None
-        items.append(BatchItem(len(items) + 1, number, name, replace(request, batch=batch), identity))
+        request = replace(request, batch=batch)
+        items.append(BatchItem(len(items) + 1, number, name, request, identity, invalid))
     if not items:
         raise usage(
             f"The batch file {where} holds no items.", fix=f"Write one prompt, or one {_EXAMPLE}, a line."
@@ -189,19 +193,28 @@ def _fields(line: str, where: str) -> dict[str, Any]:
     return data
 
 
-def _request(base: GenerationRequest, fields: dict[str, Any], where: str) -> GenerationRequest:
-    """`base` (the command line) with the item's own values on top."""
+def _request(
+    base: GenerationRequest, fields: dict[str, Any], where: str
+) -> tuple[GenerationRequest, GenctlError | None]:
+    """`base` (the command line) with the item's own values on top, and the problem of a line whose params
+    hold a number no request can carry (NaN, Infinity, 1e999): the line is well-formed, so it is an item —
+    one that fails when its turn comes, sending nothing. Any other bad value stops the batch (usage.invalid).
+    """
 
     params = [f"{name}:={json.dumps(value)}" for name, value in fields.get("params", {}).items()]
     inputs = [f"{name}={value}" for name, value in fields.get("inputs", {}).items()]
+    invalid = None
     try:
         for item in params:
             parse_param(item)
         for item in inputs:
             parse_input(item)
     except GenctlError as err:
-        raise usage(f"{where}: {err.message}", fix=err.fix) from err
-    return replace(
+        failed = usage(f"{where}: {err.message}", fix=err.fix)
+        if not _non_finite(fields.get("params", {})):
+            raise failed from err
+        invalid = failed
+    request = replace(
         base,
         prompt=fields.get("prompt", base.prompt),
         model=fields.get("model") or base.model,
@@ -209,6 +222,18 @@ def _request(base: GenerationRequest, fields: dict[str, Any], where: str) -> Gen
         params=[*base.params, *params],
         inputs=[*base.inputs, *inputs],
     )
+    return request, invalid
+
+
+def _non_finite(value: Any) -> bool:
+    """Whether `value` (a line's params, as json.loads read them) holds NaN or an infinity anywhere."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_non_finite(v) for v in value)
+    return False
 
 
 def _digest(request: GenerationRequest) -> str:
@@ -242,7 +267,11 @@ def run_batch(
         if client is None
         else _Borrowed(client) as shared
     ):
-        to_run = [i.request for i in items if getattr(previous.get(i.identity), "status", "") != "succeeded"]
+        to_run = [
+            i.request
+            for i in items
+            if i.invalid is None and getattr(previous.get(i.identity), "status", "") != "succeeded"
+        ]
         budget = spend.batch_budget(settings, to_run, lambda r: _estimate(settings, r, shared))
         work: queue.Queue[BatchItem] = queue.Queue()
         for item in items:  # a budget is shared by the items: each reserves its estimate before its submit
@@ -327,6 +356,8 @@ class _Workers:
 
     def _one(self, item: BatchItem, client: httpx.Client) -> ItemOutcome:
 
+        if item.invalid is not None:
+            raise item.invalid  # nothing is sent; not recorded, so --resume runs the line again
         request = item.request
         row = self.previous.get(item.identity)
         if row is not None:

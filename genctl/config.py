@@ -30,7 +30,7 @@ from genctl.settings import (
     Target,
     is_alias_name,
 )
-from genctl.values import Key
+from genctl.values import Key, mask
 
 PROVIDERS = registry.NAMES
 MODEL_KINDS = ("image", "video", "audio")
@@ -216,7 +216,10 @@ def _convert(kind: str, value: object, where: tuple[str, str, Path | None]) -> A
         return checked
     label, key, file = where
     what, example = _KINDS[kind]
-    if isinstance(value, str) and kind in ("provider", "seconds", "bytes", "count", "bool", "money"):
+    if isinstance(value, str) and (owner := registry.key_owner(value.strip())):
+        # A key pasted into the wrong setting: quoted as every key is, masked (#12).
+        got = f"what looks like a {registry.label(owner)} key ({mask(value.strip(), owner)})"
+    elif isinstance(value, str) and kind in ("provider", "seconds", "bytes", "count", "bool", "money"):
         got = repr(value) + (_near(value, PROVIDERS) if kind == "provider" else "")
     elif isinstance(value, list) and kind == "providers":
         wrong = [p for p in value if p not in PROVIDERS]

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from genctl import __version__, deadline
+from genctl.echoes import mask_echoes
 from genctl.errors import GenctlError, error
 from genctl.providers import registry
 from genctl.values import HttpRequest, Key, mask
@@ -291,6 +292,16 @@ def _deadline_passed(
     )
 
 
+# Every secret this process has put in an Authorization header (memory only, never written): what a server
+# can echo, and so what --debug's traceback is redacted with (`redact_sent`).
+_SENT: set[str] = set()
+
+
+def redact_sent(text: str) -> str:
+    """`text` (a --debug traceback: the raw exception texts of a chain) with every key sent so far masked."""
+    return redact(text, sorted(_SENT))
+
+
 def _secrets(request: HttpRequest) -> list[str]:
     return [v.partition(" ")[2] for k, v in request.headers.items() if k.lower() == "authorization"]
 
@@ -332,6 +343,7 @@ def _send_once(client: httpx.Client, request: HttpRequest, *, timeout: float | N
             fix="Give finite numbers in -p values, the config's [models] tables and batch lines.",
         ) from exc
     log.debug("%s %s headers=%s", built.method, built.url, redacted_headers(request.headers))
+    _SENT.update(secret for secret in _secrets(request) if secret.strip())
     response = client.send(built)
     log.debug("%s %s -> %d", built.method, built.url, response.status_code)
     return response
@@ -569,7 +581,8 @@ def to_curl(request: HttpRequest) -> str:
 
 def redact(text: str, keys: Iterable[Key | str]) -> str:
     """`text` with every secret of `keys` masked in every form a message can carry it: raw, repr/JSON-escaped,
-    URL-encoded, base64 (at each alignment), and a fal key's secret half; and any URL's user:password@."""
+    URL-encoded, base64 (whole, or any slice of echoes.MIN_ECHO characters or more, at each alignment), and a
+    fal key's secret half; and any URL's user:password@."""
     for key in keys:
         secret = key.reveal() if isinstance(key, Key) else key
         provider = key.provider if isinstance(key, Key) else registry.guess_by_key(secret).name
@@ -583,16 +596,21 @@ def redact(text: str, keys: Iterable[Key | str]) -> str:
             forms += [(form, "…" + half[-4:]) for form in secret_forms(half)]
         for form, shown in sorted(forms, key=lambda pair: -len(pair[0])):
             text = text.replace(form, shown)
+        # any slice of >= echoes.MIN_ECHO characters of a base64 form (a server quoting part of one)
+        halves = ((half, "…" + half[-4:]),) if sep and len(half) >= 8 else ()
+        text = mask_echoes(text, ((secret, masked), *halves))
     return mask_userinfo(text)
 
 
 def mask_userinfo(text: str) -> str:
     """Every `scheme://user:password@` in `text` as `scheme://user:***@` (a lone user part may be a token)."""
+    if "@" not in text or "://" not in text:
+        return text  # the regex costs ~60 ms a megabyte: most messages cannot hold a URL's user part
     return _USERINFO.sub(lambda m: f"{m[1]}{m[2]}:***@" if m[3] else f"{m[1]}***@", text)
 
 
 def secret_forms(secret: str) -> list[str]:
-    """Every text a secret can turn into inside a message: itself, escaped, percent-encoded, base64."""
+    """Every text a secret can turn into inside a message: itself, escaped, percent-encoded, hex, base64."""
     raw = secret.encode("utf-8", "surrogatepass")
     forms = {
         secret,
@@ -605,6 +623,7 @@ def secret_forms(secret: str) -> list[str]:
         urllib.parse.quote_plus(secret),
     }
     forms |= {form.lower() for form in forms if "%" in form}
+    forms |= {raw.hex(), raw.hex().upper()}  # a debug dump of the bytes sent
     for start in range(3):
         # base64 of text holding the secret at any offset contains the encoding of one of these 3 slices.
         chunk = raw[start:][: (len(raw) - start) // 3 * 3]

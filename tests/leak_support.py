@@ -41,16 +41,69 @@ def leaks(text: str, key: str) -> list[str]:
     return [name for name, form in key_forms(key).items() if form and form in text]
 
 
-def home_text(home: Path) -> str:
+def home_text(home: Path, *, besides: tuple[Path, ...] = ()) -> str:
     """Everything under GENCTL_HOME as text: sqlite databases as their SQL dump, other files decoded
-    leniently (a key in a binary cache still shows)."""
+    leniently (a key in a binary cache still shows). `besides`: files the test itself wrote (a config
+    holding the key on purpose), left out."""
     import sqlite3
 
     chunks: list[str] = []
-    for path in sorted(p for p in home.rglob("*") if p.is_file()):
+    for path in sorted(p for p in home.rglob("*") if p.is_file() and p not in besides):
         if path.read_bytes()[:16].startswith(b"SQLite format 3"):
             with sqlite3.connect(path) as db:
                 chunks.append("\n".join(db.iterdump()))
         # every file's bytes too (a database's free pages, the WAL): latin-1 maps each byte to a character
         chunks.append(path.read_bytes().decode("latin-1"))
     return "\n".join(chunks)
+
+
+def echo_of(key: str) -> str:
+    """What a hostile server quotes back: the key in every form at once, and slices of the base64 of the
+    header it was sent (cut mid-group, both alphabets)."""
+    header = ("Key " if ":" in key else "Bearer ") + key
+    slices = [
+        encode(header.encode()).decode("ascii")[cut : cut + 30]
+        for encode in (base64.b64encode, base64.urlsafe_b64encode)
+        for cut in (5, 7)
+    ]
+    return " ".join([*key_forms(key, for_grep=False).values(), *slices])
+
+
+class GarbageServer:
+    """A loopback TCP server that answers every connection with `reply` (not HTTP: what a misrouted port,
+    or a TLS-less service, sends) and closes; a context manager."""
+
+    def __init__(self, reply: bytes) -> None:
+        import socket
+        import threading
+
+        self.reply = reply
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        import contextlib
+
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with contextlib.suppress(OSError), conn:
+                conn.settimeout(1)
+                conn.recv(65536)
+                conn.sendall(self.reply)
+
+    def __enter__(self) -> GarbageServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(1)
+        self._sock.close()

@@ -322,3 +322,28 @@ def test_concurrency_comes_from_the_config(genctl, sandbox: Sandbox, tmp_path: P
     assert bad.stderr.startswith(
         "Error [config.invalid]: GENCTL_CONCURRENCY must be a whole number, 1 or more, not 0"
     )
+
+
+def test_a_line_with_nan_fails_alone_and_resume_runs_it_once_fixed(
+    genctl, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """README: a number no request can carry fails its item, not the batch; nothing is sent for it."""
+    batch = tmp_path / "b.jsonl"
+    batch.write_text('a fox\n{"prompt": "a cat", "params": {"seed": NaN}}\nan owl\n', encoding="utf-8")
+    args = ("generate", "--batch", str(batch), "-m", "fal-ai/flux/schnell", "--json")
+    run = genctl(*args, env=env(sandbox))
+    assert run.exit_code == 1
+    *items, final = map(json.loads, run.lines)  # items in the order they end
+    assert sorted((d["item"]["line"], d["ok"]) for d in items) == [(1, True), (2, False), (3, True)]
+    assert final["error"]["message"] == "2 succeeded, 1 failed: usage.invalid ×1"
+    said = f"{batch}:2: -p 'seed:=NaN': NaN is not a number a request can carry (NaN, Infinity or too large)."
+    assert f"Warning: item 2 (line 2) failed [usage.invalid]: {said}" in run.stderr.splitlines()
+    assert sum(submits(sandbox).values()) == 2
+    dry = genctl(*args, "--dry-run", env=env(sandbox))  # every request or none
+    assert (dry.exit_code, dry.stdout.count('"dry_run"')) == (2, 0), dry.stdout
+    batch.write_text('a fox\n{"prompt": "a cat", "params": {"seed": 7}}\nan owl\n', encoding="utf-8")
+    run = genctl(*args, "--resume", env=env(sandbox))
+    assert run.exit_code == 0, run.stderr
+    done = sorted((d["item"]["line"], d.get("skipped", False)) for d in map(json.loads, run.lines))
+    assert done == [(1, True), (2, False), (3, True)]
+    assert sum(submits(sandbox).values()) == 3

@@ -148,18 +148,20 @@ def test_a_non_finite_p_is_one_line_and_valid_json(genctl, sandbox: Sandbox, par
 def test_a_non_finite_line_in_a_batch_sends_nothing_and_records_nothing(
     genctl, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    """README: a malformed line stops the batch before anything is sent, so no job is left unrecorded."""
+    """README: a line holding NaN fails alone — nothing is sent or recorded for it — and the others run."""
     batch = tmp_path / "b.jsonl"
     batch.write_text(
         '{"prompt": "a fox"}\n{"prompt": "a cat", "params": {"x": NaN}}\n{"prompt": "an owl"}\n',
         encoding="utf-8",
     )
     run = genctl("generate", "--batch", str(batch), "--no-validate", "--json", env=fal_env(sandbox))
-    assert run.exit_code == _exit("usage.invalid")
-    assert json.loads(run.stdout)["error"]["message"].startswith(f"{batch}:2: -p 'x:=NaN': ")
-    assert _posts(sandbox) == []
+    assert run.exit_code == _exit("generation.failed")
+    failed = [d for d in map(json.loads, run.stdout.splitlines()) if d.get("item") and not d["ok"]]
+    assert [d["item"]["line"] for d in failed] == [2]
+    assert failed[0]["error"]["message"].startswith(f"{batch}:2: -p 'x:=NaN': ")
+    assert len(_posts(sandbox)) == 2  # lines 1 and 3
     history = genctl("history", "--json", env=fal_env(sandbox))
-    assert (history.exit_code, json.loads(history.stdout)["count"]) == (0, 0)
+    assert (history.exit_code, json.loads(history.stdout)["count"]) == (0, 2)
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "1e999"])

@@ -196,7 +196,11 @@ def _usage_failure(exc: Exception, argv: list[str], root: Any = None) -> int:
 
 def _report(err: GenctlError) -> NoReturn:
     if out.debug:
-        traceback.print_exc(file=sys.stderr)
+        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
+        from genctl.http import redact_sent
+
+        # the chain quotes httpx's own texts (a status line a server sent back): mask every key sent (#12)
+        sys.stderr.write(redact_sent(traceback.format_exc()))
     if err.details.get("signal") == int(getattr(signal, "SIGPIPE", 13)):
         _silence_stdout()  # the reader left: the --json error would only break the pipe again
     try:

@@ -43,6 +43,9 @@ def run_batch_command(
             fix="Set [history] enabled = true (or remove it) in the config file.",
         )
     if dry_run:
+        invalid = next((item.invalid for item in items if item.invalid is not None), None)
+        if invalid is not None:
+            raise invalid  # a dry run shows every request or none: this one cannot be built
         for item in items:
             planned = build_curl(settings, item.request, on_notice=out.info)
             # One JSON line per item with --json (like the batch's results), else one curl line each.

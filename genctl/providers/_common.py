@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from genctl.errors import GenctlError, error
-from genctl.http import json_body, retry_hint, scrub_error
+from genctl.http import json_body, redact, retry_hint, scrub_error
 from genctl.providers import registry
 from genctl.timefmt import seconds
 
@@ -45,7 +45,7 @@ def read_error_body(response: httpx.Response) -> ErrorBody:
     data = json_body(response)
     if not isinstance(data, dict):
         text = json.dumps(data) if data is not None else _plain(response.text)
-        return ErrorBody(response.status_code, data, _short(text or f"HTTP {response.status_code}"))
+        return ErrorBody(response.status_code, data, _short(text or f"HTTP {response.status_code}", response))
     title = str_or_none(data.get("title"))
     kind = str_or_none(data.get("error_type"))
     fields: tuple[dict[str, str], ...] = ()
@@ -67,7 +67,8 @@ def read_error_body(response: httpx.Response) -> ErrorBody:
         fields = tuple(_replicate_field(item) for item in invalid if isinstance(item, dict))
     if not message:
         message = title or json.dumps(data)
-    return ErrorBody(response.status_code, data, _short(message), title=title, type=kind, fields=fields)
+    message = _short(message, response)
+    return ErrorBody(response.status_code, data, message, title=title, type=kind, fields=fields)
 
 
 def fields_message(fields: tuple[dict[str, str], ...]) -> str:
@@ -204,9 +205,19 @@ def _label(provider: str) -> str:
     return registry.label(provider)
 
 
-def _short(text: str) -> str:
-    text = " ".join(text.split())
+def _short(text: str, response: httpx.Response) -> str:
+    # The key is masked before the cut: a cut inside an echoed key leaves a head no redaction knows (#12).
+    text = redact(" ".join(text.split()), _sent_secrets(response))
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def _sent_secrets(response: httpx.Response) -> list[str]:
+    """The secret the request that `response` answers carried, if any (a hand-made response has none)."""
+    try:
+        value = response.request.headers.get("authorization", "")
+    except RuntimeError:
+        return []
+    return [value.partition(" ")[2]] if value else []
 
 
 def _plain(text: str) -> str:
