@@ -26,6 +26,7 @@ import queue
 import signal
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 FIELDS = ("prompt", "model", "provider", "params", "inputs", "name")
 _STOPPED_CODES = frozenset({"generation.canceled", "generation.aborted", "interrupted"})
 CANCEL_ALL = 5.0  # seconds for cancelling every running job once the batch is stopped
+SETTLE = 2.0  # seconds a stopped batch waits for the answers of submits already sent, before cancelling
 _SIGPIPE = int(getattr(signal, "SIGPIPE", 13))
 _EXAMPLE = '{"prompt": "a fox", "model": "fal-ai/flux/dev", "params": {"num_images": 2}, "name": "fox"}'
 
@@ -325,6 +327,7 @@ class _Workers:
         self.results: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.stop = threading.Event()
         self.running: dict[int, Job] = {}  # item number -> its accepted job, to cancel on Ctrl-C
+        self.submitting: set[int] = set()  # items whose paid submit is out, its answer not yet in
         self.lock = threading.Lock()
         self.client: httpx.Client | None = None
         self.history_on = settings.history_enabled
@@ -352,6 +355,7 @@ class _Workers:
             finally:
                 with self.lock:
                     self.running.pop(item.number, None)
+                    self.submitting.discard(item.number)
             self.results.put(("outcome", outcome))
 
     def _one(self, item: BatchItem, client: httpx.Client) -> ItemOutcome:
@@ -384,8 +388,18 @@ class _Workers:
         return ItemOutcome(item, report=report)
 
     def _event(self, item: BatchItem, event: Event) -> None:
-        if event.kind == "submitted" and event.job is not None:
+        if event.kind == "submitting":
             with self.lock:
+                if self.stop.is_set():  # stopped while this item was checked or uploaded: pay nothing more
+                    raise error(
+                        "interrupted",
+                        f"{item.title()} was not sent: the batch was stopped.",
+                        fix="Run the same command with --resume: it runs the items that did not succeed.",
+                    )
+                self.submitting.add(item.number)
+        elif event.kind == "submitted" and event.job is not None:
+            with self.lock:
+                self.submitting.discard(item.number)
                 self.running[item.number] = event.job
         elif event.kind in ("key", "history") and event.message:
             self.results.put(("warning", event.message))
@@ -432,6 +446,7 @@ class _Workers:
         cancelled as failed (`interrupted`), so `--resume` runs it again; a job whose cancel did not go
         through stays pending, for `--resume` to finish. Say what was left."""
 
+        self._settle()
         with self.lock:
             running = list(self.running.values())
         cancelled = 0
@@ -447,6 +462,17 @@ class _Workers:
             fix="Run the same command with --resume: it runs only the items that did not succeed.",
             details={"signal": signum} if signum is not None else None,
         )
+
+    def _settle(self) -> None:
+        """Wait (SETTLE s at most) for the answers of submits already out: each one then has its job id, is
+        recorded, and is cancelled with the rest. Left to the exit, such a submit stayed unconfirmed, and
+        --resume could not tell a job that exists from one that was never sent."""
+        end = time.monotonic() + SETTLE
+        while time.monotonic() < end:
+            with self.lock:
+                if not self.submitting:
+                    return
+            time.sleep(0.01)
 
     def _cancel(self, job: Job) -> bool:
         keys = [k for k in self.settings.providers[job.provider].keys if k.label == job.key_label]

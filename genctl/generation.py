@@ -435,6 +435,8 @@ def _run(
         def track(event: Event) -> None:
             nonlocal accepted, sent
             if event.kind == "submitting":
+                if on_event is not None:
+                    on_event(event)  # first: a stopped batch refuses the submit here, before anything is sent
                 sent = True
                 tracker.sending(
                     provider=resolved.provider.name,
@@ -462,7 +464,7 @@ def _run(
                     batch=request.batch,
                 )
             tracker.event(event)
-            if on_event is not None:
+            if on_event is not None and event.kind != "submitting":
                 on_event(event)
 
         try:
