@@ -101,7 +101,13 @@ class Key:
     def problem_text(self) -> tuple[str, str] | None:
         """(the one message for a key that could never work, its fix), as every command words it."""
         problem = self.format_problem
-        return None if problem is None else (f"{self} (from {self.source}) {problem[0]}.", problem[1])
+        return None if problem is None else (f"{self.described} {problem[0]}.", problem[1])
+
+    @property
+    def described(self) -> str:
+        """The key as messages name it: label, mask, and where it came from unless the label says so
+        ("env:FAL_KEY" does; a config label, "laptop", does not)."""
+        return f"{self}" if self.source in self.label else f"{self} (from {self.source})"
 
     def sendable(self) -> str:
         """The secret for an Authorization header; key.format (the key masked) when it could never work,

@@ -92,7 +92,9 @@ class HostileServer:
 
     @contextmanager
     def running(self) -> Iterator[HostileServer]:
-        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )  # shutdown() waits up to one poll: 0.5 s by default, on every test
         thread.start()
         try:
             yield self

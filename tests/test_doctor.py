@@ -61,9 +61,7 @@ def test_fal_key_without_colon(genctl, sandbox: Sandbox) -> None:
     assert run.exit_code == 1
     check = checks["keys.fal.env:FAL_KEY"]
     assert_check(check, "fail", "key.format", "'<key_id>:<key_secret>' (both halves, one colon)")
-    assert (
-        check["message"] == "env:FAL_KEY (0000…00e5) (from FAL_KEY) has no ':': it is one half of a fal key."
-    )
+    assert check["message"] == "env:FAL_KEY (0000…00e5) has no ':': it is one half of a fal key."
     # A key that could never work is never sent (issue 12): the finding is the key's text alone.
     assert "provider_said" not in (check["details"] or {})
 

@@ -17,7 +17,7 @@ from genctl.values import fingerprint
 OK, ADMIN = sk.FAL_KEY_OK, sk.FAL_KEY_ADMIN
 ZWSP = OK[:20] + "\u200b" + OK[20:]  # a zero-width space from a copy-paste, inside the key id
 ZWSP_MESSAGE = (
-    "env:FAL_KEY (0000…0001) (from FAL_KEY) has the character U+200B (zero width space) at position 21, "
+    "env:FAL_KEY (0000…0001) has the character U+200B (zero width space) at position 21, "
     "which no HTTP header can carry."
 )
 ZWSP_FIX = "Paste the key again from the provider's key page (copies from documents add such characters)."

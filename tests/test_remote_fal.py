@@ -254,3 +254,15 @@ def test_a_key_the_listing_refuses_does_not_stop_the_others(genctl, sandbox: San
         "Key env:FAL_KEY: fal refused key env:FAL_KEY (0000…0001) for this call (HTTP 403): Access denied "
         f"Fix: {ADMIN_FIX}"
     ]
+
+
+def test_a_listing_url_names_no_request_id() -> None:
+    from genctl.providers.fal_wire import request_id_of
+
+    def answer(url: str) -> httpx.Response:
+        return httpx.Response(403, request=httpx.Request("GET", url))
+
+    assert request_id_of(answer("https://api.fal.ai/v1/models/requests/search?limit=10")) is None
+    assert request_id_of(answer("https://api.fal.ai/v1/models/requests/by-endpoint")) is None
+    queue = "https://queue.fal.run/fal-ai/flux/requests/3f7c/status"
+    assert request_id_of(answer(queue)) == "3f7c"

@@ -163,9 +163,6 @@ def _refused(err: GenctlError) -> GenctlError:
     billing events, yet the issue and fal-api.md §3.2 group them with the ADMIN reads; no recorded exchange
     shows either answer, so a 403 is taken as the scope refusal and every other key is still asked.
     """
-    if err.provider == registry.FAL.name and err.request_id in ("search", "by-endpoint"):
-        # fal_wire.request_id_of reads `/v1/models/requests/search` as a queue URL's …/requests/{id}
-        err = dataclasses.replace(err, request_id=None)
     if err.provider != registry.FAL.name or err.http_status != 403 or err.code != "key.scope":
         return err
     return dataclasses.replace(

@@ -45,6 +45,7 @@ CANCEL_ERROR_TYPES = frozenset({"client_cancelled", "client_disconnected"})
 # fal's runtime answers an unknown path of a known app with this (fal-api.md §2.2, turn-2 correction).
 _PATH_NOT_FOUND = re.compile(r"^Path (/\S*) not found$")
 _APP_OF_REQUEST = re.compile(r"^/(.+)/requests/([^/]+)(?:/.*)?$")
+_PLATFORM_REQUESTS = re.compile(r"/v1/models/requests/")  # the platform API's listings, not a queue URL
 _ERROR_KEYS = frozenset({"detail", "error_type", "status", "request_id"})  # an error body and nothing else
 _MEDIA_KEYS = ("images", "image", "video", "videos", "audio", "audio_file", "audios", "file", "files")
 
@@ -187,7 +188,10 @@ def request_id_of(response: httpx.Response) -> str | None:
     header: str | None = response.headers.get("x-fal-request-id")
     if header:
         return header
-    match = _APP_OF_REQUEST.match(request_path(response))
+    path = request_path(response)
+    if _PLATFORM_REQUESTS.search(path):
+        return None  # `/v1/models/requests/search` and `/by-endpoint` list requests: no id in the path
+    match = _APP_OF_REQUEST.match(path)
     return match.group(2) if match else None
 
 

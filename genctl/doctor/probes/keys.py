@@ -38,7 +38,7 @@ def probes(ctx: DoctorContext) -> list[Probe]:
 
 def shape_finding(key: Key) -> Finding | None:
     """What the key's text alone shows: certainly wrong (fail) or merely unusual (warn); None when fine."""
-    where = f"{key} (from {key.source})"
+    where = key.described
     if (problem := key.problem_text()) is not None:
         return Finding("key.format", "fail", *problem)
     if (warning := key.shape_warning) is not None:
