@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -98,6 +99,15 @@ class SandboxServer(ThreadingHTTPServer):
         with self._open_lock:
             self._open.add(request)
         super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-answer (genctl cancelling a download, a timeout) is routine here: say so
+        in the log. socketserver's default prints a traceback on stderr, which in-process is genctl's own."""
+        kind = sys.exc_info()[0]
+        if kind is not None and issubclass(kind, ConnectionError | TimeoutError):
+            log.debug("%s went away mid-answer (%s)", client_address[0], kind.__name__)
+            return
+        log.warning("sandbox: error answering %s", client_address[0], exc_info=True)
 
     def shutdown_request(self, request: Any) -> None:
         with self._open_lock:
