@@ -202,10 +202,7 @@ class History:
             "batch_file": None if batch is None else batch.file,
             "batch_item": None if batch is None else batch.item,
         }
-        names = ", ".join(row)
-        marks = ", ".join(f":{name}" for name in row)
-        with self._connect(write=True) as conn:
-            conn.execute(f"INSERT OR REPLACE INTO jobs ({names}) VALUES ({marks})", row)
+        self._insert(row, verb="INSERT OR REPLACE")
 
     def add_unconfirmed(
         self,
@@ -242,11 +239,14 @@ class History:
             "batch_file": None if batch is None else batch.file,
             "batch_item": None if batch is None else batch.item,
         }
+        self._insert(row, verb="INSERT")
+        return placeholder
+
+    def _insert(self, row: dict[str, Any], *, verb: str) -> None:
         names = ", ".join(row)
         marks = ", ".join(f":{name}" for name in row)
         with self._connect(write=True) as conn:
-            conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", row)
-        return placeholder
+            conn.execute(f"{verb} INTO jobs ({names}) VALUES ({marks})", row)
 
     def confirm(self, placeholder: str, job: Job) -> None:
         """The unconfirmed row `placeholder` becomes the row of `job` (status `submitted`, its id and URLs);
