@@ -240,3 +240,18 @@ def test_a_key_pasted_into_the_wrong_setting_is_quoted_masked(genctl, home: Path
         f"not what looks like a {label} key ({mask(key, provider)})"
     )
     assert_clean(run.stdout + run.stderr, "config show")
+
+
+def test_a_keyless_retry_answer_quoting_the_refused_key_leaks_nothing(
+    genctl, box: Sandbox, hermetic_env: Path
+) -> None:
+    """fal's platform API refuses the key (401), genctl asks once more without it (the listing is public),
+    and that answer quotes the key it was sent the first time: it is masked as well."""
+    platform = r"/fal/api/v1/models$"
+    box.inject(Fault.http(401, {"detail": "No user found"}, provider="fal", key=FAL_SECRET, path=platform))
+    box.inject(Fault.http(500, {"detail": f"boom: {echo_of(FAL_SECRET)}"}, provider="fal", path=platform))
+    run = run_clean(genctl, hermetic_env, "models", "show", "fal-ai/flux/dev", env=planted_env(box))
+    assert run.exit_code in EXITS - {0}, (run.exit_code, run.stderr)
+    assert box.count(platform) >= 2  # the keyed try and the keyless one
+    shown = mask(FAL_SECRET, "fal")
+    assert f"{shown} {shown}" in run.stdout + run.stderr, run.stderr

@@ -18,6 +18,7 @@ from genctl import deadline
 from genctl.errors import CredentialError, GenctlError, ModelError, error
 from genctl.providers import fal_catalog as fc
 from genctl.providers import replicate_catalog as rc
+from genctl.providers._common import scrub
 from genctl.providers.base import ModelInfo, Price
 from genctl.providers.fal import FalProvider, app_splits, split_endpoint
 from genctl.providers.replicate import parse_model_ref
@@ -164,7 +165,10 @@ class FalSource:
             if key is None:
                 raise
             log.debug("fal refused the key on the platform API; retrying without it")
-            return self.f.send("fal", build(None), policy, key=None, model=model)
+            try:
+                return self.f.send("fal", build(None), policy, key=None, model=model)
+            except GenctlError as err:  # the answer to the keyless try may still quote the refused key
+                raise scrub(err, key) from None
 
     def models(self, query: str | None, category: str | None, limit: int | None) -> list[ModelInfo]:
         return self.search(query, category, limit)
