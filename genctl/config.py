@@ -126,9 +126,15 @@ def for_sandbox(settings: Settings, env: Mapping[str, str]) -> Settings:
         **settings.origins,
         **{f"providers.{p}.{url}": "flag" for p in providers for url in DEFAULT_URLS[p]},
     }
-    # A job of an in-process emulator cannot be recovered once the process ends: keep it out of history.
+    # A job of an in-process emulator cannot be recovered once the process ends: keep it out of history;
+    # and its demo keys out of the user's key state.
     return replace(
-        settings, providers=providers, origins=origins, history_enabled=False, catalog_cache="sandbox"
+        settings,
+        providers=providers,
+        origins=origins,
+        history_enabled=False,
+        catalog_cache="sandbox",
+        key_state_shared=False,
     )
 
 

@@ -97,6 +97,9 @@ class Settings:
     catalog_cache: str | None = None
     concurrency: int = 4  # `generate --batch`: items run at once
     history_enabled: bool = True  # [history] enabled: record every job (genctl.history)
+    # Whether key rotation and failures are shared with other runs through the state dir; not for --sandbox,
+    # whose demo keys have no business in the user's key state.
+    key_state_shared: bool = True
     # [defaults] fallback: providers a generation may move on to, in order (None: no fallback).
     fallback: tuple[str, ...] | None = None
     max_cost: float | None = (

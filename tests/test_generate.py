@@ -181,3 +181,10 @@ def test_sandbox_jobs_stay_out_of_history(genctl, hermetic_env: Path) -> None:
     assert run.exit_code == 0, run.stderr
     history = genctl("history", "--json")
     assert json.loads(history.stdout)["jobs"] == []
+
+
+def test_sandbox_runs_leave_the_key_state_alone(genctl, hermetic_env: Path) -> None:
+    """The demo keys' rotation and checks stay in the run: the user's keys.json never hears of them."""
+    assert genctl("generate", "--sandbox", "a fox", "--json").exit_code == 0
+    assert genctl("keys", "status", "--check", "--sandbox", "--json").exit_code == 0
+    assert not (hermetic_env / "state" / "keys.json").exists()

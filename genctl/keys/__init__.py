@@ -308,4 +308,5 @@ def pool_for(settings: Settings, provider: str, *, store: KeyStore | None = None
     """The pool of `provider`'s configured keys, persisted in the state dir (or `store`)."""
 
     keys = settings.providers[provider].keys
-    return KeyPool(provider, keys, store=store or KeyStore(), cooldown=settings.key_cooldown)
+    store = store or KeyStore(memory=not settings.key_state_shared)
+    return KeyPool(provider, keys, store=store, cooldown=settings.key_cooldown)

@@ -144,11 +144,18 @@ class KeyStore:
     and failures with other runs.
     """
 
-    def __init__(self, folder: Path | None = None, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        folder: Path | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        memory: bool = False,
+    ) -> None:
         self.folder = folder if folder is not None else paths.state_dir()
         self.clock = clock
         self.problem: str | None = None
-        self._memory: dict[str, Any] | None = None  # the state, once the disk has refused it
+        # The state, once the disk has refused it; from the start with `memory` (the sandbox's demo keys).
+        self._memory: dict[str, Any] | None = {} if memory else None
 
     @property
     def path(self) -> Path:
