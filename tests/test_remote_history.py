@@ -6,9 +6,10 @@ import json
 import urllib.parse
 
 import httpx
+import pytest
 
 from genctl.sandbox import Sandbox
-from genctl.sandbox.keys import REPLICATE_TOKEN_OK
+from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
 from tests.support import replicate_env
 
 MODEL = "black-forest-labs/flux-schnell"
@@ -74,3 +75,27 @@ def test_since_goes_to_replicate_as_created_after(genctl, sandbox: Sandbox) -> N
     assert [r["request_id"] for r in json.loads(run.stdout)["requests"]] == [new]
     [listed] = [r for r in sandbox.requests if r.path == "/replicate/v1/predictions" and r.method == "GET"]
     assert list(urllib.parse.parse_qs(listed.query)) == ["created_after"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("history", "--remote", "replicate", "--json"),
+        ("result", "00000000-dead-beef-0000-000000000000", "-m", "fal-ai/flux/dev", "--json"),
+    ],
+)  # each costs the retries of a refused GET (about 4 s): one listing, one look-up
+def test_a_provider_that_cannot_be_reached_is_one_line_not_a_traceback(genctl, args: tuple[str, ...]) -> None:
+    closed = "http://127.0.0.1:9"  # the discard port: nothing listens
+    env = {
+        "REPLICATE_API_TOKEN": REPLICATE_TOKEN_OK,
+        "GENCTL_REPLICATE_API_URL": f"{closed}/replicate",
+        "FAL_KEY": FAL_KEY_OK,
+        "GENCTL_FAL_API_URL": f"{closed}/fal/api",
+        "GENCTL_FAL_QUEUE_URL": f"{closed}/fal/queue",
+    }
+    run = genctl(*args, env=env)
+    assert run.exit_code == 7, run.stderr
+    assert "Traceback" not in run.stderr
+    error = json.loads(run.stdout)["error"]
+    assert error["code"] == "network.connect"
+    assert error["message"].startswith("Cannot connect to ")

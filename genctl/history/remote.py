@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from genctl import aliases
 from genctl.errors import GenctlError, usage
-from genctl.http import make_client
+from genctl.http import RetryPolicy, make_client, send
 from genctl.keys import iso
 from genctl.providers import registry
 from genctl.providers.factory import get_provider
@@ -140,7 +140,7 @@ def _pages(
             request = fal_list_request(api_url, key, query.model, cursor=where, limit=size, start=start)
         else:
             request = fal_search_request(api_url, key, cursor=where, limit=size)
-        response = client.request(request.method, request.url, headers=request.headers, params=request.params)
+        response = _send(client, request, provider)
         if not response.is_success:
             raise _refused(get_provider(provider, chosen).error_from_response(response, key=key))
         page = parse(provider, response)
@@ -216,7 +216,7 @@ def adopt(settings: Settings, history: History, request_id: str, *, endpoint: st
     with make_client(timeout=chosen.timeout, connect_timeout=chosen.connect_timeout) as client:
         for key in chosen.keys:
             request = replicate_get_request(api_url, key, request_id)
-            response = client.request(request.method, request.url, headers=request.headers)
+            response = _send(client, request, chosen.name)
             if response.status_code == 404:
                 continue  # another account's, or no such prediction
             if not response.is_success:
@@ -245,7 +245,7 @@ def _adopt_fal(settings: Settings, history: History, request_id: str, endpoint: 
     with make_client(timeout=chosen.timeout, connect_timeout=chosen.connect_timeout) as client:
         for key in chosen.keys:
             listing = fal_list_request(api_url, key, endpoint, request_id=request_id, payloads=True, limit=1)
-            response = _send(client, listing)
+            response = _send(client, listing, provider.name)
             if not response.is_success:
                 continue  # refused or not understood: the queue is asked below
             for item in parse_fal_page(provider.name, response).requests:
@@ -257,7 +257,7 @@ def _adopt_fal(settings: Settings, history: History, request_id: str, endpoint: 
         refused: GenctlError | None = None
         for key in chosen.keys:
             job = fal_job(provider, endpoint, request_id, key)
-            response = _send(client, provider.status_request(job, key=key, logs=False))
+            response = _send(client, provider.status_request(job, key=key, logs=False), provider.name)
             if response.is_success:
                 _record(history, job, key, None)
                 return True
@@ -271,8 +271,10 @@ def _adopt_fal(settings: Settings, history: History, request_id: str, endpoint: 
     return False
 
 
-def _send(client: httpx.Client, request: HttpRequest) -> httpx.Response:
-    return client.request(request.method, request.url, headers=request.headers, params=request.params)
+def _send(client: httpx.Client, request: HttpRequest, provider: str) -> httpx.Response:
+    """A listing or look-up GET through genctl.http: retried when safe, bounded, keys redacted, and a host
+    that cannot be reached a one-line error (network.*) instead of httpx's exception."""
+    return send(client, request, policy=RetryPolicy(), provider=provider)
 
 
 def _record(history: History, job: Job, key: Key, inputs: dict[str, Any] | None) -> None:

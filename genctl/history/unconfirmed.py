@@ -26,7 +26,7 @@ import httpx
 from genctl import deadline as limits
 from genctl.errors import GenctlError, error, usage
 from genctl.history.remote import list_remote
-from genctl.http import make_client
+from genctl.http import RetryPolicy, make_client, send
 from genctl.keys import timestamp
 from genctl.providers import registry
 from genctl.providers.factory import get_provider
@@ -161,7 +161,7 @@ def _job_of(
         # The prediction echoes its input as sent (replicate-api.md §1.4; the recorded creates show the
         # same object back): the fingerprint tells jobs apart.
         ask = replicate_get_request(api_url, key, request_id)
-        response = client.request(ask.method, ask.url, headers=ask.headers)
+        response = send(client, ask, policy=RetryPolicy(), provider=record.provider)
         if not response.is_success:
             raise provider.error_from_response(response, key=key)
         job, _ = provider.parse_submit(response, model=record.model, key=key)
