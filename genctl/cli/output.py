@@ -52,8 +52,8 @@ class _Whole:
             yield
         finally:
             self._depth -= 1
-        then, self._deferred = (self._deferred, None) if self._depth == 0 else (None, self._deferred)
-        if then is not None:
+        if self._depth == 0 and self._deferred is not None:
+            then, self._deferred = self._deferred, None
             then()
 
 
