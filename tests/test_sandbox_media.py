@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from genctl.sandbox import Fault, Sandbox, media
 from genctl.sandbox.keys import FAL_KEY_OK
@@ -79,6 +81,24 @@ def test_same_prompt_and_seed_give_identical_bytes(http: httpx.Client) -> None:
     assert image_bytes(http, {"prompt": "a blue barn", "seed": 11}) != first
     many = image_bytes(http, {"prompt": "a red barn", "seed": 11, "num_images": 3})
     assert len(set(many)) == 3 and many[0] == first[0]
+
+
+@given(st.binary(max_size=300), st.binary(max_size=3000))
+def test_adler32_of_joined_bytes_comes_from_the_parts(first: bytes, second: bytes) -> None:
+    combined = media._adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
+    assert combined == zlib.adler32(first + second)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1, 1), (7, 3), (5, 8), (512, 17), (1024, 768)])
+def test_a_png_is_its_keys_rows_then_the_rows_its_size_shares(width: int, height: int) -> None:
+    own = max(1, height // 8)
+    first, second = (
+        parse_png(media.png_bytes(width, height, b"one")),
+        parse_png(media.png_bytes(width, height, b"two")),
+    )
+    assert first[:2] == second[:2] == (width, height)  # every CRC, the inflate and its Adler-32 checked
+    assert first[2][:own] != second[2][:own]
+    assert first[2][own:] == second[2][own:]
 
 
 def test_png_generation_is_fast() -> None:
