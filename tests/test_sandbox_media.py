@@ -101,6 +101,10 @@ def test_a_png_is_its_keys_rows_then_the_rows_its_size_shares(width: int, height
     assert first[2][own:] == second[2][own:]
 
 
+def test_a_png_with_no_rows_is_still_a_png() -> None:
+    assert parse_png(media.png_bytes(3, 0, b"empty")) == (3, 0, [])
+
+
 def test_png_generation_is_fast() -> None:
     started = time.perf_counter()
     data = media.png_bytes(1024, 1024, b"speed")
