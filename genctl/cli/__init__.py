@@ -1,7 +1,8 @@
-"""The genctl app: composes the command groups and holds the one error handler (`main`).
+"""The genctl app: the root group, its options, and the one error handler (`main`).
 
-Only Typer and the command modules are imported here; each command imports the core (httpx, the SDKs)
-inside its function, so `genctl --help` stays fast.
+Only Typer is imported here. The commands are listed in genctl/cli/tree.py and each is imported and built
+when argv names it; each command imports the core (httpx, the SDKs) inside its function, so
+`genctl --help` stays fast.
 """
 
 from __future__ import annotations
@@ -13,27 +14,16 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
 
 from genctl import __version__
-from genctl.cli import common
-from genctl.cli.config import config_app
-from genctl.cli.doctor import doctor
-from genctl.cli.generate import generate
-from genctl.cli.history import history_command, result_command
-from genctl.cli.keys import keys_app
-from genctl.cli.models import models_app
+from genctl.cli import tree
 from genctl.cli.output import out, whole
-from genctl.cli.sandbox import sandbox_app
-from genctl.cli.spend import usage_command
-from genctl.cli.topics import help_app
 from genctl.errors import GenctlError, error
 
 # The signals that end genctl like Ctrl-C: `timeout`, `docker stop`, Kubernetes and CI cancellation send
@@ -93,8 +83,9 @@ def _watch_reader() -> None:
     threading.Thread(target=watch, name="genctl-stdout-reader", daemon=True).start()
 
 
-class _Group(TyperGroup):
-    """The root group: the one place a GenctlError becomes `Error: …` / `Fix: …` and its exit code."""
+class _Group(tree.LazyGroup):
+    """The root group, its commands built as they are looked up (`tree.py`): the one place a GenctlError
+    becomes `Error: …` / `Fix: …` and its exit code."""
 
     def main(
         self,
@@ -197,6 +188,9 @@ def _usage_failure(exc: Exception, argv: list[str], root: Any = None) -> int:
 def _report(err: GenctlError) -> NoReturn:
     if out.debug:
         # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
+        import traceback
+
+        # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
         from genctl.http import redact_sent
 
         # the chain quotes httpx's own texts (a status line a server sent back): mask every key sent (#12)
@@ -225,23 +219,9 @@ app = typer.Typer(
         genctl doctor
     """,
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-    rich_markup_mode=None,
+    **tree.SETTINGS,
 )
-
-
-RESULT_HELP = """Fetch a recorded job's status and outputs again (a killed run, --no-wait), and save the
-outputs that are missing.
-
-Examples:
-
-    genctl result 7f0a9731
-
-    genctl result 7f0a9731 --wait -o out/
-
-    genctl result 7f0a9731 --json
-"""
 
 
 def _version(value: bool) -> None:
@@ -269,28 +249,10 @@ def _root(
     out.reset()
     if debug or out.debug:
         out.enable_debug()
+    # Lazy import, for start-up: `genctl --help` loads only what it needs (tests/test_startup.py).
+    from genctl.cli import common
+
     common.options.config_path = config
-
-
-# Each command's --help is its docstring (with its Examples); short_help is its line in `genctl --help`.
-app.command(
-    "generate",
-    short_help="Generate an image, video or audio file from a prompt.",
-    no_args_is_help=True,
-)(generate)
-app.command("history", short_help="List recorded jobs, newest first; --clear deletes them.")(history_command)
-app.command("result", help=RESULT_HELP, short_help="Fetch a recorded job's outputs again.")(result_command)
-app.command("usage", short_help="What jobs cost: genctl's record next to the provider's billing view.")(
-    usage_command
-)
-app.command("doctor", short_help="Diagnose keys, models and connectivity; say what is wrong and the fix.")(
-    doctor
-)
-app.add_typer(config_app, name="config")
-app.add_typer(keys_app, name="keys")
-app.add_typer(models_app, name="models")
-app.add_typer(sandbox_app, name="sandbox")
-app.add_typer(help_app, name="help")
 
 
 def main() -> None:
