@@ -141,6 +141,17 @@ def test_http_control_api_drives_a_sandbox(sandbox: Sandbox, http: httpx.Client)
     assert http.get("/_sandbox/cancels").json() == {"cancels": []}
 
 
+def test_the_control_api_says_which_process_the_sandbox_is_and_its_cpu(http: httpx.Client) -> None:
+    import os
+
+    before = http.get("/_sandbox/process").json()
+    sum(range(2_000_000))  # this process's CPU: the sandbox of the tests runs in it
+    after = http.get("/_sandbox/process").json()
+    assert before.keys() == after.keys() == {"pid", "cpu_seconds"}
+    assert before["pid"] == after["pid"] == os.getpid()
+    assert 0 < before["cpu_seconds"] < after["cpu_seconds"]
+
+
 def test_response_delay_applies_to_every_response(sandbox: Sandbox, http: httpx.Client) -> None:
     sandbox.configure(response_delay=0.1)
     started = time.monotonic()

@@ -8,6 +8,8 @@
     GET    /_sandbox/configure   the config; POST a JSON object of settings to change
     POST   /_sandbox/keys        {"provider", "key", "state", "account", "scope", "balance"}
     GET    /_sandbox/health      {"ok": true}
+    GET    /_sandbox/process     {"pid", "cpu_seconds"}: the process the sandbox runs in, and the CPU it has
+                                 used so far (benchmarks/batch.py reads a sandbox child's share of a run)
 Control requests are neither recorded nor subject to faults.
 """
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import time
 from collections.abc import Callable
 
 from genctl.sandbox.faults import Fault, FaultSet
@@ -37,6 +41,8 @@ def _route(req: Request, ctx: Context, faults: FaultSet) -> Response:
     path, method = req.sub.rstrip("/"), req.method
     if path == "/health":
         return json_response(200, {"ok": True})
+    if path == "/process":
+        return json_response(200, {"pid": os.getpid(), "cpu_seconds": time.process_time()})
     if path == "/faults":
         if method == "POST":
             data = req.json()
