@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import tracemalloc
 import wave
 import zlib
@@ -105,12 +104,10 @@ def test_a_png_with_no_rows_is_still_a_png() -> None:
     assert parse_png(media.png_bytes(3, 0, b"empty")) == (3, 0, [])
 
 
-def test_png_generation_is_fast() -> None:
-    started = time.perf_counter()
-    data = media.png_bytes(1024, 1024, b"speed")
-    elapsed = time.perf_counter() - started
-    assert parse_png(data)[:2] == (1024, 1024)
-    assert elapsed < 0.25  # typically ~15 ms; generous for slow CI machines
+def test_a_megapixel_png_decodes_whole() -> None:
+    """How fast the fake draws is measured by benchmarks/sandbox_media.py, not asserted here."""
+    width, height, rows = parse_png(media.png_bytes(1024, 1024, b"speed"))
+    assert (width, height, len(rows)) == (1024, 1024, 1024)
 
 
 def test_wav_and_mp4_outputs(http: httpx.Client) -> None:
@@ -151,7 +148,6 @@ def test_big_output_streams_50_mb_without_buffering(sandbox: Sandbox, http: http
     assert isinstance(images, list)
     url = images[0]["url"]
     tracemalloc.start()
-    started = time.perf_counter()
     total = 0
     try:
         with http.stream("GET", url) as response:
@@ -164,7 +160,6 @@ def test_big_output_streams_50_mb_without_buffering(sandbox: Sandbox, http: http
         tracemalloc.stop()
     assert total == size
     assert peak < 16 * 1024 * 1024  # server and client together never hold the 50 MB
-    assert time.perf_counter() - started < 10
 
 
 def test_big_video_reports_its_size(http: httpx.Client) -> None:
