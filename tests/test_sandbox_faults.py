@@ -191,3 +191,28 @@ def test_env_points_every_host_at_the_sandbox(sandbox: Sandbox) -> None:
         "GENCTL_REPLICATE_API_URL": f"{sandbox.url}/replicate/v1",
     }
     assert sandbox.url.startswith("http://127.0.0.1:") and sandbox.port > 0
+
+
+def test_a_barrier_serves_requests_sent_together_and_refuses_one_sent_alone(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    sandbox.inject(Fault.barrier(3, timeout=10.0, provider="replicate", path=r"/account$"))
+    headers = {"Authorization": f"Bearer {REPLICATE_TOKEN_OK}"}
+    answers: list[int] = []
+
+    def ask() -> None:
+        with httpx.Client(base_url=http.base_url) as own:
+            answers.append(own.get("/replicate/v1/account", headers=headers).status_code)
+
+    workers = [threading.Thread(target=ask) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert answers == [200, 200, 200]
+
+    sandbox.clear_faults()
+    sandbox.inject(Fault.barrier(2, timeout=0.2, provider="replicate", path=r"/account$"))
+    alone = http.get("/replicate/v1/account", headers=headers)
+    assert alone.status_code == 504
+    assert alone.json() == {"detail": "sandbox barrier: 2 requests at once were expected within 0.2 s"}

@@ -17,7 +17,16 @@ from genctl.sandbox.keys import fingerprint
 from genctl.sandbox.wire import Response
 
 FaultAction = Literal[
-    "respond", "delay", "drop", "drop_mid_body", "hang", "trickle", "reset", "redirect_loop", "rewrite"
+    "respond",
+    "delay",
+    "drop",
+    "drop_mid_body",
+    "hang",
+    "trickle",
+    "reset",
+    "redirect_loop",
+    "rewrite",
+    "barrier",
 ]
 
 
@@ -39,6 +48,10 @@ class Fault:
     sends the real answer (or `body`) one byte per `interval` seconds; "reset" aborts the connection with
     a TCP RST; "redirect_loop" answers 302 to the same URL; "rewrite" distorts the real answer (`variant`
     "empty_output", "gzip_garbage" or "no_units").
+
+    "barrier" holds each matching request until `parties` of them are held at once, then serves them all
+    normally: a test that they were sent concurrently, with no clock. When `delay` seconds pass first, the
+    requests held answer 504 with a body that says how many came.
     """
 
     action: FaultAction = "respond"
@@ -56,6 +69,7 @@ class Fault:
     after_events: int | None = None
     interval: float = 0.1
     variant: str | None = None
+    parties: int = 0
     id: str = field(default_factory=lambda: "fault-" + uuid.uuid4().hex[:8])
     fired: int = 0
 
@@ -167,6 +181,11 @@ class Fault:
         return cls(action="delay", delay=seconds, **match)
 
     @classmethod
+    def barrier(cls, parties: int, timeout: float = 5.0, **match: Any) -> Fault:
+        """Serve matching requests only once `parties` of them wait at once (else 504 after `timeout`)."""
+        return cls(action="barrier", parties=parties, delay=timeout, **match)
+
+    @classmethod
     def drop(cls, **match: Any) -> Fault:
         return cls(action="drop", **match)
 
@@ -256,6 +275,7 @@ class Fault:
             "nginx": cls.nginx,
             "cloudflare": cls.cloudflare,
             "slow": cls.slow,
+            "barrier": cls.barrier,
             "drop": cls.drop,
             "drop_mid_body": cls.drop_mid_body,
             "hang": cls.hang,
@@ -310,6 +330,23 @@ class FaultSet:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
+        self._barriers: dict[str, threading.Barrier] = {}
+
+    def meet(self, fault: Fault) -> Response | None:
+        """Wait at `fault`'s barrier: None once `parties` requests meet there, else the 504 to send."""
+        with self._lock:
+            barrier = self._barriers.setdefault(fault.id, threading.Barrier(fault.parties))
+        try:
+            barrier.wait(fault.delay)
+            return None
+        except threading.BrokenBarrierError:
+            with self._lock:  # the next requests meet at a fresh barrier
+                if self._barriers.get(fault.id) is barrier:
+                    del self._barriers[fault.id]
+            detail = f"sandbox barrier: {fault.parties} requests at once were expected within {fault.delay} s"
+            return Response(
+                504, {"Content-Type": "application/json"}, json.dumps({"detail": detail}).encode()
+            )
 
     def add(self, fault: Fault) -> Fault:
         with self._lock:

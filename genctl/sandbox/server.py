@@ -172,6 +172,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         action = fault.action if fault is not None else None
         if fault is not None and action == "delay":
             req.wait(fault.delay)
+        refused = self.server.faults.meet(fault) if fault is not None and action == "barrier" else None
         if action in ("drop", "hang", "reset"):
             self._record(req, host, provider, raw_key, None, started, fault)
             if action == "hang":
@@ -182,7 +183,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             else:
                 self._drop()
             return
-        if fault is not None and (action == "respond" or (action == "trickle" and fault.body is not None)):
+        if refused is not None:
+            response = refused
+        elif fault is not None and (action == "respond" or (action == "trickle" and fault.body is not None)):
             response = fault.response()
         elif fault is not None and action == "redirect_loop":
             response = hostile.redirect_loop(req)
