@@ -11,7 +11,7 @@ They let a test (or a person at a shell) steer one job through the real CLI with
     [sandbox:big=52428800]    every output file is exactly that many bytes, streamed 1 MiB at a time
     [sandbox:data_uri]        outputs are data: URIs instead of URLs
     [sandbox:latency=2.5]     this job is not done before submit + 2.5 s (wall clock)
-    [sandbox:queue=3]         this job spends 3 status reads IN_QUEUE (positions 2, 1, 0)
+    [sandbox:queue=3]         the submit answers queue_position 3, then 3 status reads IN_QUEUE: 2, 1, 0
     [sandbox:progress=4]      ... then 4 reads IN_PROGRESS, each adding a "step k/4" log line
     [sandbox:infra=startup_timeout]  fal: the job ends in that infrastructure error (fal_errors.INFRA types)
     [sandbox:early_output]    Replicate `Prefer: wait`: answer `processing` with the output already filled
