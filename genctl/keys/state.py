@@ -33,7 +33,6 @@ from typing import Any, Literal
 
 from genctl import deadline, filelock, paths
 
-
 # One lock per state folder for the threads of this process (a batch's workers), taken before the flock: the
 # threads queue on it and are woken in turn, rather than each polling the file lock every POLL seconds
 # (32 workers each slept ~3 polls per item on it: strace, benchmarks/batch.py at --concurrency 32).
