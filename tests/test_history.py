@@ -216,10 +216,10 @@ def test_concurrent_writers_lose_nothing(hermetic_env: Path) -> None:
     ]
     results = [proc.communicate(timeout=60) for proc in procs]
     assert [proc.returncode for proc in procs] == [0] * 6, results
-    assert all(stderr == "" for _, stderr in results)
+    assert [stderr for _, stderr in results] == [""] * 6
     found = rows(hermetic_env)
-    assert len(found) == 240
-    assert {r.request_id for r in found} == {f"{n}-{i}" for n in range(6) for i in range(40)}
+    missing = {f"{n}-{i}" for n in range(6) for i in range(40)} - {r.request_id for r in found}
+    assert (len(found), sorted(missing)) == (240, [])
     assert {r.status for r in found} == {"succeeded"}
     assert all(r.outputs == [{"url": "u", "path": None}] for r in found)
 
