@@ -13,11 +13,10 @@ keeps comments too. Each edit is checked: the new text must parse (tomllib) to e
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -139,14 +138,10 @@ def _locked(path: Path, *, hold: bool) -> Iterator[Path]:
         yield target
         return
     lock = target.parent / f".{target.name}.lock"
-    try:
-        paths.ensure_private_dir(target.parent)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise _unwritable(target, exc) from exc
-    try:
+    with ExitStack() as stack:
         try:
-            filelock.acquire(fd, wait=LOCK_WAIT)
+            paths.ensure_private_dir(target.parent)
+            stack.enter_context(filelock.held(lock, wait=LOCK_WAIT))
         except filelock.Busy as exc:
             why = "before --timeout ran out" if exc.by_deadline else f"for {LOCK_WAIT:g} s"
             raise error(
@@ -154,9 +149,9 @@ def _locked(path: Path, *, hold: bool) -> Iterator[Path]:
                 f"Another genctl is editing {target}: it held {lock} {why}.",
                 fix="Let the other `genctl keys` command finish, then run this one again.",
             ) from None
+        except OSError as exc:
+            raise _unwritable(target, exc) from exc
         yield target
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def _text(target: Path) -> str:

@@ -21,38 +21,15 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import stat
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from genctl import deadline, filelock, paths
-
-# One lock per state folder for the threads of this process (a batch's workers), taken before the flock: the
-# threads queue on it and are woken in turn, rather than each polling the file lock every POLL seconds
-# (32 workers each slept ~3 polls per item on it: strace, benchmarks/batch.py at --concurrency 32).
-_THREAD_LOCKS: dict[str, threading.Lock] = {}
-_THREAD_LOCKS_GUARD = threading.Lock()
-
-
-def _thread_lock(folder: Path) -> threading.Lock:
-    with _THREAD_LOCKS_GUARD:
-        return _THREAD_LOCKS.setdefault(os.path.abspath(folder), threading.Lock())
-
-
-def _lock(fd: int) -> None:
-    try:
-        filelock.acquire(fd, wait=LOCK_WAIT)
-    except filelock.Busy as exc:
-        if exc.by_deadline:
-            raise deadline.passed("waiting for the key-state lock (another genctl holds it)") from None
-        raise TimeoutError(f"another process held {LOCK_FILE} for {LOCK_WAIT:g} s") from None
-
 
 log = logging.getLogger("genctl.keys.state")
 
@@ -216,45 +193,24 @@ class KeyStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
+        """The key-state lock for the block; a lock that cannot be had (an unwritable folder, a holder stuck
+        past LOCK_WAIT) costs the disk, not the run: the state is advisory (`_give_up_disk`)."""
         if self._memory is not None:
             yield
             return
-        among_threads = _thread_lock(self.folder)
-        left = deadline.remaining()
-        wait = LOCK_WAIT if left is None else max(0.0, min(LOCK_WAIT, left))
-        if not among_threads.acquire(timeout=wait):
-            if deadline.expired():
-                raise deadline.passed("waiting for the key-state lock (another thread holds it)")
-            self._give_up_disk(TimeoutError(f"another thread held {LOCK_FILE} for {LOCK_WAIT:g} s"))
-            yield
-            return
-        try:
-            with self._file_locked():
-                yield
-        finally:
-            among_threads.release()
-
-    @contextmanager
-    def _file_locked(self) -> Iterator[None]:
-        fd: int | None = None
-        if self._memory is None:
+        with ExitStack() as stack:
             try:
                 paths.ensure_private_dir(self.folder)
-                fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+                stack.enter_context(filelock.held(self.folder / LOCK_FILE, wait=LOCK_WAIT))
+            except filelock.Busy as exc:
+                if exc.by_deadline:
+                    raise deadline.passed(
+                        "waiting for the key-state lock (another genctl holds it)"
+                    ) from None
+                self._give_up_disk(TimeoutError(f"another process held {LOCK_FILE} for {LOCK_WAIT:g} s"))
             except OSError as exc:
                 self._give_up_disk(exc)
-        try:
-            if fd is not None:
-                try:
-                    _lock(fd)
-                except TimeoutError as exc:  # a stuck holder: the state is advisory, the run goes on
-                    os.close(fd)
-                    fd = None
-                    self._give_up_disk(exc)
             yield
-        finally:
-            if fd is not None:
-                os.close(fd)  # closing the descriptor releases the lock
 
     def _give_up_disk(self, exc: OSError) -> None:
         self._memory = self._document()  # what could still be read, if anything
