@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import email.utils
+import functools
 import json
 import logging
 import math
@@ -652,9 +653,16 @@ def same_host(url: object, base: str) -> str | None:
     if not isinstance(url, str) or not url.strip():
         return None
     try:
-        theirs, ours = httpx.URL(url.strip()), httpx.URL(base)
+        theirs, ours = httpx.URL(url.strip()), _origin(base)
     except (httpx.InvalidURL, TypeError, ValueError):
         return None
-    if theirs.userinfo or (theirs.scheme, theirs.host, theirs.port) != (ours.scheme, ours.host, ours.port):
+    if theirs.userinfo or (theirs.scheme, theirs.host, theirs.port) != ours:
         return None
     return url.strip()
+
+
+@functools.lru_cache(maxsize=16)
+def _origin(base: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a configured API URL: parsed once, not on every job a batch submits."""
+    parsed = httpx.URL(base)
+    return parsed.scheme, parsed.host, parsed.port

@@ -76,18 +76,20 @@ def ensure_private_dir(folder: Path) -> None:
         new.mkdir(mode=0o700, exist_ok=True)
 
 
-def write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Replace `path` atomically with `data`, readable by the user only from the first byte (keys, state)."""
     ensure_private_dir(path.parent)
-    replace_file(path, data, mode=0o600)
+    replace_file(path, data, mode=0o600, durable=durable)
 
 
-def replace_file(path: Path, data: bytes, *, mode: int) -> None:
+def replace_file(path: Path, data: bytes, *, mode: int, durable: bool = True) -> None:
     """Replace `path` atomically with `data`, with `mode` (less the umask); its folder must exist.
 
     The temp file has its final mode before any byte lands in it, and os.replace swaps it in whole: a crash
     never leaves a half-written file, a reader never sees half of one, and a private file is never readable
-    by others, not even for a moment.
+    by others, not even for a moment. `durable` syncs the data to disk before the swap (after a power cut
+    the file is the old one or the new one); advisory state that is rewritten many times a second (the key
+    rotation) skips it: a file lost to a power cut is read as empty, which such state tolerates.
     """
     tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
     try:
@@ -95,7 +97,8 @@ def replace_file(path: Path, data: bytes, *, mode: int) -> None:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
             stream.flush()
-            os.fsync(stream.fileno())
+            if durable:
+                os.fsync(stream.fileno())
         os.chmod(tmp, mode & ~umask())
         os.replace(tmp, path)
     except BaseException:

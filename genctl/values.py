@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, BinaryIO
 
 from genctl.errors import GenctlError, error
@@ -86,15 +87,16 @@ class Key:
         """The secret itself, for the Authorization header and nothing else."""
         return self._secret
 
-    @property
+    # Derived once per Key (a batch asks each of them thousands of times); none of them holds the secret.
+    @cached_property
     def masked(self) -> str:
         return mask(self._secret, self.provider)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         return fingerprint(self._secret)
 
-    @property
+    @cached_property
     def format_problem(self) -> tuple[str, str] | None:
         return format_problem(self._secret, self.provider)
 

@@ -232,3 +232,31 @@ def test_an_unwritable_state_dir_keeps_the_state_in_memory(tmp_path: Path, clock
     assert pool(store, a, b).acquire() == a
     assert store.problem is not None and f"cannot write the key state in {blocked}" in store.problem
     assert blocked.read_text() == "a file where the state folder should be"
+
+
+def test_rotation_is_written_without_waiting_for_the_disk(
+    store: KeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key state is advisory and rewritten on every take: it is never fsync'd (a batch of 200 took
+    200 syncs of it), so a disk whose sync fails does not cost the rotation."""
+
+    def no_sync(fd: int) -> None:
+        raise AssertionError("the key state was fsync'd")
+
+    monkeypatch.setattr(os, "fsync", no_sync)
+    keys = [fal_key(1), fal_key(2)]
+    KeyPool("fal", keys, store=store).acquire()
+    assert store.problem is None
+    assert KeyPool("fal", keys, store=store).acquire() == keys[1]  # the position reached the file
+    assert json.loads(store.path.read_text())["providers"]["fal"]["next"] == 0
+
+
+def test_a_keys_derived_values_are_the_same_each_time_and_for_an_equal_key() -> None:
+    """Mask, fingerprint and format problem are computed once per Key (a batch asks thousands of times)."""
+    broken = Key(provider="fal", label="half", source="env", _secret="no-colon-here")
+    again = Key(provider="fal", label="half", source="env", _secret="no-colon-here")
+    assert broken.format_problem is broken.format_problem
+    assert broken.format_problem == again.format_problem is not None
+    assert broken.fingerprint == again.fingerprint and broken.masked == again.masked
+    assert broken == again and hash(broken) == hash(again)
+    assert "no-colon-here" not in repr(broken) + str(broken) + repr(vars(broken).get("masked"))

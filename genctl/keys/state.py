@@ -185,7 +185,7 @@ class KeyStore:
             document = {"version": VERSION, "providers": providers}
             data = json.dumps(document, indent=1, sort_keys=True, allow_nan=False)
             try:
-                paths.write_private(self.path, data.encode())
+                paths.write_private(self.path, data.encode(), durable=False)  # advisory: see replace_file
                 return
             except OSError as exc:
                 self._give_up_disk(exc)
