@@ -83,9 +83,15 @@ class GenerationReport:
         }
 
 
-def plan(settings: Settings, request: GenerationRequest, *, route: Route | None = None) -> Plan:
+def plan(
+    settings: Settings, request: GenerationRequest, *, route: Route | None = None, peek: bool = True
+) -> Plan:
     """Resolve provider, model, key and parameters for `route` (default: the first provider the request
-    can run on, genctl.aliases.routes); nothing is sent (local input files are not read)."""
+    can run on, genctl.aliases.routes); nothing is sent (local input files are not read).
+
+    `peek` names the key the pool would start with (a dry run shows it; the key state is read); without
+    it the plan holds the provider's first key until the generation acquires its own (`_generate_on`).
+    """
 
     route = route or routes(settings, model=request.model, provider=request.provider)[0]
     name, model = route.provider, route.model
@@ -112,7 +118,7 @@ def plan(settings: Settings, request: GenerationRequest, *, route: Route | None 
         settings=provider_settings,
         model=model,
         # A peek: a dry run moves no rotation; a generation acquires its key once (`_generate_on`).
-        key=pool_for(settings, name).peek() or provider_settings.keys[0],
+        key=(pool_for(settings, name).peek() if peek else None) or provider_settings.keys[0],
         params=params,
         input_keys=tuple(input_keys),
     )
@@ -233,7 +239,7 @@ def _generate_on(
     """The whole generation on one provider: plan, pre-flight, run, save."""
 
     request = fallback.for_route(request, route)
-    resolved = plan(settings, request, route=route)
+    resolved = plan(settings, request, route=route, peek=False)  # the key is acquired below
     deadline = request.timeout if request.timeout is not None else settings.timeout
     shared = nullcontext(client) if client is not None else None
     dest = (request.output_dir or settings.output_dir) if request.download else None
@@ -389,8 +395,9 @@ def _save_all(
             tracker=tracker,
             headers=resolved.provider.download_headers(output.url, key=resolved.key),
             on_bytes=on_bytes,
+            record=index < len(result.outputs),  # the last one is written with all_saved, just below
         )
         saved.append(file)
     if dest is not None and result.outputs:
-        tracker.all_saved(dest)
+        tracker.all_saved(dest, with_outputs=True)
     return saved

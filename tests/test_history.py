@@ -309,3 +309,18 @@ def test_clear_asks_on_a_terminal_and_keeps_everything_on_no(
     accepted = run_in_terminal("history", "--clear", answer="y")
     assert accepted.exit_code == 0
     assert accepted.lines[-1].strip() == f"Cleared 1 job(s) from {history_db}."
+
+
+def test_every_output_of_a_job_is_recorded_where_it_was_saved(
+    genctl, sandbox: Sandbox, hermetic_env: Path, tmp_path: Path
+) -> None:
+    """Each output is written to the row as it lands, the last one together with `saved_at`."""
+    run = genctl(
+        "generate", "two foxes", *FAL, "-p", "num_images=2", "-o", str(tmp_path), env=fal_env(sandbox)
+    )
+    assert run.exit_code == 0, run.stderr
+    [done] = rows(hermetic_env)
+    printed = [str(Path(line).resolve()) for line in run.stdout.split()]
+    assert [output["path"] for output in done.outputs] == printed and len(printed) == 2
+    assert [output["bytes"] for output in done.outputs] == [Path(p).stat().st_size for p in printed]
+    assert done.saved_at is not None and done.status == "succeeded"
