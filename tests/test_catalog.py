@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from genctl.catalog import Catalog, NotCached
 from genctl.config import load_settings
-from genctl.sandbox import Sandbox
+from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox.catalog import fal_models
 from genctl.sandbox.catalog_replicate import SDXL_VERSION
 from genctl.sandbox.keys import FAL_KEY_OK, REPLICATE_TOKEN_OK
@@ -51,6 +52,29 @@ def test_cache_hit_sends_nothing(sandbox: Sandbox, http: httpx.Client, tmp_path:
     assert sandbox.count(r"/fal/api/v1/models$") == 1
     again = catalog_for(sandbox, http, tmp_path).sources["fal"].all_models()
     assert again == first
+    assert sandbox.count(r"/fal/api/v1/models$") == 1
+
+
+def test_threads_missing_the_same_schema_fetch_it_once(
+    sandbox: Sandbox, http: httpx.Client, tmp_path: Path
+) -> None:
+    """A batch's first workers each build their own Catalog and all miss the model's schema at once: one
+    fetch serves them (before: one request per worker, 4 with 4 keys at --concurrency 32)."""
+    sandbox.inject(Fault.slow(0.3, path=r"/fal/api/v1/models$", times=1))  # the others arrive meanwhile
+    found: list[object] = []
+    start = threading.Barrier(8)
+
+    def worker() -> None:
+        catalog = catalog_for(sandbox, http, tmp_path)
+        start.wait()
+        found.append(catalog.find("fal-ai/flux/dev", "fal"))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert len(found) == 8 and all(detail == found[0] for detail in found) and found[0] is not None
     assert sandbox.count(r"/fal/api/v1/models$") == 1
 
 

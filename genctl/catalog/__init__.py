@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -123,31 +124,40 @@ class Catalog:
         cache_only = self.cache_only or peek
         source = self.cache_source(provider)
         path = self.cache.path(provider, source, name)
-        entry = self.cache.read(path)
-        hit: tuple[T, float] | None = None  # the cached value and when it was fetched
-        if entry is not None:
-            try:
-                hit = (load(entry.data), entry.fetched_at)
-            except (KeyError, TypeError, ValueError, AttributeError):
-                self.cache.discard(path)
+        hit = self._hit(path, load)
         if hit is not None and (cache_only or (not self.refresh and self._fresh(hit[1]))):
             return hit[0]
         if cache_only:
             raise NotCached(name)
-        try:
-            data = fetch(ONE_TRY if hit is not None else self.policy)
-        except (UnavailableError, RateLimitError) as err:
-            if hit is None:
-                raise
-            minutes = max(0.0, self.clock() - hit[1]) / 60
-            age = f"{minutes / 60:.0f} h" if minutes >= 60 else f"{minutes:.0f} min"
-            self.notify(
-                f"{registry.label(provider)} unreachable ({err.code}): using the catalogue cached {age} ago."
-            )
-            return hit[0]
-        if data is not None:
-            self.cache.write(path, source=source, name=name, data=data, now=self.clock())
+        with _one_fetch(path):
+            if not self.refresh:  # fetched by another thread while this one waited its turn
+                hit = self._hit(path, load) or hit
+                if hit is not None and self._fresh(hit[1]):
+                    return hit[0]
+            try:
+                data = fetch(ONE_TRY if hit is not None else self.policy)
+            except (UnavailableError, RateLimitError) as err:
+                if hit is None:
+                    raise
+                minutes = max(0.0, self.clock() - hit[1]) / 60
+                age = f"{minutes / 60:.0f} h" if minutes >= 60 else f"{minutes:.0f} min"
+                label = registry.label(provider)
+                self.notify(f"{label} unreachable ({err.code}): using the catalogue cached {age} ago.")
+                return hit[0]
+            if data is not None:
+                self.cache.write(path, source=source, name=name, data=data, now=self.clock())
         return load(data)
+
+    def _hit(self, path: Path, load: Callable[[Any], T]) -> tuple[T, float] | None:
+        """The cached value at `path` and when it was fetched, or None (a file `load` rejects is dropped)."""
+        entry = self.cache.read(path)
+        if entry is None:
+            return None
+        try:
+            return load(entry.data), entry.fetched_at
+        except (KeyError, TypeError, ValueError, AttributeError):
+            self.cache.discard(path)
+            return None
 
     def cache_source(self, provider: str) -> str:
         """What names the provider's cache folder: its API URL, or `catalog_cache` (--sandbox)."""
@@ -292,6 +302,26 @@ def _ranks(*lists: list[ModelInfo]) -> Iterable[list[ModelInfo]]:
     """Each provider's first result, then each one's second, …"""
     for index in range(max((len(x) for x in lists), default=0)):
         yield [x[index] for x in lists if index < len(x)]
+
+
+_FETCHES: dict[Path, threading.Lock] = {}
+_FETCHES_LOCK = threading.Lock()
+
+
+@contextmanager
+def _one_fetch(path: Path) -> Iterator[None]:
+    """This process's threads fetch one cache file one at a time: a batch's first workers all miss the same
+    model's schema, and one fetch serves them all (the others read what it wrote). A waiter gives up its
+    turn when the deadline runs out, and its own fetch then fails on that deadline."""
+    with _FETCHES_LOCK:
+        lock = _FETCHES.setdefault(path, threading.Lock())
+    left = deadline.remaining()
+    got = lock.acquire(timeout=-1 if left is None else left)
+    try:
+        yield
+    finally:
+        if got:
+            lock.release()
 
 
 def _first_key(settings: Settings, provider: str) -> Key | None:
