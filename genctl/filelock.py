@@ -51,29 +51,39 @@ else:
                 deadline.sleep(POLL)
 
 
-_THREADS: dict[str, threading.Lock] = {}  # one per lock file, for the threads of this process
-_THREADS_GUARD = threading.Lock()
+_TURNS: dict[str, threading.Lock] = {}  # one per path, for the threads of this process
+_TURNS_GUARD = threading.Lock()
+
+
+@contextmanager
+def turn(path: Path, *, wait: float | None = None) -> Iterator[None]:
+    """This process's threads one at a time for `path`, queued and woken in turn (no polling). Raises Busy
+    when `wait` (None: no limit of its own) or --timeout runs out first. Other processes are not excluded:
+    `held` adds the flock for that."""
+    with _TURNS_GUARD:
+        lock = _TURNS.setdefault(os.path.abspath(path), threading.Lock())
+    left = deadline.remaining()
+    limits = [x for x in (wait, left) if x is not None]
+    if not lock.acquire(timeout=max(0.0, min(limits)) if limits else -1):
+        if deadline.expired():
+            raise Busy("the time limit ran out", by_deadline=True)
+        raise Busy(f"held for {wait:g} s", by_deadline=False)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @contextmanager
 def held(path: Path, *, wait: float) -> Iterator[None]:
     """`path` (created 0o600 if missing) locked exclusively for the block: first among this process's
-    threads, which queue and are woken in turn (a batch's 32 workers polling the flock each slept ~3 × POLL
-    per item: strace), then among processes by `acquire`. Raises Busy when `wait` or --timeout runs out
-    first, OSError when the lock file cannot be opened."""
-    with _THREADS_GUARD:
-        among_threads = _THREADS.setdefault(os.path.abspath(path), threading.Lock())
-    left = deadline.remaining()
-    if not among_threads.acquire(timeout=max(0.0, wait if left is None else min(wait, left))):
-        if deadline.expired():
-            raise Busy("the time limit ran out", by_deadline=True)
-        raise Busy(f"held for {wait:g} s", by_deadline=False)
-    try:
+    threads (`turn`: a batch's 32 workers polling the flock each slept ~3 × POLL per item, by strace), then
+    among processes by `acquire`. Raises Busy when `wait` or --timeout runs out first, OSError when the
+    lock file cannot be opened."""
+    with turn(path, wait=wait):
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             acquire(fd, wait=wait)
             yield
         finally:
             os.close(fd)  # releases the flock
-    finally:
-        among_threads.release()

@@ -12,8 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from genctl import deadline
 from genctl.catalog import Catalog, NotCached
 from genctl.config import load_settings
+from genctl.errors import GenctlError
 from genctl.sandbox import Fault, Sandbox
 from genctl.sandbox.catalog import fal_models
 from genctl.sandbox.catalog_replicate import SDXL_VERSION
@@ -76,6 +78,37 @@ def test_threads_missing_the_same_schema_fetch_it_once(
         thread.join(timeout=20)
     assert len(found) == 8 and all(detail == found[0] for detail in found) and found[0] is not None
     assert sandbox.count(r"/fal/api/v1/models$") == 1
+
+
+def test_a_thread_waiting_for_a_hung_fetch_ends_at_its_timeout(
+    sandbox: Sandbox, http: httpx.Client, tmp_path: Path
+) -> None:
+    """The fetch it waits for hangs: the waiter's --timeout ends its wait (a timeout error naming the
+    wait), while the first fetch is still in flight."""
+    sandbox.inject(Fault.slow(3.0, path=r"/fal/api/v1/models$", times=1))
+    first: list[object] = []
+    sent = threading.Event()
+    hooked = httpx.Client(timeout=10, event_hooks={"request": [lambda request: sent.set()]})
+
+    def fetch_first() -> None:
+        with hooked:
+            first.append(catalog_for(sandbox, hooked, tmp_path).find("fal-ai/flux/dev", "fal"))
+
+    fetching = threading.Thread(target=fetch_first)
+    fetching.start()
+    assert sent.wait(10)  # the first fetch is on the wire, its turn taken
+    with (
+        deadline.limit(0.2, "the 0.2 s deadline (--timeout)", command=True),
+        pytest.raises(GenctlError) as waited,
+    ):
+        catalog_for(sandbox, http, tmp_path).find("fal-ai/flux/dev", "fal")
+    assert first == [] and fetching.is_alive()  # it did not wait for the hung fetch
+    assert waited.value.code == "generation.timeout"
+    assert (
+        "waiting for another thread to fetch the catalogue's 'schema fal-ai/flux/dev'" in waited.value.message
+    )
+    fetching.join(timeout=20)
+    assert first and first[0] is not None and sandbox.count(r"/fal/api/v1/models$") == 1
 
 
 def test_ttl_expiry_fetches_again(sandbox: Sandbox, http: httpx.Client, tmp_path: Path) -> None:

@@ -17,12 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from genctl import deadline, paths
+from genctl import deadline, filelock, paths
 from genctl.catalog.cache import DiskCache
 from genctl.errors import GenctlError, RateLimitError, UnavailableError, error
 from genctl.http import RetryPolicy, send
@@ -129,7 +129,7 @@ class Catalog:
             return hit[0]
         if cache_only:
             raise NotCached(name)
-        with _one_fetch(path):
+        with self._turn(path, name):
             if not self.refresh:  # fetched by another thread while this one waited its turn
                 hit = self._hit(path, load) or hit
                 if hit is not None and self._fresh(hit[1]):
@@ -147,6 +147,19 @@ class Catalog:
             if data is not None:
                 self.cache.write(path, source=source, name=name, data=data, now=self.clock())
         return load(data)
+
+    @contextmanager
+    def _turn(self, path: Path, name: str) -> Iterator[None]:
+        """One fetch of a cache file at a time in this process: a batch's first workers all miss the same
+        model's schema, and one fetch serves them all (the others read what it wrote)."""
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(filelock.turn(path))
+            except filelock.Busy:  # only --timeout ends the wait
+                raise deadline.passed(
+                    f"waiting for another thread to fetch the catalogue's {name!r}"
+                ) from None
+            yield
 
     def _hit(self, path: Path, load: Callable[[Any], T]) -> tuple[T, float] | None:
         """The cached value at `path` and when it was fetched, or None (a file `load` rejects is dropped)."""
@@ -302,26 +315,6 @@ def _ranks(*lists: list[ModelInfo]) -> Iterable[list[ModelInfo]]:
     """Each provider's first result, then each one's second, …"""
     for index in range(max((len(x) for x in lists), default=0)):
         yield [x[index] for x in lists if index < len(x)]
-
-
-_FETCHES: dict[Path, threading.Lock] = {}
-_FETCHES_LOCK = threading.Lock()
-
-
-@contextmanager
-def _one_fetch(path: Path) -> Iterator[None]:
-    """This process's threads fetch one cache file one at a time: a batch's first workers all miss the same
-    model's schema, and one fetch serves them all (the others read what it wrote). A waiter gives up its
-    turn when the deadline runs out, and its own fetch then fails on that deadline."""
-    with _FETCHES_LOCK:
-        lock = _FETCHES.setdefault(path, threading.Lock())
-    left = deadline.remaining()
-    got = lock.acquire(timeout=-1 if left is None else left)
-    try:
-        yield
-    finally:
-        if got:
-            lock.release()
 
 
 def _first_key(settings: Settings, provider: str) -> Key | None:
