@@ -395,9 +395,8 @@ def _save_all(
             tracker=tracker,
             headers=resolved.provider.download_headers(output.url, key=resolved.key),
             on_bytes=on_bytes,
-            record=index < len(result.outputs),  # the last one is written with all_saved, just below
         )
         saved.append(file)
     if dest is not None and result.outputs:
-        tracker.all_saved(dest, with_outputs=True)
+        tracker.all_saved(dest)
     return saved

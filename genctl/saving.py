@@ -32,12 +32,10 @@ def save_one(
     headers: Mapping[str, str],
     on_bytes: Callable[[int], None] | None,
     on_expired: Callable[[GenctlError], GenctlError] | None = None,
-    record: bool = True,
 ) -> SavedFile:
     """Download output `index` (1-based) of `job` into `dest` and record it; a failure says how to recover.
 
     `on_expired` turns an `output.expired` answer into the caller's own explanation (when it was lost).
-    `record=False`: the caller writes this output's row itself, at once (`Tracker.all_saved`).
     """
     try:
         file = save_output(
@@ -58,7 +56,7 @@ def save_one(
         raise unsaved(exc, job, outputs, dest=dest, recorded=tracker.active) from exc
     except KeyboardInterrupt as exc:  # Ctrl-C, or TERM / HUP / PIPE (genctl.cli makes them one)
         raise interrupted(job, outputs, index=index, recorded=tracker.active) from exc
-    tracker.saved(index, file, write=record)
+    tracker.saved(index, file)
     return file
 
 

@@ -179,19 +179,14 @@ class Tracker:
     def failed(self, err: GenctlError) -> None:
         self.status("failed", error_code=err.code, error_message=err.message)
 
-    def saved(self, index: int, saved: SavedFile, *, write: bool = True) -> None:
-        """Output `index` is on disk; without `write` it is kept for `all_saved(with_outputs=True)`, which
-        follows at once (one transaction for the last output instead of two)."""
+    def saved(self, index: int, saved: SavedFile) -> None:
         self.entries = with_saved(self.entries, index, saved)
-        if write:
-            self.update(outputs=self.entries)
+        self.update(outputs=self.entries)
 
-    def all_saved(self, output_dir: Path | None, *, with_outputs: bool = False) -> None:
+    def all_saved(self, output_dir: Path | None) -> None:
         if self.history is None:
             return
         changes: dict[str, Any] = {"saved_at": self.history.clock()}
-        if with_outputs:
-            changes["outputs"] = self.entries
         if output_dir is not None:
             changes["output_dir"] = str(output_dir.resolve())
         self.update(**changes)
