@@ -78,6 +78,22 @@ def test_stream_without_logs_and_for_an_unknown_request(sandbox: Sandbox, http: 
     assert httpx.get(f"{sandbox.url}/fal/queue/fal-ai/flux/requests/x/status/stream").status_code == 401
 
 
+def test_a_stream_waiting_only_on_the_clock_reads_the_job_a_few_times(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    # The fake shares a small machine with the client it measures: 32 streams re-reading their jobs
+    # every tick (20 ms) would spend most of a core. Once no read can move a job on, the stream sleeps
+    # until it is due (at most SETTLED_WAKE), and the job still ends on time with COMPLETED.
+    sandbox.configure(model_latency=0.6)
+    job = submit(http)
+    events = [json.loads(x[6:]) for x in read_stream(http, f"{job['status_url']}/stream")]
+    assert [e["status"] for e in events] == ["IN_PROGRESS", "COMPLETED"]
+    watched = sandbox.job(job["request_id"])
+    assert watched is not None and watched.completed is not None
+    assert watched.completed - watched.created >= 0.6
+    assert watched.reads <= 10  # 0.6 s / SETTLED_WAKE (0.1 s) + the first read; every tick would be 30
+
+
 def test_keep_alive_pings_while_nothing_changes_and_cancel_ends_the_stream(
     sandbox: Sandbox, http: httpx.Client
 ) -> None:
