@@ -26,6 +26,10 @@ fresh GENCTL_HOME (history and key state included), with four fal keys in FAL_KE
   ms/item     cpu s per item, in milliseconds
   sandbox     CPU ms per item of the sandbox child (its /_sandbox/process answer before and after): the
               fake is one Python process too, and a saturated fake slows the batch as a slow client would
+  bare        x ideal of the least a Python client can do for the same items (benchmarks/bare_client.py:
+              the four requests and a file write per item on one httpx client, no start-up): what this
+              machine and the fake allow any client. Where it is above the target, so is every client
+  x bare      (wall - start-up) / the bare client's wall: genctl's own cost over that floor
 
 Not a test: nothing is asserted. Usage: `uv run python benchmarks/batch.py [ITEMS] [CONCURRENCY ...]`.
 """
@@ -44,7 +48,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bytecode  # benchmarks/bytecode.py, beside this script
+import bare_client  # benchmarks/bare_client.py, beside this script
+import bytecode
 from download import clean_environ, sandbox_process  # the same sandbox child, one definition
 
 ITEMS = 200
@@ -145,9 +150,11 @@ def main() -> None:
         print(f"start-up:   python -m genctl --version takes {boot:.2f} s (inside every wall time)")
         print()
         head = f"{'concurrency':>11}  {'wall s':>7}  {'ideal s':>7}  {'x ideal':>7}  {'per key':<19}  spread"
-        print(head + "  ratio  x floor  - start-up   cpu s  ms/item  sandbox  saved")
+        print(head + "  ratio  x floor  - start-up   cpu s  ms/item  sandbox   bare  x bare  saved")
         for concurrency in concurrencies:
             wall, cpu, fake_cpu, per_key, saved = run_batch(exports, items, concurrency)
+            control(exports, "requests", "DELETE")
+            bare, _ = bare_client.run(exports["GENCTL_FAL_QUEUE_URL"], MODEL, KEYS, items, concurrency)
             ideal = items * LATENCY / concurrency
             floor_s = math.ceil(items / concurrency) * LATENCY
             counts = sorted(per_key.values(), reverse=True)
@@ -158,7 +165,8 @@ def main() -> None:
                 f"{spread:>6.2f}  {wall / ideal / TARGET:>5.2f}  {wall / floor_s:>7.2f}  "
                 f"{(wall - boot) / ideal:>10.2f}  "
                 f"{cpu:>6.2f}  "
-                f"{cpu / items * 1000:>7.1f}  {fake_cpu / items * 1000:>7.1f}  {saved}"
+                f"{cpu / items * 1000:>7.1f}  {fake_cpu / items * 1000:>7.1f}  {bare / ideal:>5.2f}  "
+                f"{(wall - boot) / bare:>6.2f}  {saved}"
             )
 
 
