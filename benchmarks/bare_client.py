@@ -7,15 +7,14 @@ key rotation state, no progress output). Its time against the ideal is what this
 allow any client at that concurrency: on a 2-core box the fake (one Python process) and the client share
 the cores, and at 32 workers the jobs end together, so their follow-up requests queue in the fake.
 
-Not a test: nothing is asserted. Run through benchmarks/batch.py, or alone:
-`uv run python benchmarks/bare_client.py [ITEMS] [CONCURRENCY]` (it starts its own sandbox child).
+Not a test: nothing is asserted. benchmarks/batch.py runs it after each of its rows, on the same sandbox
+child (`uv run python benchmarks/batch.py 192 32`); this module has no entry point of its own.
 """
 
 from __future__ import annotations
 
 import json
 import resource
-import sys
 import tempfile
 import threading
 import time
@@ -78,24 +77,3 @@ def run(queue_url: str, model: str, keys: list[str], items: int, concurrency: in
         if saved < items:
             raise RuntimeError(f"the bare client saved {saved} files for {items} items")
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-
-
-def main() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from batch import KEYS, LATENCY, MODEL, control
-    from download import clean_environ, sandbox_process
-
-    items = int(sys.argv[1]) if len(sys.argv) > 1 else 192
-    concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 32
-    with sandbox_process(clean_environ()) as exports:
-        control(exports, "configure", "POST", {"model_latency": LATENCY})
-        wall, cpu = run(exports["GENCTL_FAL_QUEUE_URL"], MODEL, KEYS, items, concurrency)
-    ideal = items * LATENCY / concurrency
-    print(
-        f"bare client, {items} items at {concurrency}: wall {wall:.2f} s, x ideal {wall / ideal:.2f}, "
-        f"cpu {cpu / items * 1000:.1f} ms/item"
-    )
-
-
-if __name__ == "__main__":
-    main()
