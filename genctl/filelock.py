@@ -65,7 +65,7 @@ def turn(path: Path, *, wait: float | None = None) -> Iterator[None]:
     left = deadline.remaining()
     limits = [x for x in (wait, left) if x is not None]
     if not lock.acquire(timeout=max(0.0, min(limits)) if limits else -1):
-        if deadline.expired():
+        if wait is None or deadline.expired():  # without a wait of its own, only the deadline ends it
             raise Busy("the time limit ran out", by_deadline=True)
         raise Busy(f"held for {wait:g} s", by_deadline=False)
     try:
@@ -79,11 +79,17 @@ def held(path: Path, *, wait: float) -> Iterator[None]:
     """`path` (created 0o600 if missing) locked exclusively for the block: first among this process's
     threads (`turn`: a batch's 32 workers polling the flock each slept ~3 × POLL per item, by strace), then
     among processes by `acquire`. Raises Busy when `wait` or --timeout runs out first, OSError when the
-    lock file cannot be opened."""
+    lock file cannot be opened. `wait` bounds both steps together, not each."""
+    give_up = time.monotonic() + wait
     with turn(path, wait=wait):
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            acquire(fd, wait=wait)
+            try:
+                acquire(fd, wait=max(0.0, give_up - time.monotonic()))
+            except Busy as exc:  # name the whole wait, not what was left of it after the turn
+                if exc.by_deadline:
+                    raise
+                raise Busy(f"held for {wait:g} s", by_deadline=False) from None
             yield
         finally:
             os.close(fd)  # releases the flock

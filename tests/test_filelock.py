@@ -89,3 +89,37 @@ def test_another_process_holding_the_lock_makes_a_thread_wait_then_give_up(tmp_p
             proc.stdout.close()
     with filelock.held(lock, wait=5.0):
         pass
+
+
+def test_the_wait_covers_the_turn_and_the_flock_together(tmp_path: Path) -> None:
+    # A thread of this process holds the turn for 1 s, another process holds the flock all along: a 1.5 s
+    # wait gives up 1.5 s after it began (not 1 s in the turn plus a fresh 1.5 s at the flock), and says so.
+    lock = tmp_path / "w.lock"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_FOR, str(lock), "30"], stdout=subprocess.PIPE, text=True
+    )
+    turned, release = threading.Event(), threading.Event()
+
+    def hold_turn() -> None:
+        with filelock.turn(lock):
+            turned.set()
+            release.wait(1.0)
+
+    holder = threading.Thread(target=hold_turn)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+        holder.start()
+        assert turned.wait(10)
+        started = time.monotonic()
+        with pytest.raises(filelock.Busy) as waited, filelock.held(lock, wait=1.5):
+            pass
+        waited_for = time.monotonic() - started
+        assert (waited.value.by_deadline, str(waited.value)) == (False, "held for 1.5 s")
+        assert waited_for < 2.2, f"waited {waited_for:.2f} s: the flock got a wait of its own after the turn"
+    finally:
+        release.set()
+        holder.join(timeout=10)
+        proc.kill()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
