@@ -94,6 +94,24 @@ def test_a_stream_waiting_only_on_the_clock_reads_the_job_a_few_times(
     assert watched.reads <= 10  # 0.6 s / SETTLED_WAKE (0.1 s) + the first read; every tick would be 30
 
 
+def test_a_cancel_reaches_a_stream_sleeping_until_its_job_is_due(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    # The job is due in 60 s, so the stream sleeps between reads; a cancel must still end it within a
+    # wake (SETTLED_WAKE), long before the 3 s read timeout that fails this test if it sleeps on.
+    sandbox.configure(model_latency=60.0)
+    job = submit(http)
+    seen: list[dict[str, Any]] = []
+    with http.stream("GET", f"{job['status_url']}/stream", timeout=3.0) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                seen.append(json.loads(line[6:]))
+                if len(seen) == 1:
+                    assert http.put(job["cancel_url"]).json() == {"status": "CANCELLATION_REQUESTED"}
+    assert [e["status"] for e in seen] == ["IN_PROGRESS", "COMPLETED"]
+    assert seen[-1]["error_type"] == "client_cancelled"
+
+
 def test_keep_alive_pings_while_nothing_changes_and_cancel_ends_the_stream(
     sandbox: Sandbox, http: httpx.Client
 ) -> None:
